@@ -1,0 +1,22 @@
+# Transformation pathways in microscopy movies with a rotationally-invariant VAE.
+# Run: snakemake --cores 2        (see README.md)
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/load.smk"
+include: "workflow/rules/atoms.smk"
+include: "workflow/rules/patches.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

@@ -1,0 +1,344 @@
+"""Atom finding without trained weights: matched-filter peaks and batched 2-D Gaussian fits.
+
+The scale of everything follows from one number, the expected nearest-neighbour spacing of
+atoms (or atomic columns) in pixels: ``spacing_px = spacing_nm / pixel_size_nm``.
+
+1. Smooth with a Gaussian of ``sigma = smooth * spacing_px`` (a matched filter for the probe).
+2. Local maxima at least ``min_distance * spacing_px`` apart.
+3. Keep maxima whose height above the background exceeds ``threshold`` times that of a
+   typical atom (the 75th percentile of all maxima), which drops noise in vacuum and holes.
+4. Refine every atom at once by Levenberg-Marquardt fits of a 2-D Gaussian spot on a constant
+   background to the unsmoothed image, in a disc of radius ``fit_radius * spacing_px``, with
+   the fitted spots of all other atoms subtracted (a few rounds), so bright neighbours do not
+   pull the positions.
+5. Subtract the fitted atoms and look for peaks left in the residual (atoms hidden in the tail
+   of a bright neighbour); refit with them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from scipy.spatial import cKDTree
+from skimage.feature import peak_local_max
+
+from .errors import InputError
+
+MIN_SPACING_PX = 2.0
+
+
+def spacing_in_pixels(spacing_nm: float, pixel_size_nm: float) -> float:
+    """Expected atom spacing in pixels; :class:`InputError` below ``MIN_SPACING_PX``."""
+    if not (spacing_nm > 0 and pixel_size_nm > 0):
+        raise InputError(
+            f"atom spacing ({spacing_nm} nm) and pixel size ({pixel_size_nm} nm) must be positive"
+        )
+    spacing_px = spacing_nm / pixel_size_nm
+    if spacing_px < MIN_SPACING_PX:
+        raise InputError(
+            f"an atom spacing of {spacing_nm} nm at {pixel_size_nm} nm/px is only {spacing_px:.2f} px; "
+            f"atoms need at least {MIN_SPACING_PX:g} px between them. Check pixel_size_nm and spacing_nm "
+            "in the samples table (a pixel size in A or um instead of nm is the usual cause)"
+        )
+    return spacing_px
+
+
+def find_peaks(
+    image: np.ndarray,
+    spacing_px: float,
+    smooth: float = 0.25,
+    min_distance: float = 0.5,
+    threshold: float = 0.3,
+) -> np.ndarray:
+    """Integer (y, x) positions of candidate atoms, shape (n, 2).
+
+    Parameters
+    ----------
+    image : 2-D array
+    spacing_px : float
+        Expected nearest-neighbour distance in px.
+    smooth : float
+        Gaussian smoothing sigma as a fraction of the spacing.
+    min_distance : float
+        Smallest distance between two peaks as a fraction of the spacing.
+    threshold : float
+        Peaks must rise above the background (the image's 1st percentile after smoothing) by
+        this fraction of a typical atom's rise (the 75th percentile of all local maxima).
+    """
+    smoothed = ndimage.gaussian_filter(np.asarray(image, dtype=np.float64), smooth * spacing_px)
+    return _peaks_above(smoothed, spacing_px, min_distance, threshold)[0]
+
+
+def _peaks_above(smoothed: np.ndarray, spacing_px: float, min_distance: float, threshold: float):
+    """Peaks of a smoothed image above the threshold, and the threshold's height above background."""
+    peaks = peak_local_max(
+        smoothed, min_distance=max(1, int(round(min_distance * spacing_px))), exclude_border=False
+    )
+    if len(peaks) == 0:
+        return peaks.reshape(0, 2), np.inf
+    heights = smoothed[peaks[:, 0], peaks[:, 1]]
+    background = np.percentile(smoothed, 1.0)
+    level = threshold * (np.percentile(heights, 75.0) - background)
+    return peaks[heights - background > level], level
+
+
+def _disc_offsets(radius: float) -> np.ndarray:
+    """Integer (dy, dx) offsets of the pixels within ``radius`` of the origin, shape (P, 2)."""
+    r = int(np.ceil(radius))
+    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
+    inside = dy**2 + dx**2 <= radius**2
+    return np.stack([dy[inside], dx[inside]], axis=1)
+
+
+class _Windows:
+    """Pixels of a disc around each atom, as flat indices into a NaN-padded copy of the image."""
+
+    def __init__(self, shape, centres: np.ndarray, radius: float, pad: int | None = None):
+        centres = np.clip(centres, 0, np.asarray(shape) - 1)
+        self.offsets = _disc_offsets(radius)
+        self.pad = int(np.ceil(radius)) + 1 if pad is None else pad
+        self.padded_shape = (shape[0] + 2 * self.pad, shape[1] + 2 * self.pad)
+        rows = centres[:, :1] + self.offsets[None, :, 0] + self.pad
+        cols = centres[:, 1:] + self.offsets[None, :, 1] + self.pad
+        self.flat = rows * self.padded_shape[1] + cols  # (n, P)
+        self.dy = np.broadcast_to(self.offsets[:, 0].astype(float), self.flat.shape)
+        self.dx = np.broadcast_to(self.offsets[:, 1].astype(float), self.flat.shape)
+
+    def pad_image(self, image: np.ndarray) -> np.ndarray:
+        return np.pad(image, self.pad, mode="constant", constant_values=np.nan).ravel()
+
+
+def _gaussian(amp, y0, x0, sigma, dy, dx):
+    """A 2-D Gaussian spot of peak ``amp`` at (y0, x0), sampled at offsets (dy, dx); (n, P)."""
+    return amp[:, None] * np.exp(-((dy - y0[:, None]) ** 2 + (dx - x0[:, None]) ** 2) / (2 * sigma[:, None] ** 2))
+
+
+def _render(windows: "_Windows", amp, y0, x0, sigma) -> np.ndarray:
+    """Sum of all atoms' Gaussian spots on the padded canvas (flat)."""
+    canvas = np.zeros(windows.padded_shape[0] * windows.padded_shape[1])
+    np.add.at(canvas, windows.flat, _gaussian(amp, y0, x0, sigma, windows.dy, windows.dx))
+    return canvas
+
+
+def _levenberg_marquardt(values, weight, dy, dx, params, free_sigma: bool, iterations: int, radius: float):
+    """Least-squares fits of ``amp * G(y0, x0, sigma) + c`` to each row of ``values``, all rows at once.
+
+    params: (n, 5) = (amp, y0, x0, log_sigma, c), updated in place; log_sigma is held fixed unless
+    ``free_sigma``. Steps that leave the box |y0|, |x0| <= radius, 0.3 <= sigma <= radius are
+    refused. Returns the final sum of squared residuals per row.
+    """
+    free = [0, 1, 2, 3, 4] if free_sigma else [0, 1, 2, 4]
+
+    def model_and_jacobian(p):
+        amp, y0, x0, log_s, c = p.T
+        s2 = np.exp(2 * log_s)[:, None]
+        ry, rx = dy - y0[:, None], dx - x0[:, None]
+        r2 = ry**2 + rx**2
+        g = np.exp(-r2 / (2 * s2))
+        model = amp[:, None] * g + c[:, None]
+        ag = amp[:, None] * g
+        jac = np.stack([g, ag * ry / s2, ag * rx / s2, ag * r2 / s2, np.ones_like(g)], axis=-1)
+        return model, jac[..., free]
+
+    def cost(p):
+        return np.sum(weight * (values - model_and_jacobian(p)[0]) ** 2, axis=1)
+
+    damping = np.full(len(params), 1e-3)
+    current = cost(params)
+    eye = np.eye(len(free))[None]
+    for _ in range(iterations):
+        model, jac = model_and_jacobian(params)
+        jtj = np.einsum("npi,np,npj->nij", jac, weight, jac)
+        jtr = np.einsum("npi,np->ni", jac, weight * (values - model))
+        diag = np.einsum("nii->ni", jtj)[:, :, None] + 1e-9
+        step = np.linalg.solve(jtj + damping[:, None, None] * eye * diag, jtr[..., None])[..., 0]
+        trial = params.copy()
+        trial[:, free] += step
+        in_box = (
+            (np.abs(trial[:, 1]) <= radius) & (np.abs(trial[:, 2]) <= radius)
+            & (trial[:, 3] >= np.log(0.3)) & (trial[:, 3] <= np.log(radius))
+        )
+        new = cost(trial)
+        better = in_box & np.isfinite(new) & (new <= current)
+        params[better] = trial[better]
+        current = np.where(better, new, current)
+        damping = np.clip(np.where(better, damping * 0.2, damping * 10.0), 1e-9, 1e9)
+    return current
+
+
+def refine_positions(
+    image: np.ndarray,
+    peaks: np.ndarray,
+    spacing_px: float,
+    fit_radius: float = 0.5,
+    sigma_px: float | None = None,
+    rounds: int = 3,
+    iterations: int = 8,
+) -> dict[str, np.ndarray]:
+    """Sub-pixel positions by 2-D Gaussian fits, all atoms at once, neighbours subtracted.
+
+    Every atom is a Gaussian spot ``amp * exp(-r^2 / 2 sigma^2)`` on a locally constant
+    background. Each round fits every atom to the image minus the current model of all *other*
+    atoms, within a disc of radius ``fit_radius * spacing_px``, so bright neighbours (a Si next
+    to a C) do not pull the fit. The spot width is one number per image: ``sigma_px`` if given,
+    else the median of a first round of free-width fits.
+
+    Parameters
+    ----------
+    image : 2-D array
+    peaks : (n, 2) array
+        Starting positions (y, x) in px.
+    spacing_px : float
+    fit_radius : float
+        Radius of the fitted disc as a fraction of the spacing.
+    sigma_px : float, optional
+        Spot width; estimated from the image when None.
+    rounds, iterations : int
+        Rounds of neighbour subtraction, and Levenberg-Marquardt steps per round.
+
+    Returns
+    -------
+    dict of arrays, one value per peak: ``y``, ``x`` (px), ``amplitude`` (peak height above the
+    local background, image units), ``background``, and ``refined`` (False where the fit failed
+    or wandered more than half the fit radius, and the starting position was kept); plus the
+    scalar ``sigma_px`` used.
+    """
+    image = np.asarray(image, dtype=np.float64)
+    peaks = np.asarray(peaks, dtype=float).reshape(-1, 2)
+    n = len(peaks)
+    if n == 0:
+        empty = np.zeros(0)
+        return {"y": empty, "x": empty, "amplitude": empty, "background": empty,
+                "refined": np.zeros(0, bool), "sigma_px": float("nan")}
+    start = np.rint(peaks).astype(int)
+    radius = max(1.5, fit_radius * spacing_px)
+    pad = int(np.ceil(3.5 * radius)) + 1  # room for rendering spots up to sigma = radius
+    fit = _Windows(image.shape, start, radius, pad)
+    flat_image = fit.pad_image(image)
+    values_raw = flat_image[fit.flat]
+    weight = np.isfinite(values_raw).astype(float)
+    values_raw = np.where(weight > 0, values_raw, 0.0)
+
+    finite = np.where(weight > 0, values_raw, np.nan)
+    background = np.nanpercentile(finite, 10, axis=1)
+    centre = values_raw[:, np.argmin(np.sum(fit.offsets**2, axis=1))]
+    params = np.zeros((n, 5))
+    params[:, 0] = np.maximum(centre - background, 1e-6)
+    params[:, 1:3] = peaks - start
+    params[:, 3] = np.log(sigma_px if sigma_px else max(1.0, 0.25 * spacing_px))
+    params[:, 4] = background
+
+    def fit_round(free_sigma: bool):
+        sigma = np.exp(params[:, 3])
+        render = _Windows(image.shape, start, max(radius, 3.5 * float(np.median(sigma))), pad)
+        canvas = _render(render, params[:, 0], params[:, 1], params[:, 2], sigma)
+        own = _gaussian(params[:, 0], params[:, 1], params[:, 2], sigma, fit.dy, fit.dx)
+        values = values_raw - canvas[fit.flat] + own
+        _levenberg_marquardt(values, weight, fit.dy, fit.dx, params, free_sigma, iterations, radius)
+
+    if sigma_px is None:
+        fit_round(free_sigma=True)
+        sigma_px = float(np.median(np.exp(params[:, 3])))
+        params[:, 1:3] = peaks - start
+    params[:, 3] = np.log(sigma_px)
+    for _ in range(rounds):
+        fit_round(free_sigma=False)
+
+    y = start[:, 0] + params[:, 1]
+    x = start[:, 1] + params[:, 2]
+    moved = np.hypot(y - peaks[:, 0], x - peaks[:, 1])
+    ok = np.isfinite(y) & np.isfinite(x) & (params[:, 0] > 0) & (moved < 0.5 * radius)
+    return {
+        "y": np.where(ok, y, peaks[:, 0]),
+        "x": np.where(ok, x, peaks[:, 1]),
+        "amplitude": params[:, 0],
+        "background": params[:, 4],
+        "refined": ok,
+        "sigma_px": sigma_px,
+    }
+
+
+def count_neighbours(positions: np.ndarray, radius: float) -> np.ndarray:
+    """Number of other points within ``radius`` of each point."""
+    positions = np.asarray(positions, dtype=float).reshape(-1, 2)
+    if len(positions) == 0:
+        return np.zeros(0, int)
+    tree = cKDTree(positions)
+    return np.asarray([len(n) - 1 for n in tree.query_ball_point(positions, radius)], dtype=int)
+
+
+def find_atoms(
+    image: np.ndarray,
+    spacing_px: float,
+    smooth: float = 0.25,
+    min_distance: float = 0.5,
+    threshold: float = 0.3,
+    fit_radius: float = 0.5,
+    sigma_px: float | None = None,
+    neighbour_radius: float = 1.25,
+) -> dict[str, np.ndarray]:
+    """Find atoms in one image.
+
+    Peaks of the smoothed image are fitted (:func:`refine_positions`); then the fitted atoms
+    are subtracted and peaks of the residual that clear the same threshold (atoms hidden in
+    the tails of bright neighbours) are added, and everything is fitted again.
+
+    Parameters
+    ----------
+    image : 2-D array
+        One frame (any intensity scale; normalised frames are usual).
+    spacing_px : float
+        Expected nearest-neighbour spacing in px (see :func:`spacing_in_pixels`).
+    smooth, min_distance, threshold : float
+        See :func:`find_peaks`.
+    fit_radius, sigma_px : float
+        See :func:`refine_positions`.
+    neighbour_radius : float
+        Atoms closer than this multiple of the spacing count as neighbours.
+
+    Returns
+    -------
+    dict of 1-D arrays, one entry per atom: ``y``, ``x`` (px, sub-pixel), ``intensity``
+    (fitted peak height above the local background), ``refined`` (bool) and ``neighbours``
+    (count within ``neighbour_radius * spacing_px``); plus the scalar ``sigma_px`` (fitted spot
+    width). Empty arrays when the image holds no atoms.
+    """
+    image = np.asarray(image, dtype=np.float64)
+    sigma_smooth = smooth * spacing_px
+    smoothed = ndimage.gaussian_filter(image, sigma_smooth)
+    peaks, level = _peaks_above(smoothed, spacing_px, min_distance, threshold)
+    fit = refine_positions(image, peaks, spacing_px, fit_radius, sigma_px)
+    if len(peaks):
+        # Atoms hidden in a bright neighbour's tail: peaks of (image - model) clearing the same level.
+        model = _model_image(image.shape, fit, spacing_px)
+        residual = ndimage.gaussian_filter(image - model, sigma_smooth)
+        background = np.percentile(smoothed, 1.0)
+        extra = peak_local_max(
+            residual - background, min_distance=max(1, int(round(min_distance * spacing_px))),
+            threshold_abs=level, exclude_border=False,
+        )
+        if len(extra):
+            found = np.stack([fit["y"], fit["x"]], axis=1)
+            far = cKDTree(found).query(extra)[0] >= min_distance * spacing_px
+            if far.any():
+                peaks = np.concatenate([np.stack([fit["y"], fit["x"]], axis=1), extra[far]])
+                fit = refine_positions(image, peaks, spacing_px, fit_radius, fit["sigma_px"])
+    positions = np.stack([fit["y"], fit["x"]], axis=1)
+    return {
+        "y": fit["y"].astype(np.float32),
+        "x": fit["x"].astype(np.float32),
+        "intensity": fit["amplitude"].astype(np.float32),
+        "refined": fit["refined"],
+        "neighbours": count_neighbours(positions, neighbour_radius * spacing_px).astype(np.int16),
+        "sigma_px": fit["sigma_px"],
+    }
+
+
+def _model_image(shape, fit: dict, spacing_px: float) -> np.ndarray:
+    """The fitted atoms (without background) rendered on an image of ``shape``."""
+    centres = np.rint(np.stack([fit["y"], fit["x"]], axis=1)).astype(int)
+    sigma = np.full(len(centres), fit["sigma_px"])
+    windows = _Windows(shape, centres, max(1.5, 3.5 * fit["sigma_px"]))
+    canvas = _render(windows, fit["amplitude"], fit["y"] - centres[:, 0], fit["x"] - centres[:, 1], sigma)
+    p = windows.pad
+    return canvas.reshape(windows.padded_shape)[p:-p, p:-p]
