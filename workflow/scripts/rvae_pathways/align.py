@@ -6,8 +6,6 @@ get ``y_aligned = y - drift_y``), so no interpolation blurs the atoms or wraps t
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
-
 import numpy as np
 from skimage.filters import window
 from skimage.registration import phase_cross_correlation
@@ -50,17 +48,61 @@ def frame_shift(reference: np.ndarray, moving: np.ndarray, upsample: int = 20) -
     return -np.asarray(shift, dtype=float)
 
 
-def measure_drift(frames: Iterable[np.ndarray], upsample: int = 20) -> Iterator[np.ndarray]:
-    """Yield the cumulative drift (dy, dx) of each frame relative to the first, in px.
 
-    Each frame is registered to the one before it (so slow structural change does not break
-    the registration) and the steps are summed. Frames are consumed one at a time.
+
+def prepare_movie(frames, path, percentiles=(0.5, 99.5), upsample: int = 20, log=None) -> np.ndarray:
+    """Normalise every frame and measure its drift, writing the result to Zarr frame by frame.
+
+    Parameters
+    ----------
+    frames : xarray.Dataset
+        A frames Dataset (may be lazily opened from Zarr; one frame is read at a time).
+    path : path-like
+        The Zarr store written: ``image`` (normalised, float32, one chunk per frame),
+        ``drift_y`` and ``drift_x`` (px, content displacement relative to frame 0), the
+        frames' attributes, and any ``true_*`` variables unchanged.
+    percentiles : (low, high)
+        See :func:`normalise_intensity`.
+    upsample : int
+        See :func:`frame_shift`.
+    log : logging.Logger, optional
+        Progress, one line per frame.
+
+    Returns
+    -------
+    drift : array (n_frames, 2)
+        Cumulative drift: each frame is registered to the one before it (so slow structural
+        change does not break the registration) and the steps are summed.
     """
+    import xarray as xr
+
+    from .frames import truth_variables
+
+    n, ny, nx = (frames.sizes[d] for d in ("frame", "y", "x"))
+    low, high = percentiles
+    normalised = (normalise_intensity(frames["image"][i].values, low, high) for i in range(n))
+    drifts = []
     previous = None
-    drift = np.zeros(2)
-    for image in frames:
-        image = np.asarray(image, dtype=np.float32)
-        if previous is not None:
-            drift = drift + frame_shift(previous, image, upsample)
+    for i, image in enumerate(normalised):
+        drift = np.zeros(2) if previous is None else drifts[-1] + frame_shift(previous, image, upsample)
         previous = image
-        yield drift.copy()
+        drifts.append(drift)
+        block = xr.Dataset(
+            {
+                "image": (("frame", "y", "x"), image[None]),
+                "drift_y": (("frame",), [np.float32(drift[0])]),
+                "drift_x": (("frame",), [np.float32(drift[1])]),
+            },
+            coords={"frame": [i]},
+            attrs={**frames.attrs, "drift_units": "px", "normalised_percentiles": list(percentiles)},
+        )
+        if i == 0:
+            block.to_zarr(path, mode="w", encoding={"image": {"chunks": (1, ny, nx)}}, consolidated=True)
+        else:
+            block.to_zarr(path, append_dim="frame", consolidated=True)
+        if log:
+            log.info("frame %d/%d: drift (y, x) = (%.2f, %.2f) px", i + 1, n, drift[0], drift[1])
+    truth = truth_variables(frames)
+    if truth:
+        frames[truth].drop_vars(["frame", "y", "x"], errors="ignore").to_zarr(path, mode="a", consolidated=True)
+    return np.asarray(drifts)

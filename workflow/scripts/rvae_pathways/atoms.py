@@ -342,3 +342,104 @@ def _model_image(shape, fit: dict, spacing_px: float) -> np.ndarray:
     canvas = _render(windows, fit["amplitude"], fit["y"] - centres[:, 0], fit["x"] - centres[:, 1], sigma)
     p = windows.pad
     return canvas.reshape(windows.padded_shape)[p:-p, p:-p]
+
+
+TRUTH_LABELS = ("true_id", "true_class", "true_sublattice")
+
+
+def frame_slices(frame_of_row: np.ndarray, n_frames: int) -> list[slice]:
+    """Row ranges of each frame in a table sorted by frame: ``rows[slices[i]]`` belong to frame i."""
+    frame_of_row = np.asarray(frame_of_row)
+    edges = np.searchsorted(frame_of_row, np.arange(n_frames + 1), side="left")
+    return [slice(int(edges[i]), int(edges[i + 1])) for i in range(n_frames)]
+
+
+def find_atoms_in_movie(
+    aligned,
+    path,
+    spacing_px: float,
+    finder: dict | None = None,
+    tolerance_px: float | None = None,
+    chunk_rows: int = 65536,
+    log=None,
+) -> int:
+    """Find the atoms of every frame and write one table (dimension ``atom``) to Zarr.
+
+    Parameters
+    ----------
+    aligned : xarray.Dataset
+        Prepared frames (``image``, ``drift_y``, ``drift_x``; see :func:`align.prepare_movie`),
+        read one frame at a time.
+    path : path-like
+        The Zarr store written, with columns ``frame``, ``y``, ``x`` (px in the frame),
+        ``y_aligned``, ``x_aligned`` (drift-corrected), ``intensity``, ``refined``,
+        ``neighbours``; where the frames carry truth also ``true_id``, ``true_class``,
+        ``true_sublattice`` of the true atom within ``tolerance_px`` (-1 where none) and
+        ``true_distance_px``.
+    spacing_px : float
+    finder : dict
+        Keyword arguments of :func:`find_atoms`.
+    tolerance_px : float
+        Matching distance for truth labels (required when the frames carry truth).
+    chunk_rows : int
+        Rows per Zarr chunk.
+    log : logging.Logger, optional
+
+    Returns
+    -------
+    Number of atoms written. Raises :class:`InputError` when no frame holds any atom.
+    """
+    from .metrics import match_points
+    from .store import ZarrAppender
+
+    finder = dict(finder or {})
+    n = aligned.sizes["frame"]
+    has_truth = "true_frame" in aligned
+    if has_truth:
+        true_frame = aligned["true_frame"].values
+        truth_rows = frame_slices(true_frame, n)
+        true_pos = np.stack([aligned["true_y"].values, aligned["true_x"].values], axis=1)
+        true_labels = {name: aligned[name].values for name in TRUTH_LABELS}
+    attrs = {
+        "pixel_size_nm": aligned.attrs.get("pixel_size_nm"),
+        "spacing_px": float(spacing_px),
+        "n_frames": int(n),
+        "position_units": "px",
+        **{f"finder_{k}": v for k, v in finder.items()},
+    }
+    table = ZarrAppender(path, "atom", chunk_rows, attrs=attrs)
+    drift_y, drift_x = aligned["drift_y"].values, aligned["drift_x"].values
+    for i in range(n):
+        found = find_atoms(aligned["image"][i].values, spacing_px, **finder)
+        m = len(found["y"])
+        columns = {
+            "frame": np.full(m, i, np.int32),
+            "y": found["y"],
+            "x": found["x"],
+            "y_aligned": (found["y"] - drift_y[i]).astype(np.float32),
+            "x_aligned": (found["x"] - drift_x[i]).astype(np.float32),
+            "intensity": found["intensity"],
+            "refined": found["refined"],
+            "neighbours": found["neighbours"],
+        }
+        if has_truth:
+            rows = truth_rows[i]
+            i_found, i_true = match_points(np.stack([found["y"], found["x"]], 1), true_pos[rows], tolerance_px)
+            for name in TRUTH_LABELS:
+                label = np.full(m, -1, np.int32)
+                label[i_found] = true_labels[name][rows][i_true]
+                columns[name] = label
+            distance = np.full(m, np.nan, np.float32)
+            distance[i_found] = np.hypot(*(np.stack([found["y"], found["x"]], 1)[i_found] - true_pos[rows][i_true]).T)
+            columns["true_distance_px"] = distance
+        if m:
+            table.append(**columns)
+        if log:
+            log.info("frame %d/%d: %d atoms (fit width %.2f px)", i + 1, n, m, found["sigma_px"])
+    total = table.close()
+    if total == 0:
+        raise InputError(
+            f"no atoms found in any of the {n} frames at a spacing of {spacing_px:.1f} px; check "
+            "spacing_nm and pixel_size_nm in the samples table, or lower atoms.threshold in the config"
+        )
+    return total

@@ -103,3 +103,15 @@ def check_frames(frames: xr.Dataset, min_size: int = 8) -> None:
                 f"frame {i} is constant (every pixel = {a.flat[0]:g}); "
                 "remove blank frames from the stack"
             )
+
+
+def truth_variables(frames: xr.Dataset) -> list[str]:
+    """Names of the ground-truth variables (prefixed ``true_``) a Dataset carries."""
+    return [name for name in frames.data_vars if str(name).startswith("true_")]
+
+
+def write_frames(frames: xr.Dataset, path) -> None:
+    """Write a frames Dataset to Zarr with one chunk per frame (truth variables unchunked)."""
+    ny, nx = frames.sizes["y"], frames.sizes["x"]
+    encoding = {"image": {"chunks": (1, ny, nx)}}
+    frames.to_zarr(path, mode="w", encoding=encoding, consolidated=True)

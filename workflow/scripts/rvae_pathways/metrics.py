@@ -100,3 +100,64 @@ def detection_scores(tp: int, fp: int, fn: int, sq_errors: np.ndarray) -> dict:
         "f1": float(f1),
         "rmse_px": rmse,
     }
+
+
+def score_movie(aligned, atoms, tolerance_px: float, margin_px: float) -> dict:
+    """Detection scores of a found-atom table against the truth carried by the frames.
+
+    Parameters
+    ----------
+    aligned : xarray.Dataset
+        Frames with ``true_frame``, ``true_y``, ``true_x``, ``true_class`` (and the attribute
+        ``true_class_names``).
+    atoms : xarray.Dataset
+        The table of :func:`rvae_pathways.atoms.find_atoms_in_movie`.
+    tolerance_px, margin_px : float
+        See :func:`detection_counts`.
+
+    Returns
+    -------
+    dict: the overall scores (``f1``, ``precision``, ``recall``, ``rmse_px``, counts), recall per
+    true class, and the scores of every frame under ``frames``.
+    """
+    from .atoms import frame_slices
+
+    n = aligned.sizes["frame"]
+    shape = (aligned.sizes["y"], aligned.sizes["x"])
+    true_rows = frame_slices(aligned["true_frame"].values, n)
+    found_rows = frame_slices(atoms["frame"].values, n)
+    truth = np.stack([aligned["true_y"].values, aligned["true_x"].values], 1)
+    true_class = aligned["true_class"].values
+    found = np.stack([atoms["y"].values, atoms["x"].values], 1)
+    class_names = str(aligned.attrs.get("true_class_names", "")).split(",")
+    totals = {"tp": 0, "fp": 0, "fn": 0}
+    errors, per_frame = [], []
+    class_hits = np.zeros(len(class_names)), np.zeros(len(class_names))
+    for i in range(n):
+        t, f = truth[true_rows[i]], found[found_rows[i]]
+        counts = detection_counts(f, t, tolerance_px, shape, margin_px)
+        for k in totals:
+            totals[k] += counts[k]
+        errors.append(counts["sq_errors"])
+        per_frame.append({"frame": i, **detection_scores(**counts)})
+        _, i_t = match_points(f, t, tolerance_px)
+        hit = np.zeros(len(t), bool)
+        hit[i_t] = True
+        cls = true_class[true_rows[i]]
+        scored = inside(t, shape, margin_px)
+        for c in range(len(class_names)):
+            sel = scored & (cls == c)
+            class_hits[0][c] += hit[sel].sum()
+            class_hits[1][c] += sel.sum()
+    overall = detection_scores(**totals, sq_errors=np.concatenate(errors))
+    recall_by_class = {
+        name: (float(class_hits[0][c] / class_hits[1][c]) if class_hits[1][c] else None)
+        for c, name in enumerate(class_names)
+    }
+    return {
+        **overall,
+        "tolerance_px": float(tolerance_px),
+        "margin_px": float(margin_px),
+        "recall_by_class": recall_by_class,
+        "frames": per_frame,
+    }

@@ -1,0 +1,88 @@
+# Config validation, the samples table, and input functions.
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+ROOT = Path(workflow.main_snakefile).parent
+sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+
+from rvae_pathways.io import SUPPORTED_SUFFIXES  # noqa: E402
+
+validate(config, schema="../../config/schemas/config.schema.yaml")
+
+
+def read_samples(path):
+    """The samples table, validated; one row per sample, indexed by name."""
+    table = pd.read_csv(path, sep="\t", comment="#", dtype={"sample": str, "path": str, "modality": str})
+    table = table.astype(object).where(table.notna(), None)
+    validate(table, schema="../../config/schemas/samples.schema.yaml")
+    duplicated = table["sample"][table["sample"].duplicated()].tolist()
+    if duplicated:
+        raise WorkflowError(f"samples table {path}: sample names must be unique; repeated: {duplicated}")
+    for row in table.itertuples():
+        if row.path == "simulate":
+            continue
+        suffix = Path(row.path).suffix.lower()
+        if suffix not in SUPPORTED_SUFFIXES:
+            raise WorkflowError(
+                f"sample '{row.sample}' (file: {row.path}): unsupported file type '{suffix}'; "
+                f"supported: {', '.join(SUPPORTED_SUFFIXES)} (or 'simulate'). Fix the path in {path}"
+            )
+        if not Path(row.path).exists():
+            raise WorkflowError(
+                f"sample '{row.sample}' (file: {row.path}): file not found; fix the path in {path} "
+                "(paths are relative to the folder you run snakemake in)"
+            )
+    return table.set_index("sample", drop=False)
+
+
+samples = read_samples(config["samples"])
+
+
+wildcard_constraints:
+    sample="|".join(samples.index),
+
+
+def sample_modality(wildcards):
+    return samples.loc[wildcards.sample, "modality"]
+
+
+def is_simulated(sample):
+    return samples.loc[sample, "path"] == "simulate"
+
+
+def raw_input(wildcards):
+    """The movie a sample starts from: its file, or the simulator's output."""
+    if is_simulated(wildcards.sample):
+        return f"results/{wildcards.sample}/simulated.zarr"
+    return samples.loc[wildcards.sample, "path"]
+
+
+def sample_source(wildcards):
+    """What error messages call the sample's input."""
+    return samples.loc[wildcards.sample, "path"]
+
+
+def sample_pixel_size(wildcards):
+    """Pixel size in nm from the samples table (None: use the file's, or the simulator's)."""
+    if is_simulated(wildcards.sample):
+        return None
+    return samples.loc[wildcards.sample, "pixel_size_nm"]
+
+
+def sample_spacing(wildcards):
+    return float(samples.loc[wildcards.sample, "spacing_nm"])
+
+
+def all_outputs():
+    """Final targets: patches of every sample, atom scores where the truth is known."""
+    targets = []
+    for sample in samples.index:
+        targets.append(f"results/{sample}/patches.zarr")
+        if is_simulated(sample):
+            targets.append(f"results/{sample}/atom_metrics.json")
+    return targets

@@ -1,0 +1,24 @@
+rule extract_patches:
+    """A square window around every atom not too close to the border, frame by frame, to Zarr."""
+    input:
+        aligned="results/{sample}/aligned.zarr",
+        atoms="results/{sample}/atoms.zarr",
+    output:
+        patches=directory("results/{sample}/patches.zarr"),
+    params:
+        source=sample_source,
+        spacing_nm=sample_spacing,
+        window_px=config["patches"].get("window_px"),
+        window_factor=config["patches"]["window_factor"],
+        chunk_patches=config["patches"]["chunk_patches"],
+    log:
+        "results/logs/extract_patches/{sample}.log",
+    benchmark:
+        "results/benchmarks/extract_patches/{sample}.tsv"
+    conda:
+        "../../envs/stem.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/extract_patches.py"

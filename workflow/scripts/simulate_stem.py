@@ -1,0 +1,17 @@
+"""Rule simulate_stem: write the built-in STEM movie (with ground truth) to Zarr."""
+
+from rvae_pathways.frames import write_frames
+from rvae_pathways.rule_runner import run
+from rvae_pathways.simulate_stem import simulate_stem_movie
+
+
+def main(snakemake, log):
+    params = dict(snakemake.params.simulation)
+    shape = (params.pop("height"), params.pop("width"))
+    log.info("simulating %d frames of %dx%d px: %s", params["n_frames"], *shape, params)
+    movie = simulate_stem_movie(shape=shape, **params)
+    write_frames(movie, snakemake.output.movie)
+    log.info("wrote %s (%d true atoms, %d events)", snakemake.output.movie, movie.sizes["true_atom"], movie.sizes["true_event"])
+
+
+run(snakemake, main)  # noqa: F821 (snakemake is injected by Snakemake)
