@@ -63,14 +63,30 @@ def find_peaks(
         Smallest distance between two peaks as a fraction of the spacing.
     threshold : float
         Peaks must rise above the background (the image's 1st percentile after smoothing) by
-        this fraction of a typical atom's rise (the 75th percentile of all local maxima).
+        this fraction of a typical atom's rise (the 75th percentile of all local maxima), and
+        by at least five times the noise left after smoothing.
     """
-    smoothed = ndimage.gaussian_filter(np.asarray(image, dtype=np.float64), smooth * spacing_px)
-    return _peaks_above(smoothed, spacing_px, min_distance, threshold)[0]
+    image = np.asarray(image, dtype=np.float64)
+    smoothed = ndimage.gaussian_filter(image, smooth * spacing_px)
+    return _peaks_above(smoothed, spacing_px, min_distance, threshold, noise_sigma(image), smooth * spacing_px)[0]
 
 
-def _peaks_above(smoothed: np.ndarray, spacing_px: float, min_distance: float, threshold: float):
-    """Peaks of a smoothed image above the threshold, and the threshold's height above background."""
+def noise_sigma(image: np.ndarray) -> float:
+    """Robust estimate of the per-pixel noise standard deviation, from neighbouring-pixel differences."""
+    diff = np.diff(np.asarray(image, dtype=np.float64), axis=1)
+    mad = np.median(np.abs(diff - np.median(diff)))
+    return float(1.4826 * mad / np.sqrt(2))
+
+
+def _peaks_above(smoothed: np.ndarray, spacing_px: float, min_distance: float, threshold: float,
+                 noise: float = 0.0, sigma_smooth: float = 1.0, significance: float = 5.0):
+    """Peaks of a smoothed image above the threshold, and the threshold's height above background.
+
+    The threshold is the larger of ``threshold`` times a typical atom's rise and ``significance``
+    times the noise left after smoothing (white noise of ``noise`` per pixel smoothed by a Gaussian
+    of ``sigma_smooth`` px keeps ``noise / (2 sqrt(pi) sigma_smooth)``), so an image holding few
+    atoms is not read as one holding many atoms of noise.
+    """
     peaks = peak_local_max(
         smoothed, min_distance=max(1, int(round(min_distance * spacing_px))), exclude_border=False
     )
@@ -78,7 +94,10 @@ def _peaks_above(smoothed: np.ndarray, spacing_px: float, min_distance: float, t
         return peaks.reshape(0, 2), np.inf
     heights = smoothed[peaks[:, 0], peaks[:, 1]]
     background = np.percentile(smoothed, 1.0)
-    level = threshold * (np.percentile(heights, 75.0) - background)
+    level = max(
+        threshold * (np.percentile(heights, 75.0) - background),
+        significance * noise / (2 * np.sqrt(np.pi) * sigma_smooth),
+    )
     return peaks[heights - background > level], level
 
 
@@ -158,8 +177,9 @@ def _levenberg_marquardt(values, weight, dy, dx, params, free_sigma: bool, itera
             (np.abs(trial[:, 1]) <= radius) & (np.abs(trial[:, 2]) <= radius)
             & (trial[:, 3] >= np.log(0.3)) & (trial[:, 3] <= np.log(radius))
         )
+        trial[~in_box] = params[~in_box]
         new = cost(trial)
-        better = in_box & np.isfinite(new) & (new <= current)
+        better = in_box & (new <= current)
         params[better] = trial[better]
         current = np.where(better, new, current)
         damping = np.clip(np.where(better, damping * 0.2, damping * 10.0), 1e-9, 1e9)
@@ -199,7 +219,8 @@ def refine_positions(
     Returns
     -------
     dict of arrays, one value per peak: ``y``, ``x`` (px), ``amplitude`` (peak height above the
-    local background, image units), ``background``, and ``refined`` (False where the fit failed
+    local background, image units), ``amplitude_error`` (its standard error from the fit
+    residuals), ``background``, and ``refined`` (False where the fit failed
     or wandered more than half the fit radius, and the starting position was kept); plus the
     scalar ``sigma_px`` used.
     """
@@ -208,7 +229,7 @@ def refine_positions(
     n = len(peaks)
     if n == 0:
         empty = np.zeros(0)
-        return {"y": empty, "x": empty, "amplitude": empty, "background": empty,
+        return {"y": empty, "x": empty, "amplitude": empty, "amplitude_error": empty, "background": empty,
                 "refined": np.zeros(0, bool), "sigma_px": float("nan")}
     start = np.rint(peaks).astype(int)
     radius = max(1.5, fit_radius * spacing_px)
@@ -234,7 +255,7 @@ def refine_positions(
         canvas = _render(render, params[:, 0], params[:, 1], params[:, 2], sigma)
         own = _gaussian(params[:, 0], params[:, 1], params[:, 2], sigma, fit.dy, fit.dx)
         values = values_raw - canvas[fit.flat] + own
-        _levenberg_marquardt(values, weight, fit.dy, fit.dx, params, free_sigma, iterations, radius)
+        return _levenberg_marquardt(values, weight, fit.dy, fit.dx, params, free_sigma, iterations, radius)
 
     if sigma_px is None:
         fit_round(free_sigma=True)
@@ -242,7 +263,12 @@ def refine_positions(
         params[:, 1:3] = peaks - start
     params[:, 3] = np.log(sigma_px)
     for _ in range(rounds):
-        fit_round(free_sigma=False)
+        residual_ss = fit_round(free_sigma=False)
+    # Standard error of each amplitude: residual RMS over the Gaussian's weight in the disc.
+    n_pixels = weight.sum(axis=1)
+    rms = np.sqrt(residual_ss / np.maximum(n_pixels - 4, 1))
+    spot = _gaussian(np.ones(n), params[:, 1], params[:, 2], np.full(n, sigma_px), fit.dy, fit.dx)
+    amplitude_error = rms / np.sqrt(np.maximum(np.sum(weight * spot**2, axis=1), 1e-12))
 
     y = start[:, 0] + params[:, 1]
     x = start[:, 1] + params[:, 2]
@@ -252,6 +278,7 @@ def refine_positions(
         "y": np.where(ok, y, peaks[:, 0]),
         "x": np.where(ok, x, peaks[:, 1]),
         "amplitude": params[:, 0],
+        "amplitude_error": amplitude_error,
         "background": params[:, 4],
         "refined": ok,
         "sigma_px": sigma_px,
@@ -276,6 +303,7 @@ def find_atoms(
     fit_radius: float = 0.5,
     sigma_px: float | None = None,
     neighbour_radius: float = 1.25,
+    significance: float = 5.0,
 ) -> dict[str, np.ndarray]:
     """Find atoms in one image.
 
@@ -295,6 +323,9 @@ def find_atoms(
         See :func:`refine_positions`.
     neighbour_radius : float
         Atoms closer than this multiple of the spacing count as neighbours.
+    significance : float
+        Atoms whose fitted amplitude is below this many standard errors are dropped (noise
+        peaks, notably in image corners where smoothing averages fewer pixels).
 
     Returns
     -------
@@ -306,7 +337,9 @@ def find_atoms(
     image = np.asarray(image, dtype=np.float64)
     sigma_smooth = smooth * spacing_px
     smoothed = ndimage.gaussian_filter(image, sigma_smooth)
-    peaks, level = _peaks_above(smoothed, spacing_px, min_distance, threshold)
+    peaks, level = _peaks_above(
+        smoothed, spacing_px, min_distance, threshold, noise_sigma(image), sigma_smooth
+    )
     fit = refine_positions(image, peaks, spacing_px, fit_radius, sigma_px)
     if len(peaks):
         # Atoms hidden in a bright neighbour's tail: peaks of (image - model) clearing the same level.
@@ -323,6 +356,8 @@ def find_atoms(
             if far.any():
                 peaks = np.concatenate([np.stack([fit["y"], fit["x"]], axis=1), extra[far]])
                 fit = refine_positions(image, peaks, spacing_px, fit_radius, fit["sigma_px"])
+    significant = fit["amplitude"] > significance * fit["amplitude_error"]
+    fit = {k: (v[significant] if isinstance(v, np.ndarray) else v) for k, v in fit.items()}
     positions = np.stack([fit["y"], fit["x"]], axis=1)
     return {
         "y": fit["y"].astype(np.float32),

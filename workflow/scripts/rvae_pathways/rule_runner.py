@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from typing import Callable
 
 from .errors import InputError
@@ -17,6 +18,10 @@ def setup_logging(log_path: str | None) -> logging.Logger:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True
     )
+    logging.captureWarnings(True)
+    # Our Zarr v3 stores carry consolidated metadata on purpose (fast xr.open_zarr); zarr warns
+    # that it is not yet part of the v3 spec on every write.
+    warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
     return logging.getLogger("rvae_pathways")
 
 

@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+from lattice import honeycomb_image
+
+from rvae_pathways.atoms import (
+    count_neighbours,
+    find_atoms,
+    find_peaks,
+    frame_slices,
+    refine_positions,
+    spacing_in_pixels,
+)
+from rvae_pathways.errors import InputError
+from rvae_pathways.metrics import detection_counts, detection_scores, match_points
+
+
+def test_spacing_in_pixels_converts_and_rejects_tiny_spacings():
+    assert spacing_in_pixels(0.142, 0.01) == pytest.approx(14.2)
+    with pytest.raises(InputError, match="pixel_size_nm"):
+        spacing_in_pixels(0.142, 0.1)  # 1.42 px
+    with pytest.raises(InputError):
+        spacing_in_pixels(-1, 0.01)
+
+
+def test_refine_positions_recovers_an_isolated_spot_exactly():
+    yy, xx = np.mgrid[0:64, 0:64]
+    image = 2 + 10 * np.exp(-((yy - 30.3) ** 2 + (xx - 33.6) ** 2) / (2 * 4.2**2))
+    fit = refine_positions(image, np.array([[30, 34]]), spacing_px=14.2)
+    assert fit["y"][0] == pytest.approx(30.3, abs=1e-3)
+    assert fit["x"][0] == pytest.approx(33.6, abs=1e-3)
+    assert fit["amplitude"][0] == pytest.approx(10, rel=1e-3)
+    assert fit["sigma_px"] == pytest.approx(4.2, rel=1e-3)
+    assert fit["refined"].all()
+
+
+def test_refine_positions_handles_no_peaks():
+    fit = refine_positions(np.ones((16, 16)), np.zeros((0, 2)), 5.0)
+    assert len(fit["y"]) == 0
+
+
+def test_find_atoms_on_a_noise_free_lattice_is_exact_away_from_the_border():
+    image, truth = honeycomb_image(noise=False)
+    found = find_atoms(image, 14.2)
+    positions = np.stack([found["y"], found["x"]], 1)
+    counts = detection_counts(positions, truth, 3.0, image.shape, margin=14.2)
+    scores = detection_scores(**counts)
+    assert scores["f1"] == 1.0
+    assert scores["rmse_px"] < 0.02
+
+
+def test_find_atoms_finds_dim_atoms_next_to_bright_ones():
+    # Every C next to a "Si" sits in its tail; a plain peak finder loses them.
+    _, truth = honeycomb_image(noise=False)
+    interior = np.flatnonzero((np.abs(truth - 64) < 40).all(axis=1))
+    chosen = interior[[0, len(interior) // 2, -1]]
+    image, truth = honeycomb_image(bright=chosen, seed=1)
+    found = find_atoms(image, 14.2)
+    positions = np.stack([found["y"], found["x"]], 1)
+    scores = detection_scores(**detection_counts(positions, truth, 3.0, image.shape, margin=7.1))
+    assert scores["f1"] >= 0.99
+    assert scores["rmse_px"] < 0.3
+    i_found, i_true = match_points(positions, truth, 3.0)
+    bright = np.isin(i_true, chosen)
+    assert bright.sum() == 3
+    # the bright atoms' fitted intensity is (14/6)**1.7 = 4.2 times the others'
+    ratio = np.median(found["intensity"][i_found[bright]]) / np.median(found["intensity"][i_found[~bright]])
+    assert ratio == pytest.approx((14 / 6) ** 1.7, rel=0.15)
+
+
+def test_find_atoms_ignores_noise_in_vacuum():
+    rng = np.random.default_rng(0)
+    image = rng.poisson(3.0, size=(96, 96)).astype(float)
+    image[40:56, 40:56] += 0  # nothing but noise
+    yy, xx = np.mgrid[0:96, 0:96]
+    image += 40 * np.exp(-((yy - 48) ** 2 + (xx - 48) ** 2) / (2 * 4.2**2))
+    found = find_atoms(image, 14.2)
+    assert len(found["y"]) == 1
+    assert found["y"][0] == pytest.approx(48, abs=0.3)
+
+
+def test_find_peaks_threshold_drops_weak_peaks():
+    image, _ = honeycomb_image(noise=False)
+    everything = find_peaks(image, 14.2, threshold=0.0)
+    assert len(find_peaks(image, 14.2, threshold=2.0)) < len(everything)
+
+
+def test_count_neighbours_of_a_honeycomb_interior_is_three():
+    _, truth = honeycomb_image(shape=(200, 200), noise=False)
+    counts = count_neighbours(truth, 1.25 * 14.2)
+    interior = (truth[:, 0] > 30) & (truth[:, 0] < 170) & (truth[:, 1] > 30) & (truth[:, 1] < 170)
+    assert (counts[interior] == 3).all()
+    assert count_neighbours(np.zeros((0, 2)), 1.0).shape == (0,)
+
+
+def test_frame_slices_cover_each_frame_including_empty_ones():
+    slices = frame_slices(np.array([0, 0, 2, 2, 2]), 4)
+    assert slices == [slice(0, 2), slice(2, 2), slice(2, 5), slice(5, 5)]

@@ -1,0 +1,695 @@
+"""Readers: microscope files in, a frames Dataset (see :mod:`rvae_pathways.frames`) out.
+
+:func:`read_frames` picks a reader by the file's suffix (case-insensitive):
+
+========================  ======================================================
+suffix                    reader
+========================  ======================================================
+``.npy``                  :func:`numpy.load` (plain numeric arrays only)
+``.tif``, ``.tiff``       tifffile; pixel size from ImageJ or OME metadata
+``.hspy``, ``.hdf5``,     HyperSpy HDF5 (``rsciio.hspy``)
+``.h5``
+``.dm3``, ``.dm4``        Gatan Digital Micrograph (``rsciio.digitalmicrograph``)
+``.emd``                  Velox or NCEM EMD (``rsciio.emd``)
+``.zarr``                 a frames Dataset this project wrote (``xarray.open_zarr``)
+========================  ======================================================
+
+Every reader first produces a :class:`RawImage` (pixels, the file's spatial calibration as
+written, the intensity unit); :func:`read_frames` then settles the pixel size, builds the
+Dataset with :func:`~rvae_pathways.frames.make_frames` and checks it with
+:func:`~rvae_pathways.frames.check_frames`. Whatever is wrong with the input is raised as an
+:class:`~rvae_pathways.errors.InputError` that says what to change.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import xarray as xr
+
+from .errors import InputError
+from .frames import MODALITIES, check_frames, make_frames
+
+SUPPORTED_SUFFIXES = (
+    ".npy",
+    ".tif",
+    ".tiff",
+    ".hspy",
+    ".hdf5",
+    ".h5",
+    ".dm3",
+    ".dm4",
+    ".emd",
+    ".zarr",
+)
+
+# Nanometres per unit of length, keyed by the lower-cased unit as files spell it.
+_NM_PER_UNIT = {
+    "nm": 1.0,
+    "nanometer": 1.0,
+    "nanometers": 1.0,
+    "nanometre": 1.0,
+    "nanometres": 1.0,
+    "å": 0.1,
+    "\u212b": 0.1,  # ANGSTROM SIGN, a different code point from Å
+    "a": 0.1,
+    "ang": 0.1,
+    "angstrom": 0.1,
+    "angstroms": 0.1,
+    "pm": 1e-3,
+    "picometer": 1e-3,
+    "picometre": 1e-3,
+    "µm": 1e3,  # MICRO SIGN
+    "μm": 1e3,  # GREEK SMALL LETTER MU
+    "um": 1e3,
+    "micron": 1e3,
+    "microns": 1e3,
+    "micrometer": 1e3,
+    "micrometre": 1e3,
+    "mm": 1e6,
+    "cm": 1e7,
+    "m": 1e9,
+    "meter": 1e9,
+    "metre": 1e9,
+}
+
+# Units that mean "not calibrated": the scale counts pixels.
+_NO_UNIT = {"", "<undefined>", "_none_", "none", "px", "pixel", "pixels", "pix"}
+
+# First bytes of every .npy file.
+_NPY_MAGIC = b"\x93NUMPY"
+
+# Relative difference above which y and x pixel sizes count as different.
+_SQUARE_TOLERANCE = 1e-3
+
+
+@dataclass
+class Calibration:
+    """Spatial calibration of an image as the file writes it.
+
+    Attributes
+    ----------
+    scale_y, scale_x : float
+        Size of one pixel along y and x, in ``unit_y`` and ``unit_x``.
+    unit_y, unit_x : str
+        Units as written in the file (``""`` when the file gives none).
+    """
+
+    scale_y: float
+    scale_x: float
+    unit_y: str
+    unit_x: str
+
+
+@dataclass
+class RawImage:
+    """What a format reader found, before the pixel size is settled.
+
+    Attributes
+    ----------
+    data : numpy.ndarray
+        Pixels, shape (y, x) or (frame, y, x).
+    calibration : Calibration or None
+        The file's spatial calibration, None when the format or file has none.
+    intensity_units : str or None
+        Unit of the pixel values where the file states one.
+    attrs : dict
+        Extra attributes for the Dataset (e.g. ``signal``, the signal chosen from several).
+    """
+
+    data: np.ndarray
+    calibration: Calibration | None = None
+    intensity_units: str | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------
+# Entry point
+# ----------------------------------------------------------------------------------------
+
+
+def read_frames(
+    path: str | Path, pixel_size_nm: float | None = None, modality: str = "stem"
+) -> xr.Dataset:
+    """Read a microscope image or image stack as a frames Dataset.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (or ``.zarr`` folder); its suffix, in any case, picks the reader (see
+        :data:`SUPPORTED_SUFFIXES`).
+    pixel_size_nm : float, optional
+        Pixel size in nm from the samples table. When given it overrides the file's
+        calibration; None (or NaN, as an empty table cell reads) means "use the file's".
+    modality : {"stem", "pfm"}
+        Recorded in ``attrs["modality"]``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``image`` (frame, y, x) float32, with attrs ``pixel_size_nm``, ``pixel_size_source``
+        (``"file"`` or ``"samples table"``), ``intensity_units``, ``source`` (``path`` as
+        given) and ``modality``; some readers add ``signal``, ``pixel_size_file`` or
+        ``pixel_size_note``. A ``.zarr`` store keeps all its variables and attrs.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, of an unsupported type, unreadable, not an image or image
+        stack, of unknown pixel size, or has NaN, infinite or constant frames.
+    """
+    path_obj = Path(path)
+    if not path_obj.exists():
+        raise InputError(f"file not found: {path}")
+    suffix = path_obj.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise InputError(
+            f"unsupported file type {path_obj.suffix!r} for {path}; supported suffixes are "
+            f"{', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    if pixel_size_nm is not None and _is_nan(pixel_size_nm):
+        pixel_size_nm = None
+
+    if suffix == ".zarr":
+        frames = _read_zarr(path_obj, str(path), pixel_size_nm, modality)
+    else:
+        reader, format_name = _READERS[suffix]
+        raw = _call_reader(reader, path_obj, format_name)
+        frames = _to_frames(raw, str(path), pixel_size_nm, modality)
+    check_frames(frames)
+    return frames
+
+
+def _is_nan(value: Any) -> bool:
+    """True for a float NaN; False for anything else (including non-numbers)."""
+    try:
+        return math.isnan(value)
+    except TypeError:
+        return False
+
+
+def _call_reader(reader: Callable[[Path], RawImage], path: Path, format_name: str) -> RawImage:
+    """Run one format reader, turning its parse errors into an :class:`InputError`."""
+    try:
+        return reader(path)
+    except InputError:
+        raise
+    except MemoryError:
+        raise
+    except Exception as exc:  # the readers raise many types for a damaged file
+        raise InputError(
+            f"could not read {path} as a {format_name} file ({type(exc).__name__}: {exc}); "
+            "check that the file is complete and of the type its suffix says"
+        ) from exc
+
+
+def _to_frames(
+    raw: RawImage, source: str, pixel_size_nm: float | None, modality: str
+) -> xr.Dataset:
+    """Build the frames Dataset from a reader's result."""
+    data = _check_image_array(raw.data, source)
+    size, pixel_attrs = _settle_pixel_size(raw.calibration, pixel_size_nm, source)
+    frames = make_frames(
+        data,
+        pixel_size_nm=size,
+        source=source,
+        modality=modality,
+        intensity_units=raw.intensity_units or "counts",
+    )
+    frames.attrs.update(pixel_attrs)
+    frames.attrs.update(raw.attrs)
+    return frames
+
+
+def _check_image_array(data: np.ndarray, source: str) -> np.ndarray:
+    """Return ``data`` if it is a real-valued 2-D image or 3-D stack, else raise."""
+    data = np.asarray(data)
+    if data.dtype.names is not None:
+        raise InputError(
+            f"{source} holds a colour (RGB) or structured image of dtype {data.dtype}; "
+            "expected one grey-scale value per pixel: convert it to grey scale first"
+        )
+    if data.dtype.kind not in "biuf":
+        raise InputError(
+            f"{source} holds an array of dtype {data.dtype}; expected real numbers "
+            "(integer or floating point pixel values)"
+        )
+    if data.ndim not in (2, 3):
+        raise InputError(
+            f"{source} holds an array of shape {data.shape} ({data.ndim}-D); expected a 2-D "
+            "image (y, x) or a 3-D stack of images (frame, y, x)"
+        )
+    return data
+
+
+# ----------------------------------------------------------------------------------------
+# Pixel size
+# ----------------------------------------------------------------------------------------
+
+
+def length_to_nm(value: float, unit: str) -> float | None:
+    """Convert a length to nanometres.
+
+    Parameters
+    ----------
+    value : float
+    unit : str
+        A length unit as files write it: nm, Å/A/angstrom, pm, µm/um/micron, mm, cm, m.
+
+    Returns
+    -------
+    float or None
+        None when ``unit`` is not a known length unit.
+    """
+    # ImageJ writes non-ASCII units as Java escapes, e.g. "\u00B5m" for µm
+    text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), str(unit))
+    key = text.strip().lower()
+    factor = _NM_PER_UNIT.get(key)
+    return None if factor is None else float(value) * factor
+
+
+def _file_pixel_size(cal: Calibration | None) -> tuple[float | None, float | None, str]:
+    """Pixel size in nm along y and x from a file's calibration, or why there is none.
+
+    Returns
+    -------
+    y_nm, x_nm : float or None
+        None when the calibration cannot be turned into nm.
+    description : str
+        What the file says, for messages (empty when it says nothing).
+    """
+    if cal is None:
+        return None, None, ""
+    if cal.unit_y == cal.unit_x:
+        text = f"{cal.scale_y:g} x {cal.scale_x:g} {cal.unit_y}".strip()
+    else:
+        text = f"{cal.scale_y:g} {cal.unit_y} x {cal.scale_x:g} {cal.unit_x}"
+    units = {str(u).strip().lower() for u in (cal.unit_y, cal.unit_x)}
+    if units <= _NO_UNIT:
+        if cal.scale_y == 1 and cal.scale_x == 1:
+            return None, None, ""  # pixel units: uncalibrated
+        return None, None, f"{cal.scale_y:g} x {cal.scale_x:g} with no unit"
+    y_nm = length_to_nm(cal.scale_y, cal.unit_y)
+    x_nm = length_to_nm(cal.scale_x, cal.unit_x)
+    if y_nm is None or x_nm is None or not (y_nm > 0 and x_nm > 0):
+        return None, None, f"{text} (not a positive length)"
+    return y_nm, x_nm, text
+
+
+def _settle_pixel_size(
+    cal: Calibration | None, pixel_size_nm: float | None, source: str
+) -> tuple[float, dict[str, Any]]:
+    """Choose the pixel size: the samples table's if given, else the file's.
+
+    Returns
+    -------
+    pixel_size_nm : float
+    attrs : dict
+        ``pixel_size_source``; ``pixel_size_file`` (what the file says) when the table
+        overrides a file calibration; ``pixel_size_note`` for non-square pixels.
+    """
+    y_nm, x_nm, described = _file_pixel_size(cal)
+    attrs: dict[str, Any] = {}
+    if y_nm is not None and abs(y_nm - x_nm) > _SQUARE_TOLERANCE * max(y_nm, x_nm):
+        attrs["pixel_size_note"] = (
+            f"non-square pixels in the file: y {y_nm:g} nm, x {x_nm:g} nm; "
+            "pixel_size_nm is the y size"
+        )
+    if pixel_size_nm is not None:
+        size = float(pixel_size_nm)
+        attrs["pixel_size_source"] = "samples table"
+        if described:
+            attrs["pixel_size_file"] = described
+        if y_nm is not None and abs(y_nm - size) > 0.01 * size:
+            warnings.warn(
+                f"{source}: the samples table's pixel size {size:g} nm overrides the file's "
+                f"{y_nm:g} nm ({described})",
+                stacklevel=3,
+            )
+        return size, attrs
+    if y_nm is None:
+        found = f"the file gives {described}" if described else "the file has no calibration"
+        raise InputError(
+            f"pixel size unknown for {source}: {found}; set pixel_size_nm for this sample in "
+            "the samples table"
+        )
+    attrs["pixel_size_source"] = "file"
+    return y_nm, attrs
+
+
+# ----------------------------------------------------------------------------------------
+# NumPy
+# ----------------------------------------------------------------------------------------
+
+
+def _read_npy(path: Path) -> RawImage:
+    """Read a ``.npy`` array; pickled object arrays are refused, never loaded.
+
+    Parameters
+    ----------
+    path : Path
+
+    Returns
+    -------
+    RawImage
+        No calibration: a ``.npy`` file carries no pixel size.
+    """
+    with open(path, "rb") as f:
+        if f.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
+            # np.load would take it for a pickle file and give a misleading message
+            raise ValueError("the file does not start with the .npy signature")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" not in str(exc):
+            raise
+        raise InputError(
+            f"{path} holds pickled Python objects, which are never loaded for safety; "
+            "save a plain numeric array instead, with np.save(path, array)"
+        ) from exc
+    return RawImage(np.asarray(data))
+
+
+# ----------------------------------------------------------------------------------------
+# TIFF
+# ----------------------------------------------------------------------------------------
+
+
+def _read_tiff(path: Path) -> RawImage:
+    """Read the first image series of a TIFF file with tifffile.
+
+    Parameters
+    ----------
+    path : Path
+
+    Returns
+    -------
+    RawImage
+        Calibration from ImageJ metadata (``unit`` and XResolution/YResolution) or from OME
+        metadata (``PhysicalSizeX``/``Y``), else None.
+    """
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        if "S" in series.axes:
+            raise InputError(
+                f"{path} is a colour (RGB) TIFF of shape {series.shape}, axes "
+                f"{series.axes!r}; expected one grey-scale value per pixel"
+            )
+        data = series.asarray()
+        cal = _imagej_calibration(tif) or _ome_calibration(tif)
+    return RawImage(data, cal)
+
+
+def _imagej_calibration(tif: Any) -> Calibration | None:
+    """Pixel size of an ImageJ TIFF: 1 / (pixels per unit) in its ``unit``."""
+    meta = tif.imagej_metadata
+    if not meta or not meta.get("unit"):
+        return None
+    tags = tif.pages[0].tags
+    if "XResolution" not in tags:
+        return None
+    scale_x = _per_pixel(tags["XResolution"].value)
+    scale_y = _per_pixel(tags["YResolution"].value) if "YResolution" in tags else scale_x
+    if scale_x is None or scale_y is None:
+        return None
+    unit = str(meta["unit"])
+    return Calibration(scale_y, scale_x, unit, unit)
+
+
+def _per_pixel(resolution: Any) -> float | None:
+    """Size of one pixel from a TIFF resolution (pixels per unit, often a fraction)."""
+    if isinstance(resolution, tuple):
+        numerator, denominator = resolution
+        return float(denominator) / numerator if numerator else None
+    return 1.0 / float(resolution) if resolution else None
+
+
+def _ome_calibration(tif: Any) -> Calibration | None:
+    """Pixel size of an OME-TIFF from the first ``Pixels`` element."""
+    if not tif.is_ome or not tif.ome_metadata:
+        return None
+    root = ET.fromstring(tif.ome_metadata)
+    pixels = next((el for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "Pixels"), None)
+    if pixels is None or "PhysicalSizeX" not in pixels.attrib:
+        return None
+    scale_x = float(pixels.attrib["PhysicalSizeX"])
+    scale_y = float(pixels.attrib.get("PhysicalSizeY", scale_x))
+    # The OME schema's default unit is the micrometre.
+    unit_x = pixels.attrib.get("PhysicalSizeXUnit", "µm")
+    unit_y = pixels.attrib.get("PhysicalSizeYUnit", "µm")
+    return Calibration(scale_y, scale_x, unit_y, unit_x)
+
+
+# ----------------------------------------------------------------------------------------
+# RosettaSciIO formats (HyperSpy, Digital Micrograph, EMD)
+# ----------------------------------------------------------------------------------------
+
+
+def _read_hspy(path: Path) -> RawImage:
+    """Read a HyperSpy HDF5 file (``.hspy``, ``.hdf5``, ``.h5``) with ``rsciio.hspy``.
+
+    Parameters
+    ----------
+    path : Path
+
+    Returns
+    -------
+    RawImage
+        The first image signal; its unit of intensity from ``metadata.Signal.quantity``
+        (HyperSpy writes e.g. ``"Intensity (counts)"``).
+    """
+    from rsciio.hspy import file_reader
+
+    return _from_signals(file_reader(str(path)), path, _quantity_units)
+
+
+def _read_dm(path: Path) -> RawImage:
+    """Read a Gatan Digital Micrograph file (``.dm3``, ``.dm4``) with rsciio.
+
+    Parameters
+    ----------
+    path : Path
+
+    Returns
+    -------
+    RawImage
+        The first image that is not a thumbnail; spectra and spectrum images are refused.
+        The unit of intensity is the ``Brightness`` calibration's.
+    """
+    from rsciio.digitalmicrograph import file_reader
+
+    signals = file_reader(str(path))
+    for signal in signals:
+        if _dm_is_spectral(signal):
+            refused = "a spectrum image" if np.ndim(signal["data"]) > 1 else "a spectrum"
+            signal["_refused_as"] = refused
+    return _from_signals(signals, path, _dm_brightness_units)
+
+
+def _read_emd(path: Path) -> RawImage:
+    """Read an EMD file (Velox or NCEM) with ``rsciio.emd``.
+
+    Parameters
+    ----------
+    path : Path
+
+    Returns
+    -------
+    RawImage
+        Among the image signals, the first whose title names HAADF, else the first; its
+        title goes to ``attrs["signal"]``.
+    """
+    from rsciio.emd import file_reader
+
+    # rsciio 0.15 spells the Velox image selection "images" (its docstring says "image").
+    # Selecting images also skips the EDS spectrum stream, which needs the `sparse` package.
+    return _from_signals(file_reader(str(path), select_type="images"), path, lambda s: None)
+
+
+def _from_signals(
+    signals: list[dict], path: Path, intensity_units: Callable[[dict], str | None]
+) -> RawImage:
+    """Pick the image signal from rsciio's signal dictionaries and wrap it.
+
+    Parameters
+    ----------
+    signals : list of dict
+        rsciio's reader output: ``data``, ``axes`` (in array order), ``metadata``, ...
+    path : Path
+    intensity_units : callable
+        Finds the unit of intensity in one signal dictionary.
+
+    Returns
+    -------
+    RawImage
+    """
+    images = [(i, s) for i, s in enumerate(signals) if _is_image_signal(s)]
+    if not images:
+        found = "; ".join(_describe_signal(s) for s in signals) or "no signals"
+        raise InputError(
+            f"{path} holds no image: found {found}; expected a 2-D image (y, x) or a "
+            "3-D stack of images (frame, y, x)"
+        )
+    haadf = [(i, s) for i, s in images if "haadf" in _title(s).lower()]
+    index, signal = (haadf or images)[0]
+    y_axis, x_axis = signal["axes"][-2:]
+    cal = Calibration(
+        float(y_axis.get("scale", 1.0)),
+        float(x_axis.get("scale", 1.0)),
+        str(y_axis.get("units") or ""),
+        str(x_axis.get("units") or ""),
+    )
+    attrs = {}
+    if len(signals) > 1 or _title(signal):
+        attrs["signal"] = _title(signal) or f"signal {index}"
+    return RawImage(np.asarray(signal["data"]), cal, intensity_units(signal), attrs)
+
+
+def _signal_axes(signal: dict) -> list[bool]:
+    """For each array axis, True if it is a signal axis (HyperSpy's ``navigate=False``)."""
+    axes = signal.get("axes") or []
+    ndim = np.ndim(signal["data"])
+    if len(axes) != ndim:
+        return [i >= ndim - 2 for i in range(ndim)]
+    return [not bool(axis.get("navigate", i < ndim - 2)) for i, axis in enumerate(axes)]
+
+
+def _is_image_signal(signal: dict) -> bool:
+    """True for a 2-D image, or a 3-D stack whose two last axes are the image."""
+    if signal.get("_refused_as"):
+        return False
+    is_signal = _signal_axes(signal)
+    return len(is_signal) in (2, 3) and is_signal[-2:] == [True, True] and sum(is_signal) == 2
+
+
+def _describe_signal(signal: dict) -> str:
+    """One phrase per signal for error messages, e.g. ``"shape (100,), a spectrum"``."""
+    shape = tuple(np.shape(signal["data"]))
+    kind = signal.get("_refused_as")
+    if not kind:
+        n_signal = sum(_signal_axes(signal))
+        kind = {1: "a spectrum" if len(shape) == 1 else "spectra"}.get(
+            n_signal, f"{n_signal} signal axes"
+        )
+    title = _title(signal)
+    return f"{title + ': ' if title else ''}shape {shape}, {kind}"
+
+
+def _title(signal: dict) -> str:
+    """The signal's ``metadata.General.title`` (``""`` if none)."""
+    return str(signal.get("metadata", {}).get("General", {}).get("title") or "")
+
+
+def _quantity_units(signal: dict) -> str | None:
+    """Unit in parentheses at the end of HyperSpy's ``Signal.quantity``, if any."""
+    quantity = str(signal.get("metadata", {}).get("Signal", {}).get("quantity") or "")
+    if quantity.endswith(")") and "(" in quantity:
+        return quantity[quantity.rindex("(") + 1 : -1].strip() or None
+    return None
+
+
+def _dm_image_tags(signal: dict) -> dict:
+    """The DM tag group of the signal's image (rsciio puts it at ``ImageList.TagGroup0``)."""
+    image_list = signal.get("original_metadata", {}).get("ImageList", {})
+    return image_list.get("TagGroup0", {})
+
+
+def _dm_is_spectral(signal: dict) -> bool:
+    """True if DM tags mark the image as a spectrum, spectrum image or spectral data."""
+    if signal.get("metadata", {}).get("Signal", {}).get("signal_type"):
+        return True  # rsciio sets EELS, EDS_TEM or CL
+    tags = _dm_image_tags(signal).get("ImageTags", {})
+    meta_format = str(tags.get("Meta Data", {}).get("Format", ""))
+    return meta_format.lower().startswith("spectrum") or "spim" in tags
+
+
+def _dm_brightness_units(signal: dict) -> str | None:
+    """Unit of DM's intensity (``Brightness``) calibration, if set."""
+    calibrations = _dm_image_tags(signal).get("ImageData", {}).get("Calibrations", {})
+    units = calibrations.get("Brightness", {}).get("Units")
+    return str(units) if units else None
+
+
+# ----------------------------------------------------------------------------------------
+# Zarr (this project's own frames stores)
+# ----------------------------------------------------------------------------------------
+
+
+def _read_zarr(
+    path: Path, source: str, pixel_size_nm: float | None, modality: str
+) -> xr.Dataset:
+    """Read a frames Dataset that this project wrote with ``to_zarr``.
+
+    All variables (``true_*`` ground truth included) and attrs are kept; ``source`` becomes
+    ``path`` (the stored one moves to ``upstream_source``), ``modality`` the argument's,
+    and ``pixel_size_nm`` the argument's when given.
+
+    Parameters
+    ----------
+    path : Path
+    source : str
+        The path as the caller gave it.
+    pixel_size_nm : float or None
+    modality : str
+
+    Returns
+    -------
+    xarray.Dataset
+    """
+    try:
+        ds = xr.open_zarr(path).load()
+    except Exception as exc:
+        raise InputError(
+            f"could not read {source} as a zarr store ({type(exc).__name__}: {exc}); "
+            "a .zarr input must be a frames Dataset written by this workflow"
+        ) from exc
+    if "image" not in ds.data_vars or ds["image"].dims != ("frame", "y", "x"):
+        found = {name: var.dims for name, var in ds.data_vars.items()}
+        raise InputError(
+            f"{source} is not a frames store: expected a variable 'image' with dims "
+            f"(frame, y, x), found {found or 'no variables'}"
+        )
+    _check_image_array(ds["image"].values, source)
+    ds["image"] = ds["image"].astype(np.float32)
+
+    stored = ds.attrs.get("pixel_size_nm")
+    cal = None
+    if stored is not None and not _is_nan(stored):
+        cal = Calibration(float(stored), float(stored), "nm", "nm")
+    size, pixel_attrs = _settle_pixel_size(cal, pixel_size_nm, source)
+    if modality not in MODALITIES:
+        raise InputError(f"modality must be one of {MODALITIES}, got {modality!r}")
+    for stale in ("pixel_size_source", "pixel_size_file", "pixel_size_note"):
+        ds.attrs.pop(stale, None)  # from an earlier read; settled again below
+    if "source" in ds.attrs and ds.attrs["source"] != source:
+        ds.attrs["upstream_source"] = ds.attrs["source"]
+    ds.attrs.update(
+        pixel_size_nm=size,
+        source=source,
+        modality=modality,
+        intensity_units=ds.attrs.get("intensity_units") or "counts",
+        **pixel_attrs,
+    )
+    return ds
+
+
+_READERS: dict[str, tuple[Callable[[Path], RawImage], str]] = {
+    ".npy": (_read_npy, "NumPy .npy"),
+    ".tif": (_read_tiff, "TIFF"),
+    ".tiff": (_read_tiff, "TIFF"),
+    ".hspy": (_read_hspy, "HyperSpy HDF5"),
+    ".hdf5": (_read_hspy, "HyperSpy HDF5"),
+    ".h5": (_read_hspy, "HyperSpy HDF5"),
+    ".dm3": (_read_dm, "Digital Micrograph"),
+    ".dm4": (_read_dm, "Digital Micrograph"),
+    ".emd": (_read_emd, "EMD"),
+}
