@@ -174,17 +174,29 @@ def read_frames(
             f"unsupported file type {path_obj.suffix!r} for {path}; supported suffixes are "
             f"{', '.join(SUPPORTED_SUFFIXES)}"
         )
-    if pixel_size_nm is not None and _is_nan(pixel_size_nm):
-        pixel_size_nm = None
+    pixel_size_nm = _table_pixel_size(pixel_size_nm)
 
     if suffix == ".zarr":
         frames = _read_zarr(path_obj, str(path), pixel_size_nm, modality)
     else:
         reader, format_name = _READERS[suffix]
-        raw = _call_reader(reader, path_obj, format_name)
+        raw = _call_reader(reader, path_obj, str(path), format_name)
         frames = _to_frames(raw, str(path), pixel_size_nm, modality)
     check_frames(frames)
     return frames
+
+
+def _table_pixel_size(value: Any) -> float | None:
+    """The ``pixel_size_nm`` argument as a float, or None where not given (None or NaN)."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"pixel_size_nm must be a number of nm, got {value!r}; fix it in the samples table"
+        ) from None
+    return None if math.isnan(number) else number
 
 
 def _is_nan(value: Any) -> bool:
@@ -195,7 +207,9 @@ def _is_nan(value: Any) -> bool:
         return False
 
 
-def _call_reader(reader: Callable[[Path], RawImage], path: Path, format_name: str) -> RawImage:
+def _call_reader(
+    reader: Callable[[Path], RawImage], path: Path, source: str, format_name: str
+) -> RawImage:
     """Run one format reader, turning its parse errors into an :class:`InputError`."""
     try:
         return reader(path)
@@ -205,7 +219,7 @@ def _call_reader(reader: Callable[[Path], RawImage], path: Path, format_name: st
         raise
     except Exception as exc:  # the readers raise many types for a damaged file
         raise InputError(
-            f"could not read {path} as a {format_name} file ({type(exc).__name__}: {exc}); "
+            f"could not read {source} as a {format_name} file ({type(exc).__name__}: {exc}); "
             "check that the file is complete and of the type its suffix says"
         ) from exc
 
@@ -298,8 +312,10 @@ def _file_pixel_size(cal: Calibration | None) -> tuple[float | None, float | Non
         return None, None, f"{cal.scale_y:g} x {cal.scale_x:g} with no unit"
     y_nm = length_to_nm(cal.scale_y, cal.unit_y)
     x_nm = length_to_nm(cal.scale_x, cal.unit_x)
-    if y_nm is None or x_nm is None or not (y_nm > 0 and x_nm > 0):
-        return None, None, f"{text} (not a positive length)"
+    if y_nm is None or x_nm is None:
+        return None, None, f"{text}, which is not a length unit"
+    if not (y_nm > 0 and x_nm > 0):
+        return None, None, f"{text}, which is not a positive length"
     return y_nm, x_nm, text
 
 
