@@ -149,9 +149,9 @@ def test_default_dose_noisy_but_atoms_detectable(movie):
     img = movie["image"].values[0].astype(float)
     f = frame_truth(movie, 0)
     carbon = f["species"] == 6
-    # raw pixels: noisy (Poisson spread comparable with the signal)
+    # raw pixels: visibly noisy (Poisson spread at the C peaks ~ 1 / sqrt(dose) = 14% of the signal)
     raw = img[np.round(f["y"]).astype(int), np.round(f["x"]).astype(int)][carbon]
-    assert raw.std() > 0.2 * raw.mean()
+    assert raw.std() > 0.1 * raw.mean()
     # smoothed at the probe scale: every carbon stands clear of the empty hexagon centres
     smooth = gaussian_filter(img, 3.0)
     at_atoms = map_coordinates(smooth, [f["y"], f["x"]], order=1)[carbon]

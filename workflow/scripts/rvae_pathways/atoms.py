@@ -201,7 +201,7 @@ def refine_positions(
     background. Each round fits every atom to the image minus the current model of all *other*
     atoms, within a disc of radius ``fit_radius * spacing_px``, so bright neighbours (a Si next
     to a C) do not pull the fit. The spot width is one number per image: ``sigma_px`` if given,
-    else the median of a first round of free-width fits.
+    else the median of two rounds of free-width fits.
 
     Parameters
     ----------
@@ -258,9 +258,12 @@ def refine_positions(
         return _levenberg_marquardt(values, weight, fit.dy, fit.dx, params, free_sigma, iterations, radius)
 
     if sigma_px is None:
-        fit_round(free_sigma=True)
-        sigma_px = float(np.median(np.exp(params[:, 3])))
-        params[:, 1:3] = peaks - start
+        # The width is shared by all atoms: two rounds of free fits (the second with neighbours
+        # rendered at the first round's width), then their median.
+        for _ in range(2):
+            fit_round(free_sigma=True)
+            params[:, 3] = np.log(np.median(np.exp(params[:, 3])))
+        sigma_px = float(np.exp(params[0, 3]))
     params[:, 3] = np.log(sigma_px)
     for _ in range(rounds):
         residual_ss = fit_round(free_sigma=False)

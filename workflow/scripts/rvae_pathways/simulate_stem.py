@@ -218,7 +218,7 @@ def simulate_stem_movie(
     pixel_size_nm: float = 0.01,
     *,
     n_dopants: int | None = None,
-    dose: float = 12.0,
+    dose: float = 50.0,
     probe_fwhm_nm: float = 0.1,
     z_exponent: float = 1.7,
     background: float = 2.5,
