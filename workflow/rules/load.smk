@@ -30,7 +30,8 @@ rule prepare_frames:
     params:
         source=sample_source,
         percentiles=config["prepare"]["percentiles"],
-        upsample=config["prepare"]["upsample"],
+        max_shift_spacings=config["prepare"]["max_shift_spacings"],
+        spacing_nm=sample_spacing,
     log:
         "results/logs/prepare_frames/{sample}.log",
     benchmark:

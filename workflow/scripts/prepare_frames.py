@@ -3,14 +3,16 @@
 import xarray as xr
 
 from rvae_pathways.align import prepare_movie
+from rvae_pathways.atoms import spacing_in_pixels
 from rvae_pathways.rule_runner import run
 
 
 def main(snakemake, log):
     frames = xr.open_zarr(snakemake.input.frames)
-    drift = prepare_movie(
-        frames, snakemake.output.aligned, snakemake.params.percentiles, snakemake.params.upsample, log
-    )
+    spacing_px = spacing_in_pixels(snakemake.params.spacing_nm, frames.attrs["pixel_size_nm"])
+    max_shift = snakemake.params.max_shift_spacings * spacing_px
+    log.info("drift between frames searched within %.1f px", max_shift)
+    drift = prepare_movie(frames, snakemake.output.aligned, snakemake.params.percentiles, max_shift, log)
     log.info("total drift over the movie: (%.2f, %.2f) px", *(drift[-1] - drift[0]))
 
 

@@ -118,7 +118,8 @@ def score_movie(aligned, atoms, tolerance_px: float, margin_px: float) -> dict:
     Returns
     -------
     dict: the overall scores (``f1``, ``precision``, ``recall``, ``rmse_px``, counts), recall per
-    true class, and the scores of every frame under ``frames``.
+    true class, the largest error of the measured drift (px, where the truth has it), and the
+    scores of every frame under ``frames``.
     """
     from .atoms import frame_slices
 
@@ -154,8 +155,14 @@ def score_movie(aligned, atoms, tolerance_px: float, margin_px: float) -> dict:
         name: (float(class_hits[0][c] / class_hits[1][c]) if class_hits[1][c] else None)
         for c, name in enumerate(class_names)
     }
+    drift_error = None
+    if "true_drift_y" in aligned and "drift_y" in aligned:
+        measured = np.stack([aligned["drift_y"].values, aligned["drift_x"].values], 1)
+        true = np.stack([aligned["true_drift_y"].values, aligned["true_drift_x"].values], 1)
+        drift_error = float(np.max(np.hypot(*(measured - true).T)))
     return {
         **overall,
+        "drift_max_error_px": drift_error,
         "tolerance_px": float(tolerance_px),
         "margin_px": float(margin_px),
         "recall_by_class": recall_by_class,
