@@ -95,3 +95,20 @@ def test_count_neighbours_of_a_honeycomb_interior_is_three():
 def test_frame_slices_cover_each_frame_including_empty_ones():
     slices = frame_slices(np.array([0, 0, 2, 2, 2]), 4)
     assert slices == [slice(0, 2), slice(2, 2), slice(2, 5), slice(5, 5)]
+
+
+def test_pure_noise_holds_no_atoms():
+    for seed in range(10):
+        image = np.random.default_rng(seed).poisson(3.0, (128, 128)).astype(float)
+        assert len(find_atoms(image, 14.2)["y"]) == 0, seed
+
+
+def test_smoothing_noise_gain_matches_simulated_noise():
+    from scipy import ndimage
+
+    from rvae_pathways.atoms import noise_sigma, smoothing_noise_gain
+
+    noise = np.random.default_rng(0).normal(0, 2.0, size=(20000, 40))
+    smoothed_std = ndimage.gaussian_filter1d(noise, 3.0, axis=1).std(axis=0)
+    np.testing.assert_allclose(smoothing_noise_gain(40, 3.0), smoothed_std / smoothed_std[20], rtol=0.03)
+    assert noise_sigma(noise[:200]) == pytest.approx(2.0, rel=0.03)

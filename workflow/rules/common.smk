@@ -15,10 +15,24 @@ from rvae_pathways.io import SUPPORTED_SUFFIXES  # noqa: E402
 validate(config, schema="../../config/schemas/config.schema.yaml")
 
 
+def _number(text, column, row, path):
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise WorkflowError(f"samples table {path}, row {row}: {column} must be a number, got '{text}'")
+
+
 def read_samples(path):
     """The samples table, validated; one row per sample, indexed by name."""
-    table = pd.read_csv(path, sep="\t", comment="#", dtype={"sample": str, "path": str, "modality": str})
-    table = table.astype(object).where(table.notna(), None)
+    # Everything is read as text (so a sample called "nan" or "NA" stays a name), then the
+    # numeric columns are converted; an empty cell means "not given".
+    table = pd.read_csv(path, sep="\t", comment="#", dtype=str, keep_default_na=False)
+    for column in ("pixel_size_nm", "spacing_nm"):
+        if column in table:
+            table[column] = [_number(value, column, row, path) for row, value in enumerate(table[column], 1)]
     validate(table, schema="../../config/schemas/samples.schema.yaml")
     duplicated = table["sample"][table["sample"].duplicated()].tolist()
     if duplicated:
@@ -79,10 +93,14 @@ def sample_spacing(wildcards):
 
 
 def all_outputs():
-    """Final targets: patches of every sample, atom scores where the truth is known."""
+    """Targets of a run: every cached stage of every sample, and atom scores where the truth is known.
+
+    The intermediates are targets too (they are products people open), so deleting one re-runs
+    the rule that makes it and, through file times, only the rules downstream of it.
+    """
     targets = []
     for sample in samples.index:
-        targets.append(f"results/{sample}/patches.zarr")
+        targets += [f"results/{sample}/{stage}.zarr" for stage in ("frames", "aligned", "atoms", "patches")]
         if is_simulated(sample):
             targets.append(f"results/{sample}/atom_metrics.json")
     return targets

@@ -72,33 +72,70 @@ def find_peaks(
 
 
 def noise_sigma(image: np.ndarray) -> float:
-    """Robust estimate of the per-pixel noise standard deviation, from neighbouring-pixel differences."""
+    """Estimate of the per-pixel noise standard deviation, from neighbouring-pixel differences.
+
+    For white Gaussian noise of std s, the difference of two neighbours has std s * sqrt(2) and
+    mean absolute value s * sqrt(2) * sqrt(2 / pi). The mean absolute difference is used (not the
+    median, which is coarse on integer counts); smooth atoms barely change it.
+    """
     diff = np.diff(np.asarray(image, dtype=np.float64), axis=1)
-    mad = np.median(np.abs(diff - np.median(diff)))
-    return float(1.4826 * mad / np.sqrt(2))
+    return float(np.mean(np.abs(diff - np.mean(diff))) * np.sqrt(np.pi / 2) / np.sqrt(2))
+
+
+def smoothing_noise_gain(n: int, sigma: float) -> np.ndarray:
+    """How much more white noise survives Gaussian smoothing near the ends of a line, shape (n,).
+
+    ``scipy.ndimage.gaussian_filter`` mirrors the image at its border ("reflect"), so a pixel
+    near the edge averages some pixels twice and keeps more noise: the noise standard deviation
+    at index i, relative to the interior, is returned (1 inside, up to about sqrt(2) at the edge).
+    The 2-D gain of a separable filter is the outer product of the two axes' gains.
+    """
+    radius = int(np.ceil(4 * sigma))
+    taps = np.arange(-radius, radius + 1)
+    kernel = np.exp(-(taps**2) / (2 * sigma**2))
+    kernel /= kernel.sum()
+    gain = np.ones(n)
+    for i in range(min(n, radius + 1)):
+        weights = np.zeros(n + 2 * radius + 2)
+        for tap, w in zip(taps, kernel):
+            m = i + tap  # source index, mirrored into the line
+            while m < 0 or m >= n:
+                m = -1 - m if m < 0 else 2 * n - 1 - m
+            weights[m] += w
+        gain[i] = np.sqrt(np.sum(weights**2) / np.sum(kernel**2))
+    gain[n - min(n, radius + 1):] = np.maximum(gain[n - min(n, radius + 1):], gain[: min(n, radius + 1)][::-1])
+    return gain
 
 
 def _peaks_above(smoothed: np.ndarray, spacing_px: float, min_distance: float, threshold: float,
-                 noise: float = 0.0, sigma_smooth: float = 1.0, significance: float = 5.0):
-    """Peaks of a smoothed image above the threshold, and the threshold's height above background.
+                 noise: float = 0.0, sigma_smooth: float = 1.0, significance: float = 5.0,
+                 atom_rise: float | None = None, background: float | None = None):
+    """Peaks of a smoothed image that clear the threshold; also returns a typical atom's rise.
 
-    The threshold is the larger of ``threshold`` times a typical atom's rise and ``significance``
-    times the noise left after smoothing (white noise of ``noise`` per pixel smoothed by a Gaussian
-    of ``sigma_smooth`` px keeps ``noise / (2 sqrt(pi) sigma_smooth)``), so an image holding few
-    atoms is not read as one holding many atoms of noise.
+    A peak must rise above the background (the smoothed image's 1st percentile) by more than
+    ``threshold`` times a typical atom's rise (the 75th percentile of all local maxima, or
+    ``atom_rise`` when given) and above the mean background by more than ``significance``
+    times the noise left after smoothing at that place (white noise of ``noise`` per pixel smoothed by a Gaussian of
+    ``sigma_smooth`` px keeps ``noise / (2 sqrt(pi) sigma_smooth)``, more near the border: see
+    :func:`smoothing_noise_gain`), so an image holding few atoms is not read as one holding many
+    atoms of noise. ``background`` may be given too (for a residual image, that of the image).
     """
     peaks = peak_local_max(
         smoothed, min_distance=max(1, int(round(min_distance * spacing_px))), exclude_border=False
     )
     if len(peaks) == 0:
-        return peaks.reshape(0, 2), np.inf
+        return peaks.reshape(0, 2), atom_rise
     heights = smoothed[peaks[:, 0], peaks[:, 1]]
-    background = np.percentile(smoothed, 1.0)
-    level = max(
-        threshold * (np.percentile(heights, 75.0) - background),
-        significance * noise / (2 * np.sqrt(np.pi) * sigma_smooth),
-    )
-    return peaks[heights - background > level], level
+    if background is None:
+        background = np.percentile(smoothed, 1.0)
+    if atom_rise is None:
+        atom_rise = np.percentile(heights, 75.0) - background
+    ny, nx = smoothed.shape
+    gain = smoothing_noise_gain(ny, sigma_smooth)[peaks[:, 0]] * smoothing_noise_gain(nx, sigma_smooth)[peaks[:, 1]]
+    # The background (1st percentile) lies 2.33 noise sigmas below the mean background level.
+    noise_level = (significance + 2.33) * noise / (2 * np.sqrt(np.pi) * sigma_smooth) * gain
+    keep = (heights - background > threshold * atom_rise) & (heights - background > noise_level)
+    return peaks[keep], atom_rise
 
 
 def _disc_offsets(radius: float) -> np.ndarray:
@@ -340,24 +377,21 @@ def find_atoms(
     image = np.asarray(image, dtype=np.float64)
     sigma_smooth = smooth * spacing_px
     smoothed = ndimage.gaussian_filter(image, sigma_smooth)
-    peaks, level = _peaks_above(
-        smoothed, spacing_px, min_distance, threshold, noise_sigma(image), sigma_smooth
-    )
+    noise = noise_sigma(image)
+    peaks, atom_rise = _peaks_above(smoothed, spacing_px, min_distance, threshold, noise, sigma_smooth, significance)
     fit = refine_positions(image, peaks, spacing_px, fit_radius, sigma_px)
     if len(peaks):
-        # Atoms hidden in a bright neighbour's tail: peaks of (image - model) clearing the same level.
-        model = _model_image(image.shape, fit, spacing_px)
-        residual = ndimage.gaussian_filter(image - model, sigma_smooth)
-        background = np.percentile(smoothed, 1.0)
-        extra = peak_local_max(
-            residual - background, min_distance=max(1, int(round(min_distance * spacing_px))),
-            threshold_abs=level, exclude_border=False,
+        # Atoms hidden in a bright neighbour's tail: peaks of (image - model) clearing the same bar.
+        residual = ndimage.gaussian_filter(image - _model_image(image.shape, fit, spacing_px), sigma_smooth)
+        extra, _ = _peaks_above(
+            residual, spacing_px, min_distance, threshold, noise, sigma_smooth, significance, atom_rise,
+            background=np.percentile(smoothed, 1.0),
         )
         if len(extra):
             found = np.stack([fit["y"], fit["x"]], axis=1)
             far = cKDTree(found).query(extra)[0] >= min_distance * spacing_px
             if far.any():
-                peaks = np.concatenate([np.stack([fit["y"], fit["x"]], axis=1), extra[far]])
+                peaks = np.concatenate([found, extra[far]])
                 fit = refine_positions(image, peaks, spacing_px, fit_radius, fit["sigma_px"])
     significant = fit["amplitude"] > significance * fit["amplitude_error"]
     fit = {k: (v[significant] if isinstance(v, np.ndarray) else v) for k, v in fit.items()}

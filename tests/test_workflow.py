@@ -1,0 +1,176 @@
+"""The DAG run end to end through Snakemake itself, on tiny configs in temporary folders."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = ("simulate_stem", "load_frames", "prepare_frames", "find_atoms", "score_atoms", "extract_patches")
+
+
+def write_config(workdir: Path, rows: list[dict], **overrides) -> Path:
+    """A full config (the default one, with a tiny simulator) and a samples table in ``workdir``."""
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["samples"] = "samples.tsv"
+    config["simulate_stem"].update(n_frames=3, height=96, width=96, seed=1)
+    for section, values in overrides.items():
+        config[section].update(values)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    columns = ["sample", "path", "modality", "pixel_size_nm", "spacing_nm"]
+    lines = ["\t".join(columns)] + ["\t".join(str(row.get(c, "")) for c in columns) for row in rows]
+    (workdir / "samples.tsv").write_text("\n".join(lines) + "\n")
+    return workdir / "config.yaml"
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+         "--configfile", "config.yaml", "--cores", "2", *args],
+        cwd=workdir, capture_output=True, text=True, timeout=600,
+    )
+
+
+def planned_jobs(workdir: Path) -> dict[str, int]:
+    """Rule -> job count of a dry run (empty when nothing is to be done)."""
+    out = snakemake(workdir, "--dry-run").stdout
+    assert "Error" not in out, out
+    if "Nothing to be done" in out:
+        return {}
+    table = out.split("Job stats:")[1].split("total")[0].splitlines()[3:]
+    return {name: int(count) for name, count in (line.split() for line in table if line.strip())}
+
+
+SIM = {"sample": "tiny", "path": "simulate", "modality": "stem", "spacing_nm": 0.142}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tiny")
+    write_config(workdir, [SIM])
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+def test_every_stage_writes_its_output_log_and_benchmark(tiny_run):
+    out = tiny_run / "results" / "tiny"
+    for name in ("simulated", "frames", "aligned", "atoms", "patches"):
+        assert (out / f"{name}.zarr").is_dir()
+    for rule in STAGES:
+        assert (tiny_run / "results" / "logs" / rule / "tiny.log").stat().st_size > 0, rule
+        assert (tiny_run / "results" / "benchmarks" / rule / "tiny.tsv").is_file(), rule
+
+
+def test_atom_metrics_meet_the_targets_on_the_tiny_movie(tiny_run):
+    metrics = json.loads((tiny_run / "results" / "tiny" / "atom_metrics.json").read_text())
+    assert metrics["tp"] > 40
+    assert metrics["f1"] >= 0.99
+    assert metrics["rmse_px"] <= 0.2
+    assert metrics["drift_max_error_px"] < 0.5
+    assert len(metrics["frames"]) == 3
+
+
+def test_patches_carry_their_atoms_and_truth(tiny_run):
+    import xarray as xr
+
+    patches = xr.open_zarr(tiny_run / "results" / "tiny" / "patches.zarr")
+    atoms = xr.open_zarr(tiny_run / "results" / "tiny" / "atoms.zarr")
+    assert patches["image"].shape[1:] == (28, 28)
+    assert patches.attrs["n_dropped_at_border"] + patches.sizes["patch"] == atoms.sizes["atom"]
+    assert set(np.unique(patches["frame"].values)) == {0, 1, 2}
+    assert (patches["true_class"].values >= 0).all()  # every patched atom matched a true atom
+
+
+def test_a_second_run_does_nothing(tiny_run):
+    assert planned_jobs(tiny_run) == {}
+
+
+def test_deleting_an_intermediate_reruns_only_what_depends_on_it(tiny_run, tmp_path):
+    workdir = tmp_path / "copy"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    shutil.rmtree(workdir / "results" / "tiny" / "atoms.zarr")
+    assert planned_jobs(workdir) == {"find_atoms": 1, "score_atoms": 1, "extract_patches": 1, "all": 1}
+
+
+# --- bad input: one clear message naming the sample, the file and what to change ---------------
+
+
+def _save(path: Path, array) -> str:
+    np.save(path, array, allow_pickle=True)
+    return path.name
+
+
+def test_bad_files_fail_their_own_jobs_with_clear_messages(tmp_path):
+    rng = np.random.default_rng(0)
+    good = rng.poisson(3.0, (2, 64, 64)).astype(float)
+    nan = good.copy()
+    nan[1, 5, 5] = np.nan
+    files = {
+        "pickled": (_save(tmp_path / "pickled.npy", np.array([{"a": 1}], dtype=object)), "pickle"),
+        "nan": (_save(tmp_path / "nan.npy", nan), "frame 1 has 1 NaN"),
+        "constant": (_save(tmp_path / "constant.npy", np.ones((2, 64, 64))), "frame 0 is constant"),
+        "fourd": (_save(tmp_path / "fourd.npy", np.ones((2, 2, 64, 64))), "(2, 2, 64, 64)"),
+        "coarse": (_save(tmp_path / "coarse.npy", good), "only 1.42 px"),
+        "empty": (_save(tmp_path / "empty.npy", good), "no atoms found"),
+    }
+    rows = [
+        {"sample": name, "path": path, "modality": "stem", "pixel_size_nm": 0.1 if name == "coarse" else 0.01,
+         "spacing_nm": 0.142}
+        for name, (path, _) in files.items()
+    ]
+    write_config(tmp_path, rows)
+    result = snakemake(tmp_path, "--keep-going")
+    assert result.returncode != 0
+    for name, (path, expected) in files.items():
+        logs = list((tmp_path / "results" / "logs").glob(f"*/{name}.log"))
+        text = "\n".join(log.read_text() for log in logs)
+        assert f"sample '{name}' (file: {path})" in text, (name, text)
+        assert expected in text, (name, text)
+        assert "Traceback" not in text, (name, text)
+        assert name in result.stderr
+        # nothing half-written: no store of a failed stage survives
+        for stage in ("frames", "aligned", "atoms", "patches"):
+            store = tmp_path / "results" / name / f"{stage}.zarr"
+            failed_log = tmp_path / "results" / "logs" / f"{'load_frames' if stage == 'frames' else ''}"
+            if store.exists():
+                assert expected not in (tmp_path / "results" / "logs").joinpath(
+                    {"frames": "load_frames", "aligned": "prepare_frames", "atoms": "find_atoms",
+                     "patches": "extract_patches"}[stage], f"{name}.log").read_text()
+
+
+def test_a_window_larger_than_the_frame_is_reported(tmp_path):
+    write_config(tmp_path, [SIM], patches={"window_px": 200})
+    result = snakemake(tmp_path)
+    assert result.returncode != 0
+    log = (tmp_path / "results" / "logs" / "extract_patches" / "tiny.log").read_text()
+    assert "sample 'tiny' (file: simulate)" in log
+    assert "patch window of 200 px is larger than the 96x96 px frame" in log
+    assert not (tmp_path / "results" / "tiny" / "patches.zarr").exists()
+
+
+@pytest.mark.parametrize(
+    "path, expected",
+    [("missing.npy", "file not found"), ("movie.xyz", "unsupported file type '.xyz'")],
+)
+def test_missing_or_unsupported_files_are_refused_before_anything_runs(tmp_path, path, expected):
+    (tmp_path / "movie.xyz").write_text("x")
+    write_config(tmp_path, [{"sample": "s1", "path": path, "modality": "stem", "spacing_nm": 0.142}])
+    result = snakemake(tmp_path, "--dry-run")
+    assert result.returncode != 0
+    assert f"sample 's1' (file: {path}): {expected}" in result.stdout + result.stderr
+    assert "samples.tsv" in result.stdout + result.stderr
+
+
+def test_a_bad_samples_table_is_refused_by_the_schema(tmp_path):
+    write_config(tmp_path, [{"sample": "s1", "path": "simulate", "modality": "stem", "spacing_nm": -1}])
+    result = snakemake(tmp_path, "--dry-run")
+    assert result.returncode != 0
+    assert "spacing_nm" in result.stdout + result.stderr
