@@ -185,19 +185,27 @@ def _levenberg_marquardt(values, weight, dy, dx, params, free_sigma: bool, itera
     """
     free = [0, 1, 2, 3, 4] if free_sigma else [0, 1, 2, 4]
 
+    def predict(p):
+        amp, y0, x0, log_s, c = p.T
+        s2 = np.exp(2 * log_s)[:, None]
+        r2 = (dy - y0[:, None]) ** 2 + (dx - x0[:, None]) ** 2
+        return amp[:, None] * np.exp(-r2 / (2 * s2)) + c[:, None]
+
     def model_and_jacobian(p):
         amp, y0, x0, log_s, c = p.T
         s2 = np.exp(2 * log_s)[:, None]
         ry, rx = dy - y0[:, None], dx - x0[:, None]
         r2 = ry**2 + rx**2
         g = np.exp(-r2 / (2 * s2))
-        model = amp[:, None] * g + c[:, None]
         ag = amp[:, None] * g
-        jac = np.stack([g, ag * ry / s2, ag * rx / s2, ag * r2 / s2, np.ones_like(g)], axis=-1)
-        return model, jac[..., free]
+        jac = np.empty(g.shape + (len(free),))
+        columns = {0: g, 1: ag * ry / s2, 2: ag * rx / s2, 3: ag * r2 / s2, 4: 1.0}
+        for k, j in enumerate(free):
+            jac[..., k] = columns[j]
+        return ag + c[:, None], jac
 
     def cost(p):
-        return np.sum(weight * (values - model_and_jacobian(p)[0]) ** 2, axis=1)
+        return np.sum(weight * (values - predict(p)) ** 2, axis=1)
 
     damping = np.full(len(params), 1e-3)
     current = cost(params)
@@ -230,7 +238,7 @@ def refine_positions(
     fit_radius: float = 0.5,
     sigma_px: float | None = None,
     rounds: int = 3,
-    iterations: int = 8,
+    iterations: int = 6,
 ) -> dict[str, np.ndarray]:
     """Sub-pixel positions by 2-D Gaussian fits, all atoms at once, neighbours subtracted.
 
@@ -277,8 +285,9 @@ def refine_positions(
     weight = np.isfinite(values_raw).astype(float)
     values_raw = np.where(weight > 0, values_raw, 0.0)
 
-    finite = np.where(weight > 0, values_raw, np.nan)
-    background = np.nanpercentile(finite, 10, axis=1)
+    # Starting background: mean of the valid pixels in the outer ring of the disc.
+    ring = (np.sum(fit.offsets**2, axis=1) >= (0.7 * radius) ** 2)[None, :] * weight
+    background = np.sum(ring * values_raw, axis=1) / np.maximum(ring.sum(axis=1), 1)
     centre = values_raw[:, np.argmin(np.sum(fit.offsets**2, axis=1))]
     params = np.zeros((n, 5))
     params[:, 0] = np.maximum(centre - background, 1e-6)
