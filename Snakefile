@@ -9,11 +9,16 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/load.smk"
 include: "workflow/rules/atoms.smk"
 include: "workflow/rules/patches.smk"
+include: "workflow/rules/rvae.smk"
+include: "workflow/rules/figures.smk"
 
 
 rule all:

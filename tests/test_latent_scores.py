@@ -61,3 +61,11 @@ def test_collapse_scores_flag_a_dead_latent():
     assert s["active"] == [True, False] and not s["all_active"]
     assert s["kl_per_latent"][1] == pytest.approx(0, abs=1e-3)
     assert s["kl_per_latent"][0] > 1
+
+
+def test_scores_with_a_class_missing_are_none_not_errors():
+    z = np.random.default_rng(4).normal(size=(20, 2))
+    s = separation_scores(z, np.zeros(20, bool))
+    assert s["best_single_auc"] is None and s["logistic_auc"] is None and s["n_positive"] == 0
+    r = rotation_invariance(z, z, np.zeros(20), np.zeros(20) + 90, 90, np.zeros(20, bool), np.ones(20, bool))
+    assert r["ratio"] is None

@@ -13,7 +13,13 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("simulate_stem", "load_frames", "prepare_frames", "find_atoms", "score_atoms", "extract_patches")
+STAGES = ("simulate_stem", "load_frames", "prepare_frames", "find_atoms", "score_atoms", "extract_patches",
+          "plot_overview", "plot_gmm_baseline", "plot_angles")
+MODEL_STAGES = ("train_model", "encode_patches", "score_latents", "plot_model")
+FIGURES = ("overview", "gmm_baseline", "rvae_angles") + tuple(
+    f"{model}_{kind}" for model in ("rvae", "vae")
+    for kind in ("manifold", "training", "latent_maps", "latent_scatter", "latent_vs_frame")
+)
 
 
 def write_config(workdir: Path, rows: list[dict], **overrides) -> Path:
@@ -21,6 +27,7 @@ def write_config(workdir: Path, rows: list[dict], **overrides) -> Path:
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     config["samples"] = "samples.tsv"
     config["simulate_stem"].update(n_frames=3, height=96, width=96, seed=1)
+    config["rvae"]["epochs"] = 3
     for section, values in overrides.items():
         config[section].update(values)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
@@ -65,8 +72,19 @@ def test_every_stage_writes_its_output_log_and_benchmark(tiny_run):
     for name in ("simulated", "frames", "aligned", "atoms", "patches"):
         assert (out / f"{name}.zarr").is_dir()
     for rule in STAGES:
-        assert (tiny_run / "results" / "logs" / rule / "tiny.log").stat().st_size > 0, rule
+        assert (tiny_run / "results" / "logs" / rule / "tiny.log").is_file(), rule
         assert (tiny_run / "results" / "benchmarks" / rule / "tiny.tsv").is_file(), rule
+    for rule in MODEL_STAGES:
+        for model in ("rvae", "vae"):
+            assert (tiny_run / "results" / "logs" / rule / f"tiny_{model}.log").is_file(), (rule, model)
+            assert (tiny_run / "results" / "benchmarks" / rule / f"tiny_{model}.tsv").is_file(), (rule, model)
+    for model in ("rvae", "vae"):
+        assert (out / model / "model.pt").is_file()
+        assert (out / model / "latents.zarr").is_dir()
+        scores = json.loads((out / model / "latent_scores.json").read_text())
+        assert set(scores["passes"]) == {"sublattice", "si_vs_c", "defect_vs_c", "rotation_invariance", "no_collapse"}
+    for name in FIGURES:
+        assert (out / "figures" / f"{name}.png").stat().st_size > 10_000, name
 
 
 def test_atom_metrics_meet_the_targets_on_the_tiny_movie(tiny_run):
@@ -97,7 +115,10 @@ def test_deleting_an_intermediate_reruns_only_what_depends_on_it(tiny_run, tmp_p
     workdir = tmp_path / "copy"
     shutil.copytree(tiny_run, workdir, symlinks=True)
     shutil.rmtree(workdir / "results" / "tiny" / "atoms.zarr")
-    assert planned_jobs(workdir) == {"find_atoms": 1, "score_atoms": 1, "extract_patches": 1, "all": 1}
+    planned = planned_jobs(workdir)
+    assert planned["find_atoms"] == 1
+    assert planned["train_model"] == 2  # everything downstream of the atoms ...
+    assert not {"simulate_stem", "load_frames", "prepare_frames"} & set(planned)  # ... and nothing upstream
 
 
 # --- bad input: one clear message naming the sample, the file and what to change ---------------

@@ -59,6 +59,7 @@ samples = read_samples(config["samples"])
 
 wildcard_constraints:
     sample="|".join(samples.index),
+    model="rvae|vae",
 
 
 def sample_modality(wildcards):
@@ -92,6 +93,26 @@ def sample_spacing(wildcards):
     return float(samples.loc[wildcards.sample, "spacing_nm"])
 
 
+def model_hyper(wildcards):
+    """The rVAE hyper-parameters of a model variant: the rVAE has rotation and translation latents,
+    the plain VAE baseline neither."""
+    with_transforms = wildcards.model == "rvae"
+    return {**config["rvae"]["hyper"], "rotation": with_transforms, "translation": with_transforms}
+
+
+def figure_paths(sample):
+    """The figures of one sample (see figures.smk)."""
+    paths = [f"results/{sample}/figures/overview.png", f"results/{sample}/figures/gmm_baseline.png"]
+    for model in config["models"]:
+        paths += [
+            f"results/{sample}/figures/{model}_{kind}.png"
+            for kind in ("manifold", "training", "latent_maps", "latent_scatter", "latent_vs_frame")
+        ]
+    if "rvae" in config["models"]:
+        paths.append(f"results/{sample}/figures/rvae_angles.png")
+    return paths
+
+
 def all_outputs():
     """Targets of a run: every cached stage of every sample, and atom scores where the truth is known.
 
@@ -101,6 +122,11 @@ def all_outputs():
     targets = []
     for sample in samples.index:
         targets += [f"results/{sample}/{stage}.zarr" for stage in ("frames", "aligned", "atoms", "patches")]
+        for model in config["models"]:
+            targets.append(f"results/{sample}/{model}/latents.zarr")
+            if is_simulated(sample):
+                targets.append(f"results/{sample}/{model}/latent_scores.json")
         if is_simulated(sample):
             targets.append(f"results/{sample}/atom_metrics.json")
+        targets += figure_paths(sample)
     return targets

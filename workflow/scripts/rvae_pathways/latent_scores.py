@@ -60,12 +60,16 @@ def separation_scores(z: np.ndarray, positive: np.ndarray, seed: int = 0) -> dic
 
     Returns ``best_single_auc`` (the best latent alone, either direction), ``best_latent``
     (its index) and ``logistic_auc`` (a logistic classifier on all latents trained on a random
-    half, stratified, and tested on the other half), plus the class sizes.
+    half, stratified, and tested on the other half; None when a half lacks a class), plus the
+    class sizes. The scores are None when only one class is present.
     """
     from sklearn.linear_model import LogisticRegression
 
     z = np.asarray(z, dtype=float)
     positive = np.asarray(positive, dtype=bool)
+    if positive.all() or not positive.any():  # one class only: nothing to separate
+        return {"best_single_auc": None, "best_latent": None, "logistic_auc": None,
+                "n_positive": int(positive.sum()), "n_negative": int((~positive).sum())}
     single = [roc_auc(z[:, j], positive) for j in range(z.shape[1])]
     single = [max(a, 1 - a) for a in single]
     rng = np.random.default_rng(seed)
@@ -74,14 +78,14 @@ def separation_scores(z: np.ndarray, positive: np.ndarray, seed: int = 0) -> dic
         idx = np.flatnonzero(positive == cls)
         train[rng.permutation(idx)[: len(idx) // 2]] = True
     test = ~train
-    logistic = float("nan")
+    logistic = None
     if positive[train].any() and (~positive[train]).any() and positive[test].any() and (~positive[test]).any():
         model = LogisticRegression(class_weight="balanced").fit(z[train], positive[train])
         logistic = roc_auc(model.decision_function(z[test]), positive[test])
     return {
         "best_single_auc": float(np.nanmax(single)),
         "best_latent": int(np.nanargmax(single)),
-        "logistic_auc": float(logistic),
+        "logistic_auc": logistic,
         "n_positive": int(positive.sum()),
         "n_negative": int((~positive).sum()),
     }
@@ -100,13 +104,16 @@ def rotation_invariance(
     """
     z, z_rotated = np.asarray(z, float), np.asarray(z_rotated, float)
     moved = np.mean(np.linalg.norm(z_rotated - z, axis=1))
-    gap = np.linalg.norm(z[class_a].mean(axis=0) - z[class_b].mean(axis=0))
+    if not (np.any(class_a) and np.any(class_b)):
+        gap = float("nan")
+    else:
+        gap = np.linalg.norm(z[class_a].mean(axis=0) - z[class_b].mean(axis=0))
     turn = np.asarray(theta_rotated_deg, float) - np.asarray(theta_deg, float) - rotation_deg
     folded = (turn + symmetry_deg / 2) % symmetry_deg - symmetry_deg / 2
     return {
-        "ratio": float(moved / gap) if gap > 0 else float("inf"),
+        "ratio": float(moved / gap) if gap > 0 else None,
         "mean_z_shift": float(moved),
-        "class_gap": float(gap),
+        "class_gap": float(gap) if np.isfinite(gap) else None,
         "theta_error_deg": float(np.mean(np.abs(folded))),
     }
 

@@ -1,0 +1,81 @@
+rule train_model:
+    """Train the rVAE (or the plain VAE baseline) on a sample's patches; on a GPU when there is one."""
+    input:
+        patches="results/{sample}/patches.zarr",
+    output:
+        model="results/{sample}/{model}/model.pt",
+        history="results/{sample}/{model}/history.tsv",
+    params:
+        source=sample_source,
+        hyper=model_hyper,
+        epochs=config["rvae"]["epochs"],
+        seed=config["rvae"]["seed"],
+        # not an output: it must survive a failed or killed job so that the rerun resumes from it
+        checkpoint="results/{sample}/{model}/checkpoint.pt",
+    log:
+        "results/logs/train_model/{sample}_{model}.log",
+    benchmark:
+        "results/benchmarks/train_model/{sample}_{model}.tsv"
+    conda:
+        "../../envs/rvae.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=240,
+    script:
+        "../scripts/train_model.py"
+
+
+rule encode_patches:
+    """Posterior means and widths of every patch: content latents, rotation (deg), shift (px)."""
+    input:
+        model="results/{sample}/{model}/model.pt",
+        patches="results/{sample}/patches.zarr",
+    output:
+        latents=directory("results/{sample}/{model}/latents.zarr"),
+    params:
+        source=sample_source,
+    log:
+        "results/logs/encode_patches/{sample}_{model}.log",
+    benchmark:
+        "results/benchmarks/encode_patches/{sample}_{model}.tsv"
+    conda:
+        "../../envs/rvae.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=60,
+    script:
+        "../scripts/encode_patches.py"
+
+
+rule score_latents:
+    """The latent space against the simulator's truth: sublattice, chemistry, invariance, collapse."""
+    input:
+        model="results/{sample}/{model}/model.pt",
+        patches="results/{sample}/patches.zarr",
+        latents="results/{sample}/{model}/latents.zarr",
+    output:
+        scores=report(
+            "results/{sample}/{model}/latent_scores.json",
+            caption="../report/metrics.rst",
+            category="Scores",
+            subcategory="{sample}",
+            labels={"sample": "{sample}", "model": "{model}", "figure": "latent scores"},
+        ),
+    params:
+        source=sample_source,
+    log:
+        "results/logs/score_latents/{sample}_{model}.log",
+    benchmark:
+        "results/benchmarks/score_latents/{sample}_{model}.tsv"
+    conda:
+        "../../envs/rvae.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/score_latents.py"

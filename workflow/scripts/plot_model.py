@@ -1,0 +1,37 @@
+"""Rule plot_model: the figures of one trained model."""
+
+import pandas as pd
+import torch
+import xarray as xr
+
+from rvae_pathways.manifold import decode_manifold, manifold_axes
+from rvae_pathways.plots import (
+    plot_latent_manifold,
+    plot_latent_maps,
+    plot_latent_scatter,
+    plot_latent_vs_frame,
+    plot_training_history,
+)
+from rvae_pathways.rule_runner import run
+from rvae_pathways.train import load_model
+
+
+def main(snakemake, log):
+    torch.set_num_threads(snakemake.threads)
+    name = {"rvae": "rVAE", "vae": "VAE"}[snakemake.wildcards.model]
+    frames = xr.open_zarr(snakemake.input.aligned)
+    latents = xr.open_zarr(snakemake.input.latents)
+    model, hyper = load_model(snakemake.input.model)
+    z1, z2 = manifold_axes(latents["z_mean"].values, snakemake.params.manifold_size)
+    images = decode_manifold(model, z1, z2, hyper["likelihood"])
+    plot_latent_manifold(
+        images, z1, z2, snakemake.output.manifold, f"{name} latent manifold", latents.attrs.get("pixel_size_nm")
+    )
+    history = pd.read_csv(snakemake.input.history, sep="\t")
+    plot_training_history(history, snakemake.output.training, title=f"{name} training")
+    plot_latent_maps(frames, latents, snakemake.output.maps, snakemake.params.frames_to_show)
+    plot_latent_scatter(latents, snakemake.output.scatter)
+    plot_latent_vs_frame(latents, snakemake.output.time)
+
+
+run(snakemake, main)  # noqa: F821

@@ -1,0 +1,15 @@
+"""Rule plot_overview: frames with the atoms found."""
+
+import xarray as xr
+
+from rvae_pathways.plots import plot_data_overview
+from rvae_pathways.rule_runner import run
+
+
+def main(snakemake, log):
+    frames = xr.open_zarr(snakemake.input.aligned)
+    atoms = xr.open_zarr(snakemake.input.atoms)
+    plot_data_overview(frames, atoms, snakemake.output.figure, snakemake.params.frames_to_show)
+
+
+run(snakemake, main)  # noqa: F821

@@ -1,0 +1,353 @@
+"""Training the rVAE: one epoch, evaluation, a resumable ``fit``, and saving the model.
+
+Patches are expected as float32 (N, n, n) arrays already normalised by the caller, with
+intensities roughly in [0, 1] (the Bernoulli likelihood clips them to [0, 1]); nothing is
+rescaled here. The whole patch array is moved to the training device once.
+
+Randomness comes from one ``torch.Generator`` on the CPU, seeded by ``fit``: it draws the
+initial weights, then each epoch's shuffle and every posterior noise draw. Its state travels in
+the checkpoint, so an interrupted run resumes exactly where it stopped. On the CPU, with the same
+number of threads, two runs with one seed give bitwise-identical weights and losses. On a GPU
+the cuBLAS reductions and atomics make runs agree only to rounding (about 1e-6 relative after
+an epoch), unless ``torch.use_deterministic_algorithms(True)`` is set (and
+``CUBLAS_WORKSPACE_CONFIG=:4096:8``) by the caller; a CPU and a GPU run never agree bitwise.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import InputError
+from .model import RVAE, elbo_loss
+
+DEFAULT_HYPER = {
+    # the model
+    "n_latent": 2,
+    "rotation": True,
+    "translation": True,
+    "hidden": 128,
+    "layers": 2,
+    "activation": "tanh",
+    "conv": False,
+    # the loss (see rvae_pathways.model.elbo_loss)
+    "likelihood": "gaussian",
+    "rotation_prior_rad": 0.1,
+    "translation_prior": 0.1,
+    "noise_std": math.sqrt(0.5),
+    # the optimiser
+    "lr": 1e-3,
+    "batch_size": 100,
+    "precision": "fp32",
+}
+MODEL_KEYS = ("patch_size", "n_latent", "rotation", "translation", "hidden", "layers", "activation", "conv")
+PRIOR_KEYS = ("rotation_prior_rad", "translation_prior", "noise_std")
+TERMS = ("total", "reconstruction", "kl_z", "kl_theta", "kl_shift")
+PRECISIONS = ("fp32", "bf16")
+
+# On the CPU a batch is pushed through the decoder in slices of about this many activations per
+# layer (B * P * hidden floats, 4 MB): a 100-patch batch of 32x32 patches would otherwise make
+# 52 MB tensors per layer that live outside the caches and are freshly paged in at each step.
+CPU_SLICE_ACTIVATIONS = 1 << 20
+
+
+def resolve_hyper(hyper: dict | None, patch_size: int) -> dict:
+    """:data:`DEFAULT_HYPER` updated by ``hyper``, plus ``patch_size``; unknown keys are refused."""
+    hyper = dict(hyper or {})
+    unknown = sorted(set(hyper) - set(DEFAULT_HYPER) - {"patch_size"})
+    if unknown:
+        raise InputError(f"unknown rVAE hyper-parameters {unknown}; known: {sorted(DEFAULT_HYPER)}")
+    if "patch_size" in hyper and int(hyper["patch_size"]) != patch_size:
+        raise InputError(f"hyper-parameter patch_size={hyper['patch_size']} but the patches are {patch_size} px")
+    out = dict(DEFAULT_HYPER, **hyper, patch_size=int(patch_size))
+    if out["precision"] not in PRECISIONS:
+        raise InputError(f"precision must be one of {PRECISIONS}, got {out['precision']!r}")
+    if out["likelihood"] not in ("gaussian", "bernoulli"):
+        raise InputError(f"likelihood must be 'gaussian' or 'bernoulli', got {out['likelihood']!r}")
+    return out
+
+
+def build_model(hyper: dict, generator: torch.Generator | None = None) -> RVAE:
+    """The :class:`~rvae_pathways.model.RVAE` a resolved ``hyper`` dict describes."""
+    return RVAE(**{k: hyper[k] for k in MODEL_KEYS}, generator=generator)
+
+
+def priors_of(hyper: dict) -> dict:
+    """The ``priors`` dict of :func:`~rvae_pathways.model.elbo_loss` from a ``hyper`` dict."""
+    return {k: hyper[k] for k in PRIOR_KEYS}
+
+
+def pick_device(device=None) -> torch.device:
+    """``device`` as a :class:`torch.device`; None: CUDA when available, else the CPU."""
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device)
+
+
+def slice_size(model: RVAE, batch_size: int, device: torch.device) -> int:
+    """Patches per forward/backward slice: the whole batch on a GPU, about 4 MB per layer on the CPU."""
+    if device.type != "cpu":
+        return batch_size
+    per_patch = model.patch_size**2 * model.decoder.coord_weight.shape[1]
+    return max(1, min(batch_size, CPU_SLICE_ACTIVATIONS // per_patch))
+
+
+def _autocast(device: torch.device, precision: str):
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    if precision != "fp32":
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return nullcontext()
+
+
+def _as_tensor(patches, device) -> torch.Tensor:
+    if isinstance(patches, torch.Tensor):
+        return patches.to(device=device, dtype=torch.float32)
+    return torch.as_tensor(np.asarray(patches, dtype=np.float32), device=device)
+
+
+def _n_posterior(model: RVAE) -> int:
+    return model.encoder.n_out
+
+
+def train_epoch(
+    model: RVAE,
+    optimizer: torch.optim.Optimizer,
+    patches,
+    batch_size: int,
+    generator: torch.Generator,
+    priors: dict | None = None,
+    likelihood: str = "gaussian",
+    precision: str = "fp32",
+) -> dict:
+    """One pass over the shuffled patches, one optimiser step per batch.
+
+    Parameters
+    ----------
+    model : RVAE
+    optimizer : torch.optim.Optimizer
+    patches : Tensor or array (N, n, n)
+        Float patches on the model's device (an array is copied there).
+    batch_size : int
+        Patches per step; the last batch holds the rest (N < batch_size gives one step).
+    generator : torch.Generator (CPU)
+        Draws the shuffle and the posterior noise, one (B, D) draw per batch.
+    priors, likelihood
+        See :func:`~rvae_pathways.model.elbo_loss`.
+    precision : {"fp32", "bf16"}
+        "bf16": the forward pass under ``torch.autocast(dtype=torch.bfloat16)``; the loss is in fp32.
+
+    Returns
+    -------
+    dict: mean per patch of each loss term (see :data:`TERMS`).
+
+    Raises
+    ------
+    RuntimeError
+        If a batch's loss is NaN or infinite (the weights are then corrupt).
+    """
+    device = next(model.parameters()).device
+    x_all = _as_tensor(patches, device)
+    n = x_all.shape[0]
+    order = torch.randperm(n, generator=generator).to(device)
+    n_slice = slice_size(model, batch_size, device)
+    sums = torch.zeros(len(TERMS), dtype=torch.float64, device=device)
+    model.train()
+    for start in range(0, n, batch_size):
+        x = x_all[order[start : start + batch_size]]  # (B, n, n)
+        b = x.shape[0]
+        noise = torch.randn((b, _n_posterior(model)), generator=generator).to(device)  # (B, D)
+        optimizer.zero_grad(set_to_none=True)
+        for s in range(0, b, n_slice):
+            xs = x[s : s + n_slice]
+            with _autocast(device, precision):
+                reconstruction, posterior = model(xs, noise=noise[s : s + n_slice])
+            terms = elbo_loss(xs, reconstruction, posterior, priors, likelihood)
+            # the batch loss is the mean over its b patches: each slice adds its share
+            (terms["total"] * (xs.shape[0] / b)).backward()
+            sums += torch.stack([terms[k].detach() for k in TERMS]).double() * xs.shape[0]
+        if not torch.isfinite(sums[0]):
+            raise RuntimeError(
+                f"the loss became {sums[0].item()} at the batch of patches {start}..{start + b - 1}; "
+                "lower the learning rate, or check the input patches (NaN/inf, or values far outside [0, 1])"
+            )
+        optimizer.step()
+    return {k: v for k, v in zip(TERMS, (sums / n).tolist())}
+
+
+@torch.no_grad()
+def evaluate(
+    model: RVAE,
+    patches,
+    batch_size: int = 1024,
+    priors: dict | None = None,
+    likelihood: str = "gaussian",
+    generator: torch.Generator | None = None,
+    precision: str = "fp32",
+) -> dict:
+    """Mean per patch of each loss term over ``patches``, without training.
+
+    With a ``generator`` the posterior is sampled (an ELBO estimate, reproducible from the
+    generator); without, the posterior means are decoded. Other arguments as :func:`train_epoch`.
+    """
+    device = next(model.parameters()).device
+    x_all = _as_tensor(patches, device)
+    n = x_all.shape[0]
+    n_slice = slice_size(model, batch_size, device)
+    sums = torch.zeros(len(TERMS), dtype=torch.float64, device=device)
+    model.eval()
+    for start in range(0, n, batch_size):
+        x = x_all[start : start + batch_size]
+        noise = None
+        if generator is not None:
+            noise = torch.randn((x.shape[0], _n_posterior(model)), generator=generator).to(device)
+        for s in range(0, x.shape[0], n_slice):
+            xs = x[s : s + n_slice]
+            with _autocast(device, precision):
+                reconstruction, posterior = model(
+                    xs, sample=noise is not None, noise=None if noise is None else noise[s : s + n_slice]
+                )
+            terms = elbo_loss(xs, reconstruction, posterior, priors, likelihood)
+            sums += torch.stack([terms[k] for k in TERMS]).double() * xs.shape[0]
+    return {k: v for k, v in zip(TERMS, (sums / n).tolist())}
+
+
+def check_patches(patches) -> np.ndarray:
+    """The patches as a float32 (N, n, n) array; :class:`InputError` if empty, not square or not finite."""
+    patches = np.asarray(patches, dtype=np.float32)
+    if patches.ndim != 3 or patches.shape[1] != patches.shape[2] or patches.shape[1] < 2:
+        raise InputError(f"patches must be an (N, n, n) stack of square patches, got shape {patches.shape}")
+    if patches.shape[0] == 0:
+        raise InputError("there are no patches to train on")
+    if not np.isfinite(patches).all():
+        raise InputError(f"{int((~np.isfinite(patches)).sum())} patch pixels are NaN or infinite")
+    return patches
+
+
+def save_checkpoint(path, state: dict) -> None:
+    """Write ``state`` with :func:`torch.save` atomically: to ``path.tmp``, flushed, then renamed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path, device=None) -> dict:
+    """Read a checkpoint with ``torch.load(weights_only=True)``: tensors and plain containers only."""
+    return torch.load(path, map_location=device, weights_only=True)
+
+
+def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=None, checkpoint=None, log=None):
+    """Train an rVAE from scratch, or resume an interrupted run from its checkpoint.
+
+    Parameters
+    ----------
+    patches : array (N, n, n)
+        Normalised patches, floats roughly in [0, 1] (see the module docstring).
+    hyper : dict
+        Overrides of :data:`DEFAULT_HYPER` (``patch_size`` is taken from the patches).
+    epochs : int
+        Total number of epochs (a resumed run trains only the missing ones).
+    seed : int
+        Seeds the generator behind the initial weights, shuffles and posterior noise.
+    device : str or torch.device, optional
+        None: CUDA when available, else the CPU. The thread count on the CPU is the caller's
+        (``torch.set_num_threads``).
+    checkpoint : path-like, optional
+        Written atomically after every epoch: ``state_dict``, ``optimizer``, ``epoch`` (done),
+        ``generator`` (state), ``history``, ``hyper``, ``seed``. If it exists at the start,
+        training resumes from it; it must come from the same ``hyper`` and ``seed``.
+    log : logging.Logger, optional
+        One line per epoch: the loss terms and patches/s.
+
+    Returns
+    -------
+    model : RVAE
+        On ``device``.
+    history : list of dict
+        Per epoch: ``epoch`` (1-based), the loss terms, ``seconds``, ``patches_per_s``.
+
+    Raises
+    ------
+    InputError
+        Bad patches or hyper-parameters, or a checkpoint from other settings.
+    RuntimeError
+        A NaN or infinite loss.
+    """
+    patches = check_patches(patches)
+    hyper = resolve_hyper(hyper, patches.shape[1])
+    device = pick_device(device)
+    generator = torch.Generator().manual_seed(int(seed))
+    model = build_model(hyper, generator).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=hyper["lr"])
+    history: list[dict] = []
+    done = 0
+    if checkpoint is not None and Path(checkpoint).exists():
+        state = load_checkpoint(checkpoint, device)
+        if state["hyper"] != hyper or state["seed"] != int(seed):
+            raise InputError(
+                f"checkpoint {checkpoint} was written with other settings (hyper {state['hyper']}, seed "
+                f"{state['seed']}) than this run (hyper {hyper}, seed {seed}); delete it to start afresh"
+            )
+        model.load_state_dict(state["state_dict"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        history = list(state["history"])
+        done = int(state["epoch"])
+        if log:
+            log.info("resuming from %s after epoch %d", checkpoint, done)
+    x = torch.as_tensor(patches, device=device)  # (N, n, n), on the device once
+    priors = priors_of(hyper)
+    for epoch in range(done + 1, epochs + 1):
+        t0 = time.perf_counter()
+        try:
+            terms = train_epoch(
+                model, optimizer, x, hyper["batch_size"], generator, priors, hyper["likelihood"], hyper["precision"]
+            )
+        except RuntimeError as err:
+            raise RuntimeError(f"rVAE training, epoch {epoch}: {err}") from err
+        seconds = time.perf_counter() - t0
+        history.append({"epoch": epoch, **terms, "seconds": seconds, "patches_per_s": len(x) / seconds})
+        if log:
+            log.info(
+                "epoch %d/%d: loss %.4f (reconstruction %.4f, kl_z %.4f, kl_theta %.4f, kl_shift %.4f), %.0f patches/s",
+                epoch, epochs, *(terms[k] for k in TERMS), len(x) / seconds,
+            )  # fmt: skip
+        if checkpoint is not None:
+            save_checkpoint(
+                checkpoint,
+                {
+                    "state_dict": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "epoch": epoch,
+                    "generator": generator.get_state(),
+                    "history": history,
+                    "hyper": hyper,
+                    "seed": int(seed),
+                },
+            )
+    return model, history
+
+
+def save_model(path, model: RVAE, hyper: dict) -> None:
+    """Save ``{"state_dict", "hyper"}`` with :func:`torch.save` (atomically), weights on the CPU."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    save_checkpoint(path, {"state_dict": state, "hyper": dict(hyper)})
+
+
+def load_model(path, device=None) -> tuple[RVAE, dict]:
+    """The model and hyper dict written by :func:`save_model` (loaded with ``weights_only=True``)."""
+    state = load_checkpoint(path, "cpu")
+    model = build_model(state["hyper"])
+    model.load_state_dict(state["state_dict"])
+    return model.to(pick_device(device) if device is not None else "cpu"), state["hyper"]

@@ -1,0 +1,41 @@
+"""Rule train_model: train the rVAE or the VAE baseline; resumes from its checkpoint after a kill."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+
+from rvae_pathways.rule_runner import run
+from rvae_pathways.train import fit, pick_device, resolve_hyper, save_model
+
+
+def main(snakemake, log):
+    torch.set_num_threads(snakemake.threads)
+    patches = xr.open_zarr(snakemake.input.patches)["image"].values
+    scale = float(patches.max())
+    x = patches / scale  # intensities in [0, 1]; the encoder must see the same scaling
+    hyper = resolve_hyper(snakemake.params.hyper, patches.shape[1])  # defaults filled in, checked
+    seed, epochs = snakemake.params.seed, snakemake.params.epochs
+    # The checkpoint is named after everything that determines training (data, settings, seed),
+    # so a rerun after a kill resumes, and a run on changed data or settings starts afresh.
+    digest = hashlib.sha1(x.tobytes() + json.dumps([hyper, seed], sort_keys=True).encode()).hexdigest()[:12]
+    checkpoint = Path(snakemake.params.checkpoint).with_name(f"checkpoint-{digest}.pt")
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    for stale in checkpoint.parent.glob("checkpoint-*.pt"):
+        if stale != checkpoint:
+            log.info("removing %s (written for other data or settings)", stale)
+            stale.unlink()
+    log.info(
+        "training %s on %d patches of %d px for %d epochs on %s (seed %d): %s",
+        snakemake.wildcards.model, len(x), x.shape[1], epochs, pick_device(), seed, hyper,
+    )
+    model, history = fit(x, snakemake.params.hyper, epochs=epochs, seed=seed, checkpoint=checkpoint, log=log)
+    save_model(snakemake.output.model, model, {**hyper, "input_scale": scale, "seed": seed})
+    pd.DataFrame(history).to_csv(snakemake.output.history, sep="\t", index=False)
+
+
+run(snakemake, main)  # noqa: F821
