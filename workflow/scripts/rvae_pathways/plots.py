@@ -257,10 +257,9 @@ def latent_columns(latents, n: int = 2) -> list[np.ndarray]:
     return [z[:, k] for k in range(min(n, z.shape[1]))]
 
 
-def _count(n: int, noun: str) -> str:
-    """``"1 frame"``, ``"3 frames"``, ``"2 patches"``."""
-    plural = noun + ("es" if noun.endswith(("s", "sh", "ch", "x")) else "s")
-    return f"{n} {noun if n == 1 else plural}"
+def _count(n: int, noun: str, plural: str | None = None) -> str:
+    """``"1 frame"``, ``"3 frames"``; ``plural`` for nouns that do not just add an s."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
 
 
 def _z_label(k: int) -> str:
@@ -547,8 +546,8 @@ def plot_cluster_baseline(patches, labels, means, frame_image, frame_atoms_xy, f
     add_scale_bar(gallery[0], means.shape[2], pixel)
     top.colorbar(im, ax=list(gallery[:k]), label="mean intensity\n(normalised)", shrink=0.9,
                  extend="max" if means.max() > vmax else "neither")
-    top.suptitle(f"Cluster means of {_count(labels.size, 'raw patch')} (Gaussian mixture on PCA, k = {k})",
-                 fontsize=10)
+    n_text = _count(labels.size, "raw patch", "raw patches")
+    top.suptitle(f"Cluster means of {n_text} (Gaussian mixture on PCA, k = {k})", fontsize=10)
 
     ax = bottom.subplots()
     ny, nx = frame_image.shape
@@ -743,7 +742,7 @@ def plot_angle_shift_histograms(latents, path):
         ax.axvline(0, color="0.3", linewidth=0.8, linestyle="--")
         ax.text(0.98, 0.95, f"mean {shift.mean():.2f} px\nstd {shift.std():.2f} px", transform=ax.transAxes,
                 ha="right", va="top", fontsize=8)
-    fig.suptitle(f"{_model_name(latents)}: rotation and shift latents of {_count(n, 'patch')}")
+    fig.suptitle(f"{_model_name(latents)}: rotation and shift latents of {_count(n, 'patch', 'patches')}")
     return save_figure(fig, path)
 
 
@@ -909,7 +908,7 @@ def plot_latent_vs_frame(latents, path, n_bins: int = 40):
     axes[-1].set_xlim(frame_edges[0], frame_edges[-1])
     if all_frames.size <= 20:
         axes[-1].set_xticks(all_frames)
-    fig.suptitle(f"{_model_name(latents)} latents per frame ({_count(frame.size, 'patch')}, "
+    fig.suptitle(f"{_model_name(latents)} latents per frame ({_count(frame.size, 'patch', 'patches')}, "
                  f"{_count(np.unique(frame).size, 'frame')})")
     return save_figure(fig, path)
 
@@ -955,7 +954,7 @@ def plot_latent_scatter(latents, path):
     from matplotlib.ticker import MaxNLocator
 
     bar = fig.colorbar(points, ax=ax_f, label="frame (index)")
-    bar.locator = MaxNLocator(integer=True)
+    bar.locator = MaxNLocator(integer=True, steps=[1, 2, 5, 10])
     bar.update_ticks()
     ax_f.set_title("Coloured by frame")
 
@@ -983,7 +982,7 @@ def plot_latent_scatter(latents, path):
     for ax in (ax_f, ax_c):
         ax.set_xlabel(_z_label(0))
         ax.set_ylabel(_z_label(1))
-    fig.suptitle(f"{_model_name(latents)} latent space ({_count(n, 'patch')})")
+    fig.suptitle(f"{_model_name(latents)} latent space ({_count(n, 'patch', 'patches')})")
     return save_figure(fig, path)
 
 
@@ -1044,8 +1043,8 @@ def plot_training_history(history, path, loss_units: str = "a.u.", title: str = 
     ----------
     history : dict of lists or pandas.DataFrame
         ``epoch`` (default 1, 2, ...), ``loss`` or ``total``, ``reconstruction``, ``kl_z``,
-        ``kl_theta``, ``kl_shift``; any may be missing, other columns (timings) are ignored. ``val_<term>`` columns are drawn dashed beside their
-        term. A KL term that is zero throughout (no such latent) is named in the legend, not drawn.
+        ``kl_theta``, ``kl_shift``; any may be missing, other columns (timings) are ignored.
+        ``val_<term>`` columns are drawn dashed beside their term. A KL term that is zero throughout (no such latent) is named in the legend, not drawn.
     path : path-like
     loss_units : str
         Units of the losses for the y labels, e.g. ``"nats per patch"``.
@@ -1093,7 +1092,7 @@ def plot_training_history(history, path, loss_units: str = "a.u.", title: str = 
         if not drawn:
             _no_data(ax, empty_text)
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
         ax.set_ylabel(f"loss ({loss_units})")
     ax_l.set_title("Total and reconstruction loss")
     ax_r.set_title("KL divergence terms")
