@@ -9,6 +9,7 @@ rule train_model:
         source=sample_source,
         hyper=model_hyper,
         epochs=config["rvae"]["epochs"],
+        augment_rot90=config["rvae"]["augment_rot90"],
         seed=config["rvae"]["seed"],
         # not an output: it must survive a failed or killed job so that the rerun resumes from it
         checkpoint="results/{sample}/{model}/checkpoint.pt",
