@@ -6,10 +6,21 @@ from rvae_pathways.errors import InputError
 from rvae_pathways.patches import check_window, default_window_px, extract_movie_patches, extract_patches
 
 
-def test_default_window_is_even_and_about_twice_the_spacing():
-    assert default_window_px(14.2) == 28
-    assert default_window_px(15.0) == 30
-    assert default_window_px(1.0) == 4
+def test_default_window_is_odd_and_about_twice_the_spacing():
+    assert default_window_px(14.2) == 29
+    assert default_window_px(15.0) == 31
+    assert default_window_px(1.0) == 5
+
+
+def test_rot90_of_an_odd_patch_turns_about_the_atom():
+    image = np.zeros((40, 40))
+    image[20, 20] = 1.0  # the atom
+    image[20, 26] = 0.5  # a neighbour to its right
+    (patch,), _ = extract_patches(image, np.array([20.3]), np.array([19.8]), default_window_px(7.0))
+    c = patch.shape[0] // 2
+    turned = np.rot90(patch)
+    assert turned[c, c] == 1.0  # the atom stays put
+    assert turned[c - 6, c] == 0.5  # the neighbour moves from the right to above
 
 
 def test_extract_patches_centres_each_atom_and_drops_border_atoms():

@@ -101,7 +101,7 @@ def test_patches_carry_their_atoms_and_truth(tiny_run):
 
     patches = xr.open_zarr(tiny_run / "results" / "tiny" / "patches.zarr")
     atoms = xr.open_zarr(tiny_run / "results" / "tiny" / "atoms.zarr")
-    assert patches["image"].shape[1:] == (28, 28)
+    assert patches["image"].shape[1:] == (29, 29)
     assert patches.attrs["n_dropped_at_border"] + patches.sizes["patch"] == atoms.sizes["atom"]
     assert set(np.unique(patches["frame"].values)) == {0, 1, 2}
     assert (patches["true_class"].values >= 0).all()  # every patched atom matched a true atom

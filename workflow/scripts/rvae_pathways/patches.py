@@ -8,8 +8,12 @@ from .errors import InputError
 
 
 def default_window_px(spacing_px: float, factor: float = 2.0) -> int:
-    """Patch side in px: ``factor`` times the atom spacing (the paper used about 2x), made even."""
-    return max(4, 2 * int(round(factor * spacing_px / 2)))
+    """Patch side in px: ``factor`` times the atom spacing (the paper used about 2x), made odd.
+
+    An odd side puts the atom's nearest pixel exactly in the middle, so turning a patch by 90
+    degrees (``np.rot90``) turns it about the atom rather than about a point half a pixel away.
+    """
+    return max(5, 2 * int(round(factor * spacing_px / 2)) + 1)
 
 
 def check_window(window_px: int, shape: tuple[int, int]) -> None:
