@@ -1,0 +1,135 @@
+"""Training throughput of the reference rVAE, fp32 and bf16 autocast, on the CPU (and CUDA).
+
+The reference configuration: 32x32 patches, 2 latents plus rotation and translation, encoder and
+decoder with 2 hidden layers of 128, tanh, batch 100, on 12,000 synthetic patches. Each run
+trains for ``--epochs`` epochs from the same seed; the rate printed is the last epoch's (the
+first pays for warm-up), the loss the last epoch's mean. Prints numbers, never pass/fail.
+
+On a CPU without bf16 arithmetic (no AVX512-BF16 or AMX) PyTorch emulates bf16 matrix products
+and is many times slower than fp32, so there the bf16 run (and an fp32 run for its loss
+comparison) uses the first ``--bf16-patches`` patches; the lines say so.
+
+Usage: ``python bench/train_throughput.py [--patches 12000] [--epochs 2] [--threads N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
+
+from rvae_pathways.model import make_grid  # noqa: E402
+from rvae_pathways.train import fit  # noqa: E402
+
+REFERENCE = {
+    "n_latent": 2,
+    "rotation": True,
+    "translation": True,
+    "hidden": 128,
+    "layers": 2,
+    "activation": "tanh",
+    "batch_size": 100,
+}
+
+
+def synthetic_patches(n: int, size: int = 32, seed: int = 0) -> np.ndarray:
+    """Atom-like patches in [0, 1]: a round or an elongated Gaussian, randomly placed and turned.
+
+    Half the patches hold a round spot, half a dimer-like elongated one (widths 0.35 and 0.12
+    grid units); centres within +-0.15 grid units (2.3 px), any angle; Gaussian noise of 0.03.
+    """
+    rng = np.random.default_rng(seed)
+    grid = make_grid(size).numpy()  # (P, 2)
+    angle = rng.uniform(0, np.pi, (n, 1))
+    centre = rng.uniform(-0.15, 0.15, (n, 1, 2))
+    long_width = np.where(rng.random((n, 1)) < 0.5, 0.15, 0.35)
+    u = grid[None] - centre
+    along = np.cos(angle) * u[..., 0] + np.sin(angle) * u[..., 1]
+    across = -np.sin(angle) * u[..., 0] + np.cos(angle) * u[..., 1]
+    image = np.exp(-(along**2) / (2 * long_width**2) - across**2 / (2 * 0.12**2))
+    image = image + rng.normal(0, 0.03, image.shape)
+    return np.clip(image, 0, 1).reshape(n, size, size).astype(np.float32)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def run(x: np.ndarray, precision: str, epochs: int, device: str) -> dict:
+    t0 = time.perf_counter()
+    _, history = fit(x, {**REFERENCE, "precision": precision}, epochs=epochs, seed=0, device=device)
+    return {"rate": history[-1]["patches_per_s"], "loss": history[-1]["total"], "wall": time.perf_counter() - t0}
+
+
+def report(device: str, precision: str, n: int, epochs: int, result: dict, note: str = "") -> None:
+    print(
+        f"{device} {precision}: {n} patches x {epochs} epochs: epoch {epochs} {result['rate']:.0f} patches/s, "
+        f"final loss {result['loss']:.4f}, wall {result['wall']:.1f} s{note}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patches", type=int, default=12_000)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--bf16-patches", type=int, default=600, help="bf16 subset on CPUs without bf16 arithmetic")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    flags = cpu_flags()
+    native_bf16 = sorted(flags & {"avx512_bf16", "amx_bf16"})
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"cpu bf16 arithmetic: {', '.join(native_bf16) if native_bf16 else 'none (no avx512_bf16, no amx_bf16)'}")
+    print(f"config: 32x32 patches, n_latent 2 + rotation + translation, 2 x 128 tanh, batch 100, {args.epochs} epochs")
+    x = synthetic_patches(args.patches)
+    print(f"data: {len(x)} synthetic patches, mean {x.mean():.3f}, max {x.max():.3f}", flush=True)
+
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:
+        if device == "cuda":
+            print(f"gpu: {torch.cuda.get_device_name()}", flush=True)
+        fp32 = run(x, "fp32", args.epochs, device)
+        report(device, "fp32", len(x), args.epochs, fp32)
+        if device == "cuda" or native_bf16:
+            bf16 = run(x, "bf16", args.epochs, device)
+            report(device, "bf16", len(x), args.epochs, bf16)
+            reference = fp32
+        else:
+            subset = x[: args.bf16_patches]
+            note = " (subset: this CPU emulates bf16)"
+            bf16 = run(subset, "bf16", args.epochs, device)
+            report(device, "bf16", len(subset), args.epochs, bf16, note)
+            reference = run(subset, "fp32", args.epochs, device)
+            report(device, "fp32", len(subset), args.epochs, reference, " (same subset, for the loss comparison)")
+        change = 100 * (bf16["loss"] - reference["loss"]) / abs(reference["loss"])
+        print(f"{device} bf16 final loss vs fp32 on the same data and epochs: {change:+.2f} %")
+        print(f"{device} bf16 / fp32 patches/s: {bf16['rate'] / fp32['rate']:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

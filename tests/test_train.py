@@ -1,0 +1,298 @@
+import logging
+import math
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rvae_pathways import train as train_module
+from rvae_pathways.encode import encode
+from rvae_pathways.errors import InputError
+from rvae_pathways.model import RVAE, elbo_loss, make_grid
+from rvae_pathways.train import (
+    batch_backward,
+    build_model,
+    evaluate,
+    fit,
+    load_checkpoint,
+    load_model,
+    priors_of,
+    resolve_hyper,
+    save_model,
+    train_epoch,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"hidden": 16, "batch_size": 16, "lr": 3e-3}
+
+
+def blobs(n_patches, size=8, seed=0):
+    """Elongated Gaussian blobs at random positions and angles, intensities in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    grid = make_grid(size).numpy()
+    angle = rng.uniform(0, np.pi, n_patches)[:, None]
+    centre = rng.uniform(-0.3, 0.3, (n_patches, 1, 2))
+    u = grid[None] - centre
+    along = np.cos(angle) * u[..., 0] + np.sin(angle) * u[..., 1]
+    across = -np.sin(angle) * u[..., 0] + np.cos(angle) * u[..., 1]
+    image = np.exp(-(along**2) / (2 * 0.4**2) - across**2 / (2 * 0.15**2))
+    return image.reshape(n_patches, size, size).astype(np.float32)
+
+
+def same_weights(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def losses(history):
+    return [[h[k] for k in train_module.TERMS] for h in history]
+
+
+def test_two_runs_with_one_seed_are_bitwise_identical_and_seeds_differ():
+    x = blobs(40)
+    a, hist_a = fit(x, TINY, epochs=2, seed=3)
+    torch.manual_seed(1234)  # the global generator must not matter
+    b, hist_b = fit(x, TINY, epochs=2, seed=3)
+    c, _ = fit(x, TINY, epochs=2, seed=4)
+    assert same_weights(a, b) and losses(hist_a) == losses(hist_b)
+    assert not same_weights(a, c)
+    assert hist_a[-1]["total"] < hist_a[0]["total"]
+    assert [h["epoch"] for h in hist_a] == [1, 2]
+    assert all(h["patches_per_s"] > 0 for h in hist_a)
+
+
+def test_resume_from_a_checkpoint_ends_where_an_uninterrupted_run_ends(tmp_path):
+    x = blobs(40)
+    reference, ref_history = fit(x, TINY, epochs=4, seed=0)
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    fit(x, TINY, epochs=2, seed=0, checkpoint=checkpoint)
+    state = load_checkpoint(checkpoint)
+    assert state["epoch"] == 2 and len(state["history"]) == 2
+    assert set(state) >= {"state_dict", "optimizer", "epoch", "generator", "history", "hyper"}
+    resumed, history = fit(x, TINY, epochs=4, seed=0, checkpoint=checkpoint)
+    assert losses(history) == losses(ref_history)
+    assert same_weights(resumed, reference)
+    assert load_checkpoint(checkpoint)["epoch"] == 4
+    assert not list(checkpoint.parent.glob("*.tmp"))
+
+
+def test_a_checkpoint_from_other_settings_is_refused(tmp_path):
+    x = blobs(20)
+    checkpoint = tmp_path / "checkpoint.pt"
+    fit(x, TINY, epochs=1, seed=0, checkpoint=checkpoint)
+    with pytest.raises(InputError, match="other settings"):
+        fit(x, {**TINY, "lr": 1e-2}, epochs=2, seed=0, checkpoint=checkpoint)
+    with pytest.raises(InputError, match="other settings"):
+        fit(x, TINY, epochs=2, seed=1, checkpoint=checkpoint)
+
+
+KILLED_RUN = """
+import sys, numpy as np, torch
+from rvae_pathways.train import fit
+torch.set_num_threads(int(sys.argv[3]))
+fit(np.load(sys.argv[1]), {hyper}, epochs=10_000, seed=5, checkpoint=sys.argv[2])
+"""
+
+
+def test_a_run_killed_by_sigkill_resumes_to_the_uninterrupted_result(tmp_path):
+    x = blobs(48)
+    np.save(tmp_path / "patches.npy", x)
+    checkpoint = tmp_path / "checkpoint.pt"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "workflow" / "scripts")}
+    code = KILLED_RUN.format(hyper=repr(TINY))
+    args = [sys.executable, "-c", code, str(tmp_path / "patches.npy"), str(checkpoint), str(torch.get_num_threads())]
+    proc = subprocess.Popen(args, env=env, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not (checkpoint.exists() and load_checkpoint(checkpoint)["epoch"] >= 2):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "no checkpoint after 60 s"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    done = load_checkpoint(checkpoint)["epoch"]  # the last complete epoch, whatever was in flight
+    assert done >= 2
+    resumed, history = fit(x, TINY, epochs=done + 2, seed=5, checkpoint=checkpoint)
+    reference, ref_history = fit(x, TINY, epochs=done + 2, seed=5)
+    assert losses(history) == losses(ref_history)
+    assert same_weights(resumed, reference)
+
+
+class _Payload:
+    """Unpickling this would create a file: a stand-in for code hidden in a checkpoint."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.path),))
+
+
+def test_checkpoints_and_models_load_with_weights_only(tmp_path):
+    model = RVAE(8, hidden=16)
+    hyper = resolve_hyper(TINY, 8)
+    save_model(tmp_path / "model.pt", model, {**hyper, "input_scale": 2.5})
+    loaded, loaded_hyper = load_model(tmp_path / "model.pt")
+    assert same_weights(model, loaded) and loaded_hyper["input_scale"] == 2.5
+    x = torch.rand(3, 8, 8)
+    assert torch.equal(model(x, sample=False)[0], loaded(x, sample=False)[0])
+
+    marker = tmp_path / "executed"
+    evil = {"state_dict": model.state_dict(), "hyper": hyper, "extra": _Payload(marker)}
+    torch.save(evil, tmp_path / "evil.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        load_model(tmp_path / "evil.pt")
+    evil.update(optimizer={}, epoch=1, generator=torch.Generator().get_state(), history=[], seed=0)
+    torch.save(evil, tmp_path / "checkpoint.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        fit(blobs(4), TINY, epochs=2, seed=0, checkpoint=tmp_path / "checkpoint.pt")
+    assert not marker.exists()
+
+
+def test_fewer_patches_than_a_batch(caplog):
+    x = blobs(5)
+    with caplog.at_level(logging.INFO):
+        model, history = fit(x, {**TINY, "batch_size": 100}, epochs=2, seed=0, log=logging.getLogger("test"))
+    assert len(history) == 2 and all(math.isfinite(h["total"]) for h in history)
+    lines = [r.getMessage() for r in caplog.records if "epoch" in r.getMessage()]
+    assert len(lines) == 2 and "patches/s" in lines[0] and lines[1].startswith("epoch 2/2")
+
+
+def test_a_non_finite_loss_stops_with_a_clear_error():
+    x = blobs(20) * np.float32(1e20)  # squared errors overflow float32
+    with pytest.raises(RuntimeError, match=r"epoch 1: .*lower the learning rate.*input patches"):
+        fit(x, TINY, epochs=2, seed=0)
+    bad = blobs(4)
+    bad[1, 2, 3] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        fit(bad, TINY, epochs=1, seed=0)
+    with pytest.raises(InputError, match="unknown"):
+        fit(blobs(4), {"hiden": 3}, epochs=1, seed=0)
+
+
+def test_slicing_a_batch_gives_the_full_batch_gradient(monkeypatch):
+    x = torch.from_numpy(blobs(32))
+    hyper = resolve_hyper(TINY, 8)
+    results = []
+    for activations in (1 << 30, 3 * 64 * 16):  # whole batch; 3 patches per slice
+        monkeypatch.setattr(train_module, "CPU_SLICE_ACTIVATIONS", activations)
+        generator = torch.Generator().manual_seed(0)
+        model = build_model(hyper, generator)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+        terms = train_epoch(model, optimizer, x, 16, generator, priors_of(hyper), "gaussian")
+        results.append((model, terms))
+    (a, terms_a), (b, terms_b) = results
+    assert train_module.slice_size(b, 16, torch.device("cpu")) == 3
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_allclose(p.detach(), q.detach(), rtol=1e-4, atol=1e-6)
+    assert terms_a["total"] == pytest.approx(terms_b["total"], rel=1e-5)
+
+
+def test_the_sliced_two_stage_backward_is_the_whole_batch_gradient():
+    torch.manual_seed(0)
+    for hyper in ({}, {"rotation": False, "translation": False}, {"n_latent": 0, "rotation_prior_rad": None}):
+        hyper = resolve_hyper({**TINY, **hyper}, 8)
+        model = build_model(hyper, torch.Generator().manual_seed(0)).double()
+        x = torch.from_numpy(blobs(11)).double()
+        noise = torch.randn(11, model.encoder.n_out, dtype=torch.float64)
+        sums = batch_backward(model, x, noise, priors_of(hyper), "gaussian", n_slice=4)
+        sliced = [p.grad.clone() for p in model.parameters()]
+        model.zero_grad()
+        reconstruction, posterior = model(x, noise=noise)
+        terms = elbo_loss(x, reconstruction, posterior, priors_of(hyper))
+        terms["total"].backward()
+        for a, p in zip(sliced, model.parameters()):
+            np.testing.assert_allclose(a, p.grad, rtol=1e-9, atol=1e-12)
+        for name, value in sums.items():
+            assert value.item() / 11 == pytest.approx(terms[name].item(), rel=1e-9)
+
+
+def test_bf16_autocast_trains_close_to_fp32():
+    x = torch.from_numpy(blobs(32))
+    hyper = resolve_hyper(TINY, 8)
+    out = {}
+    for precision in ("fp32", "bf16"):
+        generator = torch.Generator().manual_seed(0)
+        model = build_model(hyper, generator)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        for _ in range(3):
+            train_epoch(model, optimizer, x, 16, generator, priors_of(hyper), "gaussian", precision)
+        out[precision] = evaluate(model, x, priors=priors_of(hyper))["total"]
+    assert out["bf16"] == pytest.approx(out["fp32"], rel=0.05)
+    with pytest.raises(InputError, match="precision"):
+        resolve_hyper({"precision": "fp16"}, 8)
+
+
+def test_evaluate_is_reproducible_and_means_need_no_generator():
+    x = blobs(20)
+    model = build_model(resolve_hyper(TINY, 8), torch.Generator().manual_seed(0))
+    a = evaluate(model, x, batch_size=7, generator=torch.Generator().manual_seed(1))
+    b = evaluate(model, x, batch_size=7, generator=torch.Generator().manual_seed(1))
+    c = evaluate(model, x, batch_size=7, generator=torch.Generator().manual_seed(2))
+    assert a == b and a != c
+    means = evaluate(model, x, batch_size=7)
+    assert means == evaluate(model, x, batch_size=7)
+    assert means["total"] == pytest.approx(evaluate(model, x, batch_size=20)["total"], rel=1e-6)
+    assert set(means) == set(train_module.TERMS)
+
+
+def test_encode_reports_degrees_and_pixels():
+    n = 9
+    model = RVAE(n, n_latent=2, hidden=16)
+    with torch.no_grad():
+        model.encoder.head.weight.zero_()
+        # means: theta, dx, dy, z1, z2; then log-stds
+        mean = [math.pi / 2, 0.5, -0.25, 1.0, -2.0]
+        log_std = [math.log(0.1), 0.0, math.log(0.5), 0.0, math.log(2.0)]
+        model.encoder.head.bias.copy_(torch.tensor(mean + log_std))
+    out = encode(model, np.zeros((3, n, n), np.float32), batch_size=2)
+    assert out["theta_deg"] == pytest.approx([90] * 3)
+    assert out["theta_std_deg"] == pytest.approx([math.degrees(0.1)] * 3)
+    assert out["dx_px"] == pytest.approx([2.0] * 3)  # 0.5 grid units x (9 - 1) / 2 px
+    assert out["dy_px"] == pytest.approx([-1.0] * 3)
+    assert out["dx_std_px"] == pytest.approx([4.0] * 3) and out["dy_std_px"] == pytest.approx([2.0] * 3)
+    np.testing.assert_allclose(out["z"], [[1, -2]] * 3)
+    np.testing.assert_allclose(out["z_std"], [[1, 2]] * 3)
+    assert all(v.dtype == np.float32 for v in out.values())
+    plain = encode(RVAE(n, rotation=False, translation=False, hidden=8), np.zeros((2, n, n)))
+    assert set(plain) == {"z", "z_std"}
+
+
+def render_l(angles, n):
+    """An 'L' (no rotational symmetry) turned by ``angles`` counter-clockwise as displayed."""
+    grid = make_grid(n).numpy()
+    cos, sin = np.cos(angles)[:, None], np.sin(angles)[:, None]
+    ux = cos * grid[None, :, 0] - sin * grid[None, :, 1]  # u = R(angle) c, the model's convention
+    uy = sin * grid[None, :, 0] + cos * grid[None, :, 1]
+
+    def box(x0, x1, y0, y1):
+        edge = lambda v: 1 / (1 + np.exp(-v / 0.06))  # noqa: E731
+        return edge(ux - x0) * edge(x1 - ux) * edge(uy - y0) * edge(y1 - uy)
+
+    image = np.maximum(box(-0.45, -0.15, -0.6, 0.6), box(-0.45, 0.45, 0.3, 0.6))
+    return image.reshape(-1, n, n).astype(np.float32)
+
+
+def test_a_trained_model_turns_theta_by_90_degrees_for_np_rot90():
+    n = 12
+    rng = np.random.default_rng(0)
+    x = render_l(rng.uniform(0, 2 * np.pi, 2000), n)
+    hyper = {"n_latent": 1, "translation": False, "rotation_prior_rad": None, "hidden": 64, "lr": 3e-3, "batch_size": 50}
+    model, _ = fit(x, hyper, epochs=10, seed=0)  # 400 steps
+    test = render_l(rng.uniform(0, 2 * np.pi, 200), n)
+    theta = encode(model, test)["theta_deg"]
+    turned = encode(model, np.rot90(test, 1, axes=(1, 2)).copy())["theta_deg"]
+    error = (turned - theta - 90 + 180) % 360 - 180  # an L looks the same only after 360 degrees
+    assert np.median(np.abs(error)) < 10
+    assert np.mean(np.abs(error) < 20) > 0.8
