@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .model import RVAE, pixels_per_grid_unit
-from .train import _as_tensor, pick_device
+from .train import pick_device
 
 
 @torch.no_grad()
@@ -39,7 +39,7 @@ def encode(model: RVAE, patches, batch_size: int = 1024, device=None) -> dict:
     if device is not None:
         model = model.to(pick_device(device))
     device = next(model.parameters()).device
-    x_all = _as_tensor(patches, "cpu")
+    x_all = torch.as_tensor(np.asarray(patches, dtype=np.float32))  # stays on the CPU; batches move
     if x_all.ndim != 3 or x_all.shape[1:] != (model.patch_size, model.patch_size):
         raise ValueError(f"patches of shape {tuple(x_all.shape)} do not fit a {model.patch_size} px model")
     model.eval()

@@ -5,12 +5,19 @@ intensities roughly in [0, 1] (the Bernoulli likelihood clips them to [0, 1]); n
 rescaled here. The whole patch array is moved to the training device once.
 
 Randomness comes from one ``torch.Generator`` on the CPU, seeded by ``fit``: it draws the
-initial weights, then each epoch's shuffle and every posterior noise draw. Its state travels in
-the checkpoint, so an interrupted run resumes exactly where it stopped. On the CPU, with the same
-number of threads, two runs with one seed give bitwise-identical weights and losses. On a GPU
-the cuBLAS reductions and atomics make runs agree only to rounding (about 1e-6 relative after
-an epoch), unless ``torch.use_deterministic_algorithms(True)`` is set (and
-``CUBLAS_WORKSPACE_CONFIG=:4096:8``) by the caller; a CPU and a GPU run never agree bitwise.
+initial weights, then each epoch's shuffle and every posterior noise draw (on the CPU, then
+moved to the device). Its state travels in the checkpoint, so an interrupted run resumes exactly
+where it stopped. On the CPU, with the same number of threads, two runs with one seed give
+bitwise-identical weights and losses: every reduction has a fixed order. On a GPU, some cuBLAS
+and CUDA kernels are not run-to-run deterministic, so two runs may agree to rounding only, a
+difference that grows over the epochs; ``torch.use_deterministic_algorithms(True)``, with
+``CUBLAS_WORKSPACE_CONFIG=:4096:8`` in the environment, set by the caller around ``fit``, makes
+them repeat. A CPU and a GPU run never agree bitwise.
+
+On the CPU the speed comes from three things (see ``bench/train_throughput.py``): batches go
+through the decoder in cache-sized slices (:data:`CPU_SLICE_ACTIVATIONS`), the encoder and the
+KL terms run once per batch (:func:`batch_backward`), and glibc keeps freed memory instead of
+faulting it in again at every slice (:func:`keep_freed_memory`).
 """
 
 from __future__ import annotations
@@ -107,7 +114,7 @@ def keep_freed_memory() -> bool:
 
     Training allocates and frees several MB-sized activation buffers per slice; by default
     glibc gives such blocks back to the kernel (``munmap``, heap trimming), and the next slice
-    faults every 4 KB page in again, zero-filled: a third of the CPU training time. Raising
+    faults every 4 KB page in again, zero-filled (up to a quarter of the training time). Raising
     ``M_MMAP_THRESHOLD`` (to 32 MB) and ``M_TRIM_THRESHOLD`` (to 1 GB) keeps the blocks in the
     heap. This is a process-wide allocator setting (the process then holds on to its peak
     heap); nothing else changes. Returns False where it does not apply (not Linux glibc).
@@ -226,7 +233,9 @@ def train_epoch(
     priors, likelihood
         See :func:`~rvae_pathways.model.elbo_loss`.
     precision : {"fp32", "bf16"}
-        "bf16": the forward pass under ``torch.autocast(dtype=torch.bfloat16)``; the loss is in fp32.
+        "bf16": the forward pass under ``torch.autocast(dtype=torch.bfloat16)``; the loss is in
+        fp32. It pays only where the hardware computes in bf16 (recent GPUs; CPUs with
+        AVX512-BF16 or AMX); an AVX2-only CPU emulates it about ten times slower than fp32.
 
     Returns
     -------
