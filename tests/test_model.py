@@ -45,7 +45,9 @@ def test_transform_coords_rotates_counter_clockwise_in_x_y_then_shifts():
     assert out.shape == (3, 4, 2) and torch.all(out == 1)
 
 
-@pytest.mark.parametrize("rotation,translation,conv,k", [(True, True, False, 2), (False, False, False, 3), (True, False, True, 0)])
+@pytest.mark.parametrize(
+    "rotation,translation,conv,k", [(True, True, False, 2), (False, False, False, 3), (True, False, True, 0)]
+)
 def test_shapes_of_encoder_decoder_and_rvae(rotation, translation, conv, k):
     n = 9
     model = RVAE(n, n_latent=k, rotation=rotation, translation=translation, hidden=16, conv=conv)
@@ -74,11 +76,14 @@ def test_sampling_draws_from_the_generator_only():
     b, _ = model(x, generator=torch.Generator().manual_seed(1))
     c, _ = model(x, generator=torch.Generator().manual_seed(2))
     assert torch.equal(a, b) and not torch.equal(a, c)
+    with pytest.raises(ValueError, match="Generator"):
+        model(x)  # never the global random state
     m1, post = model(x, sample=False)
     m2, _ = model(x, sample=False)
     assert torch.equal(m1, m2)
     # sample=False decodes the means
-    np.testing.assert_allclose(m1.detach(), model.decode(post["z"][0], post["theta"][0], post["shift"][0]).detach(), atol=1e-6)
+    means = model.decode(post["z"][0], post["theta"][0], post["shift"][0])
+    np.testing.assert_allclose(m1.detach(), means.detach(), atol=1e-6)
 
 
 def test_initial_weights_depend_on_the_generator_only():
@@ -143,6 +148,16 @@ def test_the_fast_decoder_path_matches_autograd_of_the_plain_formula():
         np.testing.assert_allclose(dec(coords, z).detach(), plain(coords, z).detach(), atol=1e-12)
         for a, b in zip(fast, slow):
             np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+def test_the_in_place_tanh_is_tanh_with_its_gradient():
+    from rvae_pathways.model import tanh_
+
+    h = torch.linspace(-12, 12, 10001, requires_grad=True)
+    y = tanh_(h * 1)  # a non-leaf copy: tanh_ works in place
+    np.testing.assert_allclose(y.detach(), torch.tanh(h).detach(), atol=3e-7)
+    (grad,) = torch.autograd.grad(y.sum(), h)
+    np.testing.assert_allclose(grad, 1 - torch.tanh(h).detach() ** 2, atol=1e-6)
 
 
 def test_other_activations_and_autocast_take_the_autograd_path():

@@ -288,7 +288,8 @@ def test_a_trained_model_turns_theta_by_90_degrees_for_np_rot90():
     n = 12
     rng = np.random.default_rng(0)
     x = render_l(rng.uniform(0, 2 * np.pi, 2000), n)
-    hyper = {"n_latent": 1, "translation": False, "rotation_prior_rad": None, "hidden": 64, "lr": 3e-3, "batch_size": 50}
+    hyper = {"n_latent": 1, "translation": False, "rotation_prior_rad": None}  # theta free to take any angle
+    hyper.update(hidden=64, lr=3e-3, batch_size=50)
     model, _ = fit(x, hyper, epochs=10, seed=0)  # 400 steps
     test = render_l(rng.uniform(0, 2 * np.pi, 200), n)
     theta = encode(model, test)["theta_deg"]

@@ -56,5 +56,6 @@ def encode(model: RVAE, patches, batch_size: int = 1024, device=None) -> dict:
     if model.translation:
         px = pixels_per_grid_unit(model.patch_size)
         shift, shift_std = posterior["shift"]
-        out.update(dx_px=shift[:, 0] * px, dy_px=shift[:, 1] * px, dx_std_px=shift_std[:, 0] * px, dy_std_px=shift_std[:, 1] * px)
+        out.update(dx_px=shift[:, 0] * px, dy_px=shift[:, 1] * px)
+        out.update(dx_std_px=shift_std[:, 0] * px, dy_std_px=shift_std[:, 1] * px)
     return {k: np.ascontiguousarray(v.numpy(), dtype=np.float32) for k, v in out.items()}

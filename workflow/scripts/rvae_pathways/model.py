@@ -273,7 +273,15 @@ ACTIVATIONS = {
 def activation_module(name: str) -> nn.Module:
     """The activation called ``name`` as a module (PyTorch's own, for the small encoder)."""
     activation_function(name)  # checks the name
-    return {"tanh": nn.Tanh, "relu": nn.ReLU, "silu": nn.SiLU, "elu": nn.ELU, "softplus": nn.Softplus, "gelu": nn.GELU}[name]()
+    modules = {
+        "tanh": nn.Tanh,
+        "relu": nn.ReLU,
+        "silu": nn.SiLU,
+        "elu": nn.ELU,
+        "softplus": nn.Softplus,
+        "gelu": nn.GELU,
+    }
+    return modules[name]()
 
 
 def activation_function(name: str):
@@ -416,16 +424,18 @@ class RVAE(nn.Module):
         return self.decoder(coords, z).view(-1, self.patch_size, self.patch_size)
 
     def sample(self, mean: Tensor, log_std: Tensor, noise: Tensor | None = None, generator=None) -> dict:
-        """``mean + exp(log_std) * eps`` by name (see :meth:`columns`); ``eps`` is ``noise`` or drawn.
+        """``mean + exp(log_std) * eps`` by name (see :meth:`columns`).
 
-        ``eps`` is drawn on the generator's device (the CPU without one), then moved.
+        ``eps`` is ``noise`` (B, D), or drawn from ``generator`` on its device and then moved;
+        PyTorch's global random state is never used, so one of the two is required.
         """
         if noise is None:
-            device = generator.device if generator is not None else "cpu"
-            noise = torch.randn(mean.shape, generator=generator, device=device)
+            if generator is None:
+                raise ValueError("sampling needs a torch.Generator or the noise; sample=False decodes the means")
+            noise = torch.randn(mean.shape, generator=generator, device=generator.device)
         return self.columns(mean + log_std.exp() * noise.to(mean.device))
 
-    def forward(self, x: Tensor, sample: bool = True, generator: torch.Generator | None = None, noise: Tensor | None = None):
+    def forward(self, x: Tensor, sample: bool = True, generator: torch.Generator | None = None, noise=None):
         """Encode, sample the posterior, decode.
 
         Parameters
@@ -434,7 +444,7 @@ class RVAE(nn.Module):
         sample : bool
             Draw ``mean + exp(log_std) * eps`` (reparametrisation); False: decode the means.
         generator : torch.Generator, optional
-            Source of ``eps`` (drawn on the generator's device, the CPU without one).
+            Source of ``eps`` (drawn on the generator's device); needed to sample without ``noise``.
         noise : Tensor (B, D), optional
             Standard-normal ``eps`` to use instead of drawing them.
 
@@ -495,7 +505,7 @@ def kl_normal(mean: Tensor, log_std: Tensor, prior_std: float) -> Tensor:
     return math.log(prior_std) - log_std + (torch.exp(2 * log_std) + mean**2) / (2 * prior_std**2) - 0.5
 
 
-def reconstruction_loss(x: Tensor, reconstruction: Tensor, likelihood: str = "gaussian", noise_std: float = NOISE_STD) -> Tensor:
+def reconstruction_loss(x: Tensor, reconstruction: Tensor, likelihood="gaussian", noise_std=NOISE_STD) -> Tensor:
     """``-log p(x | x_hat)`` summed over patches and pixels, up to a constant (see :func:`elbo_loss`)."""
     x, reconstruction = at_least_fp32(x), at_least_fp32(reconstruction)
     if likelihood == "gaussian":
@@ -524,7 +534,7 @@ def per_patch(sums: dict, n: int) -> dict:
     return terms
 
 
-def elbo_loss(x: Tensor, reconstruction: Tensor, posterior: dict, priors: dict | None = None, likelihood: str = "gaussian") -> dict:
+def elbo_loss(x: Tensor, reconstruction: Tensor, posterior: dict, priors=None, likelihood="gaussian") -> dict:
     """The negative ELBO and its terms, per patch, averaged over the batch.
 
     Parameters

@@ -262,7 +262,7 @@ def train_epoch(
         total = sum(batch.values())
         if not torch.isfinite(total):
             raise RuntimeError(
-                f"the loss became {total.item() / len(x)} per patch at the batch of patches {start}..{start + len(x) - 1}; "
+                f"the loss became {total.item() / len(x)} per patch at patches {start}..{start + len(x) - 1}; "
                 "lower the learning rate, or check the input patches (NaN/inf, or values far outside [0, 1])"
             )
         optimizer.step()
@@ -330,8 +330,11 @@ def save_checkpoint(path, state: dict) -> None:
     os.replace(tmp, path)
 
 
-def load_checkpoint(path, device=None) -> dict:
-    """Read a checkpoint with ``torch.load(weights_only=True)``: tensors and plain containers only."""
+def load_checkpoint(path, device="cpu") -> dict:
+    """Read a checkpoint with ``torch.load(weights_only=True)``: tensors and plain containers only.
+
+    Anything else (a pickled object, which could run code) raises ``pickle.UnpicklingError``.
+    """
     return torch.load(path, map_location=device, weights_only=True)
 
 
@@ -384,7 +387,7 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
     history: list[dict] = []
     done = 0
     if checkpoint is not None and Path(checkpoint).exists():
-        state = load_checkpoint(checkpoint, device)
+        state = load_checkpoint(checkpoint)  # on the CPU: the generator state must stay there
         if state["hyper"] != hyper or state["seed"] != int(seed):
             raise InputError(
                 f"checkpoint {checkpoint} was written with other settings (hyper {state['hyper']}, seed "
