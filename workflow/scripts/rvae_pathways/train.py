@@ -60,11 +60,10 @@ PRIOR_KEYS = ("rotation_prior_rad", "translation_prior", "noise_std")
 TERMS = ("total", "reconstruction", "kl_z", "kl_theta", "kl_shift")
 PRECISIONS = ("fp32", "bf16")
 
-# On the CPU a batch goes through the model in slices of about this many decoder activations
-# per layer (B * P * hidden floats; 2M = 8 MB, 16 patches of 32x32 with hidden 128), so that a
-# layer's activations stay in the last-level cache: a whole batch of 100 makes 52 MB tensors
-# per layer and trains at half the speed. Each slice adds its share of the batch-mean loss
-# before its backward pass, so the gradient is the batch's.
+# On the CPU the decoder takes a batch in slices of about this many activations per layer
+# (B * P * hidden floats; 2M = 8 MB: 16 patches of 32x32 with hidden 128), so that a layer's
+# activations stay in the last-level cache; a whole batch of 100 makes 52 MB tensors per layer
+# and trains at about 60 % of the speed. The gradient is the batch's (see batch_backward).
 CPU_SLICE_ACTIVATIONS = 1 << 21
 
 
