@@ -493,6 +493,7 @@ def find_atoms_in_movie(
     for i in range(n):
         found = find_atoms(aligned["image"][i].values, spacing_px, **finder)
         m = len(found["y"])
+        positions = np.stack([found["y"], found["x"]], 1)
         columns = {
             "frame": np.full(m, i, np.int32),
             "y": found["y"],
@@ -505,13 +506,13 @@ def find_atoms_in_movie(
         }
         if has_truth:
             rows = truth_rows[i]
-            i_found, i_true = match_points(np.stack([found["y"], found["x"]], 1), true_pos[rows], tolerance_px)
+            i_found, i_true = match_points(positions, true_pos[rows], tolerance_px)
             for name in TRUTH_LABELS:
                 label = np.full(m, -1, np.int32)
                 label[i_found] = true_labels[name][rows][i_true]
                 columns[name] = label
             distance = np.full(m, np.nan, np.float32)
-            distance[i_found] = np.hypot(*(np.stack([found["y"], found["x"]], 1)[i_found] - true_pos[rows][i_true]).T)
+            distance[i_found] = np.hypot(*(positions[i_found] - true_pos[rows][i_true]).T)
             columns["true_distance_px"] = distance
         if m:
             table.append(**columns)
