@@ -54,11 +54,12 @@ def test_atom_table_is_sorted_by_frame_and_drift_corrected(stages):
 
 def test_patches_of_the_small_movie(stages):
     folder, aligned, atoms = stages
-    counts = extract_movie_patches(aligned, atoms, folder / "patches.zarr", default_window_px(SPACING_PX), 256)
+    counts = extract_movie_patches(aligned, atoms, folder / "patches.zarr", default_window_px(SPACING_PX), 15, 256)
     patches = xr.open_zarr(folder / "patches.zarr")
     assert patches.sizes["patch"] == counts["n_patches"] > 100
     # Si patches are brighter at the centre than C patches
-    centre = patches["image"].values[:, 14, 14]
+    assert patches.sizes["py"] == patches.sizes["px"] == 15
+    centre = patches["image"].values[:, 7, 7]
     cls = patches["true_class"].values
     assert centre[cls == 1].mean() > 2 * centre[cls == 0].mean()
 

@@ -12,7 +12,7 @@ from matplotlib.image import imread
 from PIL import Image
 
 from rvae_pathways import plots
-from rvae_pathways.patches import extract_patches
+from rvae_pathways.patches import sample_patches
 
 CLASS_NAMES = "pristine C,Si,C in 5-7 defect,edge C"
 PIXEL_NM = 0.02
@@ -73,7 +73,7 @@ def make_movie(n_frames=3, size=64, seed=0, with_truth=True):
     cuts, keep_rows = [], []
     for f in range(n_frames):
         idx = np.flatnonzero(frame == f)
-        cut, kept = extract_patches(images[f], y[idx], x[idx], WINDOW)
+        cut, kept = sample_patches(images[f], y[idx], x[idx], float(WINDOW), WINDOW)
         cuts.append(cut)
         keep_rows.append(idx[kept])
     keep = np.concatenate(keep_rows)

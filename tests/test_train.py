@@ -19,6 +19,7 @@ from rvae_pathways.model import RVAE, elbo_loss, make_grid
 from rvae_pathways.train import (
     batch_backward,
     build_model,
+    content_kl_weight,
     evaluate,
     fit,
     load_checkpoint,
@@ -201,17 +202,18 @@ def test_slicing_a_batch_gives_the_full_batch_gradient(monkeypatch):
 
 def test_the_sliced_two_stage_backward_is_the_whole_batch_gradient():
     torch.manual_seed(0)
-    for hyper in ({}, {"rotation": False, "translation": False}, {"n_latent": 0, "rotation_prior_rad": None}):
+    cases = ({}, {"rotation": False, "translation": False}, {"n_latent": 0, "rotation_prior_rad": None}, {})
+    for hyper, weight in zip(cases, (1.0, 1.0, 1.0, 30.0)):  # the last: the warm-up's weighted kl_z
         hyper = resolve_hyper({**TINY, **hyper}, 8)
         model = build_model(hyper, torch.Generator().manual_seed(0)).double()
         x = torch.from_numpy(blobs(11)).double()
         noise = torch.randn(11, model.encoder.n_out, dtype=torch.float64)
-        sums = batch_backward(model, x, noise, priors_of(hyper), "gaussian", n_slice=4)
+        sums = batch_backward(model, x, noise, priors_of(hyper), "gaussian", n_slice=4, kl_z_weight=weight)
         sliced = [p.grad.clone() for p in model.parameters()]
         model.zero_grad()
         reconstruction, posterior = model(x, noise=noise)
         terms = elbo_loss(x, reconstruction, posterior, priors_of(hyper))
-        terms["total"].backward()
+        (terms["total"] + (weight - 1) * terms["kl_z"]).backward()
         for a, p in zip(sliced, model.parameters()):
             np.testing.assert_allclose(a, p.grad, rtol=1e-9, atol=1e-12)
         for name, value in sums.items():
@@ -297,3 +299,18 @@ def test_a_trained_model_turns_theta_by_90_degrees_for_np_rot90():
     error = (turned - theta - 90 + 180) % 360 - 180  # an L looks the same only after 360 degrees
     assert np.median(np.abs(error)) < 10
     assert np.mean(np.abs(error) < 20) > 0.8
+
+
+def test_the_orientation_warm_up_weights_kl_z_for_its_epochs_only():
+    hyper = resolve_hyper({"warmup_epochs": 2, "warmup_kl_z_weight": 20.0}, 8)
+    assert [content_kl_weight(hyper, e) for e in (1, 2, 3)] == [20.0, 20.0, 1.0]
+    assert content_kl_weight(dict(hyper, rotation=False), 1) == 1.0  # nothing to orient in a plain VAE
+    assert content_kl_weight(resolve_hyper({}, 8), 1) == 1.0  # off by default
+
+
+def test_the_warm_up_is_recorded_and_the_reported_kl_z_is_unweighted():
+    x = blobs(100)
+    _, history = fit(x, dict(TINY, warmup_epochs=1, warmup_kl_z_weight=100.0), epochs=2, seed=0)
+    assert [h["kl_z_weight"] for h in history] == [100.0, 1.0]
+    assert all(h["total"] == pytest.approx(h["reconstruction"] + h["kl_z"] + h["kl_theta"] + h["kl_shift"])
+               for h in history)

@@ -173,7 +173,7 @@ def test_a_window_larger_than_the_frame_is_reported(tmp_path):
     assert result.returncode != 0
     log = (tmp_path / "results" / "logs" / "extract_patches" / "tiny.log").read_text()
     assert "sample 'tiny' (file: simulate)" in log
-    assert "patch window of 200 px is larger than the 96x96 px frame" in log
+    assert "patch window of 200 px does not fit inside the 96x96 px frame" in log
     assert not (tmp_path / "results" / "tiny" / "patches.zarr").exists()
 
 

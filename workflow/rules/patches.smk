@@ -1,5 +1,5 @@
 rule extract_patches:
-    """A square window around every atom not too close to the border, frame by frame, to Zarr."""
+    """A square window around every atom not too close to the border, sampled on a fixed grid, frame by frame, to Zarr."""
     input:
         aligned="results/{sample}/aligned.zarr",
         atoms="results/{sample}/atoms.zarr",
@@ -10,6 +10,7 @@ rule extract_patches:
         spacing_nm=sample_spacing,
         window_px=config["patches"].get("window_px"),
         window_factor=config["patches"]["window_factor"],
+        patch_px=config["patches"].get("patch_px"),
         chunk_patches=config["patches"]["chunk_patches"],
     log:
         "results/logs/extract_patches/{sample}.log",

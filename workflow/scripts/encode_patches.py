@@ -27,8 +27,10 @@ def main(snakemake, log):
             data[name] = (("patch",), patches[name].values)
     attrs = {
         "model": snakemake.wildcards.model,
-        "units": "theta in degrees (counter-clockwise as displayed), dx/dy in px (right, down)",
-        **{k: v for k, v in patches.attrs.items() if k in ("pixel_size_nm", "window_px", "true_class_names")},
+        "units": "theta in degrees (counter-clockwise as displayed), dx/dy in patch pixels (right, down; "
+        "a patch pixel is pixel_size_nm, sample_step_px frame pixels)",
+        **{k: v for k, v in patches.attrs.items()
+           if k in ("pixel_size_nm", "window_px", "patch_px", "sample_step_px", "true_class_names")},
     }
     ds = xr.Dataset(data, coords={"latent": np.arange(1, latents["z"].shape[1] + 1)}, attrs=attrs)
     ds.to_zarr(snakemake.output.latents, mode="w", consolidated=True)

@@ -1,4 +1,4 @@
-"""Rule extract_patches: a square window around every atom, streamed to Zarr."""
+"""Rule extract_patches: a square window around every atom, sampled on a fixed grid, streamed to Zarr."""
 
 import xarray as xr
 
@@ -11,9 +11,11 @@ def main(snakemake, log):
     atoms = xr.open_zarr(snakemake.input.atoms)
     spacing_px = snakemake.params.spacing_nm / aligned.attrs["pixel_size_nm"]
     window = snakemake.params.window_px or default_window_px(spacing_px, snakemake.params.window_factor)
-    log.info("patch window %d px (atom spacing %.2f px)", window, spacing_px)
+    patch_px = snakemake.params.patch_px or max(3, round(window))
+    log.info("patch window %.1f px (atom spacing %.2f px) sampled on %d x %d points, %.2f px apart",
+             window, spacing_px, patch_px, patch_px, window / patch_px)
     counts = extract_movie_patches(
-        aligned, atoms, snakemake.output.patches, window, snakemake.params.chunk_patches, log
+        aligned, atoms, snakemake.output.patches, window, patch_px, snakemake.params.chunk_patches, log
     )
     log.info("%(n_patches)d patches; %(n_dropped_at_border)d atoms dropped at the border", counts)
 

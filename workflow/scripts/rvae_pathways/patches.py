@@ -1,70 +1,97 @@
-"""Square image windows ("patches") centred on atoms."""
+"""Square image windows ("patches") centred on atoms, sampled on a grid of fixed size."""
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import gaussian_filter, map_coordinates
 
 from .errors import InputError
 
 
-def default_window_px(spacing_px: float, factor: float = 2.0) -> int:
-    """Patch side in px: ``factor`` times the atom spacing (the paper used about 2x), made odd.
-
-    An odd side puts the atom's nearest pixel exactly in the middle, so turning a patch by 90
-    degrees (``np.rot90``) turns it about the atom rather than about a point half a pixel away.
-    """
-    return max(5, 2 * int(round(factor * spacing_px / 2)) + 1)
+def default_window_px(spacing_px: float, factor: float = 2.0) -> float:
+    """Patch window side in frame px: ``factor`` times the atom spacing (the paper used about 2x)."""
+    return float(factor * spacing_px)
 
 
-def check_window(window_px: int, shape: tuple[int, int]) -> None:
+def check_window(window_px: float, shape: tuple[int, int]) -> None:
     """:class:`InputError` unless a ``window_px`` square fits inside a frame of ``shape``."""
     ny, nx = shape
-    if window_px < 2:
+    if not window_px >= 2:
         raise InputError(f"patch window must be at least 2 px, got {window_px}")
-    if window_px > min(ny, nx):
+    if window_px > min(ny, nx) - 1:
         raise InputError(
-            f"patch window of {window_px} px is larger than the {ny}x{nx} px frame; "
+            f"patch window of {window_px:g} px does not fit inside the {ny}x{nx} px frame; "
             "set patches.window_px smaller (or leave it empty to follow the atom spacing)"
         )
 
 
-def extract_patches(image: np.ndarray, y: np.ndarray, x: np.ndarray, window_px: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cut a ``window_px`` square around each position, without resampling.
+def sample_grid(window_px: float, patch_px: int) -> tuple[np.ndarray, float]:
+    """Offsets (px, from the atom) of the ``patch_px`` samples across a ``window_px`` window, and their step.
 
-    The window around an atom at (y, x) covers rows ``round(y) - w // 2 ... round(y) - w // 2 + w - 1``
-    (likewise columns), so the atom lies within half a pixel of index ``w // 2``. Atoms whose window
-    would cross the frame border are dropped.
+    The samples are ``step = window_px / patch_px`` apart and symmetric about 0, so the atom sits
+    at the patch's centre ``(patch_px - 1) / 2`` whatever the parity of ``patch_px``, and turning
+    a patch by 90 degrees (``np.rot90``) turns it about the atom.
+    """
+    if int(patch_px) != patch_px or patch_px < 3:
+        raise InputError(f"patch_px must be an integer of at least 3, got {patch_px}")
+    step = float(window_px) / int(patch_px)
+    return (np.arange(patch_px) - (patch_px - 1) / 2) * step, step
+
+
+def antialias_sigma(step: float) -> float:
+    """Gaussian blur (px) applied before sampling every ``step`` px: ``step / 2`` when ``step > 1``, else 0.
+
+    Averaging over about one sample spacing keeps the finer pixel noise from aliasing into the
+    coarser patch (and lowers it); an atom a few px wide is hardly widened.
+    """
+    return 0.5 * step if step > 1 else 0.0
+
+
+def sample_patches(image: np.ndarray, y: np.ndarray, x: np.ndarray, window_px: float, patch_px: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Sample a ``patch_px`` x ``patch_px`` grid over a ``window_px`` square centred on each position.
+
+    The grid is centred on the sub-pixel position itself (bilinear interpolation), after the
+    image is blurred by :func:`antialias_sigma` of the sample step when the grid is coarser than
+    the pixels. Atoms whose window would reach outside the frame are dropped.
 
     Parameters
     ----------
     image : 2-D array
     y, x : 1-D arrays
         Atom positions in px.
-    window_px : int
+    window_px : float
+        Side of the square covered, in frame px.
+    patch_px : int
+        Samples per side.
 
     Returns
     -------
-    patches : float32 array (n_kept, window_px, window_px)
-    kept : bool array (len(y),), True for atoms whose patch was cut
+    patches : float32 array (n_kept, patch_px, patch_px)
+    kept : bool array (len(y),), True for atoms whose patch was sampled
     """
-    image = np.asarray(image)
+    image = np.asarray(image, dtype=np.float64)
     check_window(window_px, image.shape)
-    half = window_px // 2
-    top = np.rint(np.asarray(y)).astype(int) - half
-    left = np.rint(np.asarray(x)).astype(int) - half
+    offsets, step = sample_grid(window_px, patch_px)
+    sigma = antialias_sigma(step)
+    if sigma > 0:
+        image = gaussian_filter(image, sigma)
+    y, x = np.asarray(y, dtype=float), np.asarray(x, dtype=float)
+    reach = offsets[-1]
     ny, nx = image.shape
-    kept = (top >= 0) & (left >= 0) & (top + window_px <= ny) & (left + window_px <= nx)
-    offsets = np.arange(window_px)
-    rows = top[kept, None, None] + offsets[None, :, None]
-    cols = left[kept, None, None] + offsets[None, None, :]
-    return image[rows, cols].astype(np.float32), kept
+    kept = (y - reach >= 0) & (x - reach >= 0) & (y + reach <= ny - 1) & (x + reach <= nx - 1)
+    rows = y[kept, None, None] + offsets[None, :, None]
+    cols = x[kept, None, None] + offsets[None, None, :]
+    rows, cols = np.broadcast_arrays(rows, cols)
+    values = map_coordinates(image, [rows.ravel(), cols.ravel()], order=1, mode="nearest")
+    return values.reshape(rows.shape).astype(np.float32), kept
 
 
 PATCH_COLUMNS = ("frame", "y", "x", "intensity", "neighbours", "true_id", "true_class", "true_sublattice")
 
 
-def extract_movie_patches(aligned, atoms, path, window_px: int, chunk_rows: int = 4096, log=None) -> dict:
-    """Cut the patches of every frame and append them to one Zarr store, frame by frame.
+def extract_movie_patches(aligned, atoms, path, window_px: float, patch_px: int, chunk_rows: int = 4096, log=None) -> dict:
+    """Sample the patches of every frame (:func:`sample_patches`) and append them to one Zarr store, frame by frame.
 
     Parameters
     ----------
@@ -75,8 +102,13 @@ def extract_movie_patches(aligned, atoms, path, window_px: int, chunk_rows: int 
     path : path-like
         The Zarr store written: ``image`` (patch, py, px) float32 in chunks of ``chunk_rows``
         patches, and per patch ``atom`` (row in the atom table) and the atom's columns
-        ``frame``, ``y``, ``x``, ``intensity``, ``neighbours`` and any ``true_*`` labels.
-    window_px : int
+        ``frame``, ``y``, ``x``, ``intensity``, ``neighbours`` and any ``true_*`` labels. Its
+        attrs: ``pixel_size_nm`` of a patch sample (the frame's pixel times the step),
+        ``frame_pixel_size_nm``, ``window_px`` (frame px), ``patch_px`` and ``sample_step_px``.
+    window_px : float
+        Side of the window in frame px.
+    patch_px : int
+        Samples per side.
     chunk_rows : int
     log : logging.Logger, optional
 
@@ -92,10 +124,14 @@ def extract_movie_patches(aligned, atoms, path, window_px: int, chunk_rows: int 
     check_window(window_px, (aligned.sizes["y"], aligned.sizes["x"]))
     rows = frame_slices(atoms["frame"].values, n)
     columns = [c for c in PATCH_COLUMNS if c in atoms]
+    _, step = sample_grid(window_px, patch_px)
+    pixel = aligned.attrs.get("pixel_size_nm")
     attrs = {
-        "pixel_size_nm": aligned.attrs.get("pixel_size_nm"),
-        "window_px": int(window_px),
-        "centre_index": int(window_px // 2),
+        "pixel_size_nm": None if pixel is None else float(pixel) * step,
+        "frame_pixel_size_nm": pixel,
+        "window_px": float(window_px),
+        "patch_px": int(patch_px),
+        "sample_step_px": step,
     }
     for key in ("true_class_names",):
         if key in aligned.attrs:
@@ -105,7 +141,7 @@ def extract_movie_patches(aligned, atoms, path, window_px: int, chunk_rows: int 
     for i in range(n):
         table = atoms.isel(atom=rows[i])
         image = aligned["image"][i].values
-        cut, kept = extract_patches(image, table["y"].values, table["x"].values, window_px)
+        cut, kept = sample_patches(image, table["y"].values, table["x"].values, window_px, patch_px)
         dropped += int((~kept).sum())
         if kept.any():
             store.append(
@@ -118,7 +154,7 @@ def extract_movie_patches(aligned, atoms, path, window_px: int, chunk_rows: int 
     total = store.close()
     if total == 0:
         raise InputError(
-            f"every atom lies within {window_px // 2} px of the frame border, so no {window_px} px patch fits; "
+            f"every atom lies within {window_px / 2:g} px of the frame border, so no {window_px:g} px patch fits; "
             "set patches.window_px smaller"
         )
     import zarr

@@ -1045,6 +1045,7 @@ def plot_training_history(history, path, loss_units: str = "a.u.", title: str = 
         ``epoch`` (default 1, 2, ...), ``loss`` or ``total``, ``reconstruction``, ``kl_z``,
         ``kl_theta``, ``kl_shift``; any may be missing, other columns (timings) are ignored.
         ``val_<term>`` columns are drawn dashed beside their term. A KL term that is zero throughout (no such latent) is named in the legend, not drawn.
+        Epochs whose ``kl_z_weight`` is not 1 (the orientation warm-up) are shaded.
     path : path-like
     loss_units : str
         Units of the losses for the y labels, e.g. ``"nats per patch"``.
@@ -1065,6 +1066,7 @@ def plot_training_history(history, path, loss_units: str = "a.u.", title: str = 
         raise ValueError(f"history columns differ in length: { {k: len(v) for k, v in columns.items()} }")
     n = lengths.pop() if lengths else 0
     epoch = columns.pop("epoch", np.arange(1, n + 1, dtype=float))
+    weight = columns.pop("kl_z_weight", np.ones(n))
     left = [k for k in columns if k.removeprefix("val_") in ("loss", "total", "reconstruction")]
     right = [k for k in columns if k.removeprefix("val_").startswith("kl")]
 
@@ -1085,6 +1087,11 @@ def plot_training_history(history, path, loss_units: str = "a.u.", title: str = 
                               linestyle="--" if name.startswith("val_") else "-", label=_term_label(name))
             drawn.append(values)
             handles.insert(len(drawn) - 1, line)
+        warm = np.flatnonzero(np.asarray(weight) != 1)
+        if len(warm):
+            span = ax.axvspan(epoch[warm[0]] - 0.5, epoch[warm[-1]] + 0.5, color="0.9", zorder=0,
+                              label=f"warm-up: kl_z x{float(weight[warm[0]]):g}")
+            handles.append(span)
         if handles:
             ax.legend(handles=handles, loc="best", framealpha=0.85)
         if drawn and _use_log_scale(drawn):

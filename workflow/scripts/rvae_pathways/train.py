@@ -54,6 +54,10 @@ DEFAULT_HYPER = {
     "lr": 1e-3,
     "batch_size": 100,
     "precision": "fp32",
+    # orientation warm-up (see content_kl_weight): models with a rotation latent start with the
+    # content latents' KL term weighted up
+    "warmup_epochs": 0,
+    "warmup_kl_z_weight": 50.0,
 }
 MODEL_KEYS = ("patch_size", "n_latent", "rotation", "translation", "hidden", "layers", "activation", "conv")
 PRIOR_KEYS = ("rotation_prior_rad", "translation_prior", "noise_std")
@@ -142,7 +146,24 @@ def _as_tensor(patches, device) -> torch.Tensor:
     return torch.as_tensor(np.asarray(patches, dtype=np.float32), device=device)
 
 
-def batch_backward(model: RVAE, x, noise, priors=None, likelihood="gaussian", precision="fp32", n_slice=None):
+def content_kl_weight(hyper: dict, epoch: int) -> float:
+    """Weight of the content latents' KL term in (1-based) ``epoch``: the orientation warm-up.
+
+    For the first ``warmup_epochs`` epochs of a model with a rotation latent the term is
+    weighted by ``warmup_kl_z_weight`` (> 1), which keeps z nearly uninformative: one
+    decoder image has to explain every patch, so theta learns to turn each patch onto the
+    same view of the lattice. Released afterwards (weight 1, the plain ELBO), z learns what
+    differs between the patches while theta keeps that common frame. Without the warm-up an
+    atom next to a dopant or a defect may be decoded in a frame of its own, turned by 60
+    degrees, and read as the other sublattice.
+    """
+    if hyper.get("rotation") and epoch <= int(hyper.get("warmup_epochs", 0)):
+        return float(hyper["warmup_kl_z_weight"])
+    return 1.0
+
+
+def batch_backward(model: RVAE, x, noise, priors=None, likelihood="gaussian", precision="fp32", n_slice=None,
+                   kl_z_weight=1.0):
     """Accumulate into ``.grad`` the gradient of a batch's mean negative ELBO; return its summed terms.
 
     The encoder, the posterior draw and the KL terms run once for the whole batch; the decoder
@@ -162,6 +183,9 @@ def batch_backward(model: RVAE, x, noise, priors=None, likelihood="gaussian", pr
     precision : {"fp32", "bf16"}
     n_slice : int, optional
         Patches per decoder slice (default: the whole batch).
+    kl_z_weight : float
+        Multiplies the ``kl_z`` term in the gradient (see :func:`content_kl_weight`); the returned
+        ``kl_z`` is unweighted.
 
     Returns
     -------
@@ -189,7 +213,7 @@ def batch_backward(model: RVAE, x, noise, priors=None, likelihood="gaussian", pr
         reconstruction += term.detach()
 
     # the encoder, from the gradients at the decoder's inputs and from the KL terms
-    kl = (sums["kl_z"] + sums["kl_theta"] + sums["kl_shift"]) / b
+    kl = (kl_z_weight * sums["kl_z"] + sums["kl_theta"] + sums["kl_shift"]) / b
     outputs, grads = [z], [torch.cat([_grad(q) for q in z_slices])]
     if coords.requires_grad:
         outputs.append(coords)
@@ -216,6 +240,7 @@ def train_epoch(
     priors: dict | None = None,
     likelihood: str = "gaussian",
     precision: str = "fp32",
+    kl_z_weight: float = 1.0,
 ) -> dict:
     """One pass over the shuffled patches, one optimiser step per batch.
 
@@ -235,6 +260,8 @@ def train_epoch(
         "bf16": the forward pass under ``torch.autocast(dtype=torch.bfloat16)``; the loss is in
         fp32. It pays only where the hardware computes in bf16 (recent GPUs; CPUs with
         AVX512-BF16 or AMX); an AVX2-only CPU emulates it about ten times slower than fp32.
+    kl_z_weight : float
+        See :func:`batch_backward`; the returned terms are unweighted.
 
     Returns
     -------
@@ -256,7 +283,7 @@ def train_epoch(
         x = x_all[order[start : start + batch_size]]  # (B, n, n)
         noise = torch.randn((x.shape[0], model.encoder.n_out), generator=generator).to(device)  # (B, D)
         optimizer.zero_grad(set_to_none=True)
-        batch = batch_backward(model, x, noise, priors, likelihood, precision, n_slice)
+        batch = batch_backward(model, x, noise, priors, likelihood, precision, n_slice, kl_z_weight)
         sums = {k: sums[k] + batch[k] for k in sums}
         total = sum(batch.values())
         if not torch.isfinite(total):
@@ -366,7 +393,8 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
     model : RVAE
         On ``device``.
     history : list of dict
-        Per epoch: ``epoch`` (1-based), the loss terms, ``seconds``, ``patches_per_s``.
+        Per epoch: ``epoch`` (1-based), the loss terms (the plain ELBO's), ``kl_z_weight`` (see
+        :func:`kl_z_weight`), ``seconds``, ``patches_per_s``.
 
     Raises
     ------
@@ -404,17 +432,22 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
     for epoch in range(done + 1, epochs + 1):
         t0 = time.perf_counter()
         try:
+            weight = content_kl_weight(hyper, epoch)
             terms = train_epoch(
-                model, optimizer, x, hyper["batch_size"], generator, priors, hyper["likelihood"], hyper["precision"]
+                model, optimizer, x, hyper["batch_size"], generator, priors, hyper["likelihood"], hyper["precision"],
+                weight,
             )
         except RuntimeError as err:
             raise RuntimeError(f"rVAE training, epoch {epoch}: {err}") from err
         seconds = time.perf_counter() - t0
-        history.append({"epoch": epoch, **terms, "seconds": seconds, "patches_per_s": len(x) / seconds})
+        history.append(
+            {"epoch": epoch, **terms, "kl_z_weight": weight, "seconds": seconds, "patches_per_s": len(x) / seconds}
+        )
         if log:
             log.info(
-                "epoch %d/%d: loss %.4f (reconstruction %.4f, kl_z %.4f, kl_theta %.4f, kl_shift %.4f), %.0f patches/s",
+                "epoch %d/%d: loss %.4f (reconstruction %.4f, kl_z %.4f, kl_theta %.4f, kl_shift %.4f), %.0f patches/s%s",
                 epoch, epochs, *(terms[k] for k in TERMS), len(x) / seconds,
+                f" (orientation warm-up: kl_z weighted x{weight:g})" if weight != 1 else "",
             )  # fmt: skip
         if checkpoint is not None:
             save_checkpoint(
