@@ -20,6 +20,7 @@ from rvae_pathways.train import (
     batch_backward,
     build_model,
     content_kl_weight,
+    estimate_noise_std,
     evaluate,
     fit,
     load_checkpoint,
@@ -28,6 +29,7 @@ from rvae_pathways.train import (
     resolve_hyper,
     save_model,
     train_epoch,
+    training_set,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -314,3 +316,20 @@ def test_the_warm_up_is_recorded_and_the_reported_kl_z_is_unweighted():
     assert [h["kl_z_weight"] for h in history] == [100.0, 1.0]
     assert all(h["total"] == pytest.approx(h["reconstruction"] + h["kl_z"] + h["kl_theta"] + h["kl_shift"])
                for h in history)
+
+
+def test_the_training_set_is_scaled_to_one_and_holds_the_exact_turns():
+    patches = blobs(5) * 7.0
+    x, scale = training_set(patches, augment_rot90=True)
+    assert scale == pytest.approx(patches.max()) and x.max() == pytest.approx(1.0)
+    assert x.shape == (20, 8, 8) and x.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(x[5:10], np.rot90(x[:5], 1, axes=(1, 2)))
+    assert training_set(patches, augment_rot90=False)[0].shape == (5, 8, 8)
+    with pytest.raises(InputError, match="no image"):
+        training_set(np.zeros((2, 4, 4)))
+
+
+def test_the_noise_estimate_finds_the_added_noise():
+    rng = np.random.default_rng(0)
+    x = 0.5 + rng.normal(0, 0.03, (200, 16, 16)).astype(np.float32)  # flat patches: only noise differs
+    assert estimate_noise_std(x) == pytest.approx(0.03, rel=0.15)

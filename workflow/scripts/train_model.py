@@ -4,31 +4,23 @@ import hashlib
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 import xarray as xr
 
-from rvae_pathways.atoms import noise_sigma
 from rvae_pathways.rule_runner import run
-from rvae_pathways.train import fit, pick_device, resolve_hyper, save_model
+from rvae_pathways.train import estimate_noise_std, fit, pick_device, resolve_hyper, save_model, training_set
 
 
 def main(snakemake, log):
     torch.set_num_threads(snakemake.threads)
     patches = xr.open_zarr(snakemake.input.patches)["image"].values
-    scale = float(patches.max())
-    x = patches / scale  # intensities in [0, 1]; the encoder must see the same scaling
+    # intensities in [0, 1] (the encoder must see the same scaling), plus the turned copies
+    x, scale = training_set(patches, snakemake.params.augment_rot90)
     settings = dict(snakemake.params.hyper)
     if settings.get("noise_std") is None:
-        # The Gaussian likelihood's sigma is the pixel noise: a larger one lets the KL terms win
-        # and the content latents collapse onto the prior.
-        settings["noise_std"] = noise_sigma(x.reshape(-1, x.shape[2]))
+        settings["noise_std"] = estimate_noise_std(x[: len(patches)])
         log.info("pixel noise of the patches (Gaussian likelihood sigma): %.4f", settings["noise_std"])
-    if snakemake.params.augment_rot90:
-        # Every patch also at 90, 180 and 270 degrees (exact, no interpolation), so the encoder
-        # learns to read orientations the movie itself may not show.
-        x = np.ascontiguousarray(np.concatenate([np.rot90(x, k, axes=(1, 2)) for k in range(4)]))
     hyper = resolve_hyper(settings, patches.shape[1])  # defaults filled in, checked
     seed, epochs = snakemake.params.seed, snakemake.params.epochs
     # The checkpoint is named after everything that determines training (data, settings, seed),

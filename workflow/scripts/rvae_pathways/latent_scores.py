@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+TARGETS = {"sublattice": 0.99, "si_vs_c_auc": 0.98, "defect_vs_c_auc": 0.9, "rotation_ratio": 0.1}
+PRISTINE_C, SI, DEFECT_C = 0, 1, 2  # simulator classes (rvae_pathways.simulate_stem.CLASS_NAMES)
+
 
 def sublattice_accuracy(theta_deg: np.ndarray, sublattice: np.ndarray, symmetry_deg: float = 120.0) -> float:
     """Share of atoms whose sublattice (0/1) is recovered from theta, modulo the lattice symmetry.
@@ -135,3 +138,60 @@ def collapse_scores(z_mean: np.ndarray, z_std: np.ndarray) -> dict:
         "active": (spread >= width).tolist(),
         "all_active": bool(np.all(spread >= width)),
     }
+
+
+def _at_least(value, target) -> bool:
+    """True where a score exists and reaches its target (None: the class is absent, no verdict)."""
+    return value is not None and value >= target
+
+
+def score_against_truth(model, images: np.ndarray, latents: dict) -> dict:
+    """Every score above for a trained model, with a verdict per target (:data:`TARGETS`).
+
+    Parameters
+    ----------
+    model : rvae_pathways.model.RVAE
+    images : (N, n, n) array
+        The patches, scaled as the model was trained (encoded again turned by +90 degrees).
+    latents : dict-like
+        ``z_mean`` and ``z_std`` (N, k), ``true_class`` and ``true_sublattice`` (N,), and
+        ``theta_deg`` (N,) for a model with a rotation latent.
+
+    Returns
+    -------
+    dict: ``n_patches``, ``targets``, ``si_vs_c`` and ``defect_vs_c`` (:func:`separation_scores`),
+    ``rotation_90`` (:func:`rotation_invariance`), ``sublattice``, ``collapse``
+    (:func:`collapse_scores`) and ``passes`` (name -> bool).
+    """
+    from .encode import encode
+
+    z, z_std = np.asarray(latents["z_mean"]), np.asarray(latents["z_std"])
+    cls = np.asarray(latents["true_class"])
+    pristine, si, defect = cls == PRISTINE_C, cls == SI, cls == DEFECT_C
+    scores = {"n_patches": int(len(z)), "targets": TARGETS}
+    scores["si_vs_c"] = separation_scores(z[si | pristine], si[si | pristine])
+    scores["defect_vs_c"] = separation_scores(z[defect | pristine], defect[defect | pristine])
+    rotated = encode(model, np.rot90(images, k=1, axes=(1, 2)).copy())  # +90 deg as displayed
+    has_theta = "theta_deg" in latents
+    theta = np.asarray(latents["theta_deg"]) if has_theta else np.zeros(len(z))
+    theta_rot = rotated.get("theta_deg", np.zeros(len(z)))
+    scores["rotation_90"] = rotation_invariance(z, rotated["z"], theta, theta_rot, 90.0, si, pristine)
+    if has_theta:
+        sub = np.asarray(latents["true_sublattice"])
+        lattice = (pristine | si) & (sub >= 0)
+        scores["sublattice"] = sublattice_accuracy(theta[lattice], sub[lattice])
+    else:
+        scores["sublattice"] = None
+        scores["rotation_90"]["theta_error_deg"] = None
+    scores["collapse"] = collapse_scores(z, z_std)
+    si_auc, defect_auc, ratio = scores["si_vs_c"], scores["defect_vs_c"], scores["rotation_90"]["ratio"]
+    scores["passes"] = {
+        "sublattice": _at_least(scores["sublattice"], TARGETS["sublattice"]),
+        "si_vs_c": _at_least(si_auc["best_single_auc"], TARGETS["si_vs_c_auc"])
+        and _at_least(si_auc["logistic_auc"], TARGETS["si_vs_c_auc"]),
+        "defect_vs_c": _at_least(defect_auc["best_single_auc"], TARGETS["defect_vs_c_auc"])
+        and _at_least(defect_auc["logistic_auc"], TARGETS["defect_vs_c_auc"]),
+        "rotation_invariance": ratio is not None and ratio <= TARGETS["rotation_ratio"],
+        "no_collapse": scores["collapse"]["all_active"],
+    }
+    return scores

@@ -344,6 +344,44 @@ def check_patches(patches) -> np.ndarray:
     return patches
 
 
+def training_set(patches, augment_rot90: bool = True) -> tuple[np.ndarray, float]:
+    """The patches as the model sees them: divided by their maximum, optionally with their turns.
+
+    Parameters
+    ----------
+    patches : array (N, n, n)
+    augment_rot90 : bool
+        Append every patch turned by 90, 180 and 270 degrees (``np.rot90``, exact: no
+        interpolation), so the encoder learns to read orientations the movie itself may not show.
+
+    Returns
+    -------
+    x : float32 array (N, n, n), or (4N, n, n) with the turns (the originals first)
+    scale : float
+        The maximum divided out; new patches must be divided by it before encoding.
+    """
+    patches = check_patches(patches)
+    scale = float(patches.max())
+    if not scale > 0:
+        raise InputError("every patch pixel is zero or negative; the patches hold no image")
+    x = patches / scale
+    if augment_rot90:
+        x = np.concatenate([np.rot90(x, k, axes=(1, 2)) for k in range(4)])
+    return np.ascontiguousarray(x, dtype=np.float32), scale
+
+
+def estimate_noise_std(x: np.ndarray) -> float:
+    """Pixel noise sigma of patches ``x`` (N, n, n), for the Gaussian likelihood.
+
+    A larger sigma than the data's lets the KL terms win and the content latents collapse onto
+    the prior; see :func:`rvae_pathways.atoms.noise_sigma` for the estimator.
+    """
+    from .atoms import noise_sigma
+
+    x = np.asarray(x)
+    return float(noise_sigma(x.reshape(-1, x.shape[-1])))
+
+
 def save_checkpoint(path, state: dict) -> None:
     """Write ``state`` with :func:`torch.save` atomically: to ``path.tmp``, flushed, then renamed."""
     path = Path(path)
