@@ -101,7 +101,9 @@ def test_patches_carry_their_atoms_and_truth(tiny_run):
 
     patches = xr.open_zarr(tiny_run / "results" / "tiny" / "patches.zarr")
     atoms = xr.open_zarr(tiny_run / "results" / "tiny" / "atoms.zarr")
-    assert patches["image"].shape[1:] == (29, 29)
+    assert patches["image"].shape[1:] == (15, 15)  # patches.patch_px of the default config
+    assert patches.attrs["window_px"] == pytest.approx(28.4)  # 2 x the 14.2 px spacing
+    assert patches.attrs["pixel_size_nm"] == pytest.approx(0.01 * 28.4 / 15)  # one sample, for scale bars
     assert patches.attrs["n_dropped_at_border"] + patches.sizes["patch"] == atoms.sizes["atom"]
     assert set(np.unique(patches["frame"].values)) == {0, 1, 2}
     assert (patches["true_class"].values >= 0).all()  # every patched atom matched a true atom
