@@ -50,7 +50,7 @@ def _drifting_movie(n=5, step=(0.3, -0.5)):
 def test_prepare_movie_writes_normalised_frames_and_cumulative_drift(tmp_path):
     frames, step = _drifting_movie()
     frames["true_frame"] = ("true_atom", np.zeros(3, np.int32))
-    drift = prepare_movie(frames, tmp_path / "aligned.zarr", (1, 99), 7.1)
+    drift = prepare_movie(frames, tmp_path / "aligned.zarr", (1, 99), 7.1, per_frame=True)
     expected = np.arange(5)[:, None] * step
     np.testing.assert_allclose(drift, expected, atol=0.3)
     aligned = xr.open_zarr(tmp_path / "aligned.zarr")
@@ -61,3 +61,20 @@ def test_prepare_movie_writes_normalised_frames_and_cumulative_drift(tmp_path):
     assert "true_frame" in aligned  # truth travels with the frames
     first = aligned["image"][0].values
     assert np.percentile(first, 1) == pytest.approx(0, abs=1e-5)
+
+
+def test_the_movie_is_scaled_alike_so_a_growing_dark_hole_does_not_brighten_the_lattice(tmp_path):
+    image, _ = honeycomb_image(shape=(96, 96), seed=0)
+    holed = image.copy()
+    holed[30:70, 30:70] = image.min() - 0.5 * (image.max() - image.min())  # darker vacuum in a hole
+    frames = make_frames(np.stack([image, image, holed]), 0.01, "test")
+    lattice = np.ones((96, 96), bool)
+    lattice[25:75, 25:75] = False
+    out = {}
+    for per_frame in (False, True):
+        prepare_movie(frames, tmp_path / f"{per_frame}.zarr", (1, 99), 4.0, per_frame=per_frame)
+        aligned = xr.open_zarr(tmp_path / f"{per_frame}.zarr")
+        out[per_frame] = [aligned["image"][i].values[lattice].mean() for i in range(3)]
+        assert aligned.attrs["normalised_per_frame"] is per_frame
+    assert out[False][2] == pytest.approx(out[False][0], rel=1e-6)  # one scale for the movie
+    assert out[True][2] > 1.1 * out[True][0]  # per-frame percentiles brighten the holed frame

@@ -30,6 +30,7 @@ rule prepare_frames:
     params:
         source=sample_source,
         percentiles=config["prepare"]["percentiles"],
+        per_frame=config["prepare"]["per_frame"],
         max_shift_spacings=config["prepare"]["max_shift_spacings"],
         spacing_nm=sample_spacing,
     log:

@@ -12,7 +12,8 @@ def main(snakemake, log):
     spacing_px = spacing_in_pixels(snakemake.params.spacing_nm, frames.attrs["pixel_size_nm"])
     max_shift = snakemake.params.max_shift_spacings * spacing_px
     log.info("drift between frames searched within %.1f px", max_shift)
-    drift = prepare_movie(frames, snakemake.output.aligned, snakemake.params.percentiles, max_shift, log)
+    drift = prepare_movie(frames, snakemake.output.aligned, snakemake.params.percentiles, max_shift, log,
+                          per_frame=snakemake.params.per_frame)
     log.info("total drift over the movie: (%.2f, %.2f) px", *(drift[-1] - drift[0]))
 
 

@@ -9,7 +9,18 @@ from __future__ import annotations
 import numpy as np
 
 
-def normalise_intensity(image: np.ndarray, low: float = 0.5, high: float = 99.5) -> np.ndarray:
+def intensity_range(image: np.ndarray, low: float = 0.5, high: float = 99.5) -> tuple[float, float]:
+    """The ``low`` and ``high`` percentiles (0-100) of an image; its min and max if they coincide."""
+    image = np.asarray(image, dtype=np.float32)
+    lo, hi = (float(v) for v in np.percentile(image, [low, high]))
+    if hi <= lo:
+        lo, hi = float(image.min()), float(image.max())
+    if hi <= lo:
+        raise ValueError("cannot normalise a constant image")
+    return lo, hi
+
+
+def normalise_intensity(image: np.ndarray, low: float = 0.5, high: float = 99.5, limits=None) -> np.ndarray:
     """Scale an image so that its ``low`` and ``high`` percentiles map to 0 and 1.
 
     Parameters
@@ -17,18 +28,31 @@ def normalise_intensity(image: np.ndarray, low: float = 0.5, high: float = 99.5)
     image : 2-D array
     low, high : float
         Percentiles (0-100) mapped to 0 and 1; values beyond them are kept, not clipped.
+    limits : (lo, hi), optional
+        Intensities mapped to 0 and 1 instead of the image's own percentiles (e.g. a whole
+        movie's, see :func:`movie_intensity_range`).
 
     Returns
     -------
     float32 array of the same shape.
     """
     image = np.asarray(image, dtype=np.float32)
-    lo, hi = np.percentile(image, [low, high])
+    lo, hi = intensity_range(image, low, high) if limits is None else (float(limits[0]), float(limits[1]))
     if hi <= lo:
-        lo, hi = float(image.min()), float(image.max())
-    if hi <= lo:
-        raise ValueError("cannot normalise a constant image")
+        raise ValueError(f"cannot normalise with the intensity range {lo}..{hi}")
     return ((image - lo) / (hi - lo)).astype(np.float32)
+
+
+def movie_intensity_range(frames, low: float = 0.5, high: float = 99.5) -> tuple[float, float]:
+    """One intensity range for a whole movie: the median over frames of each frame's percentiles.
+
+    Scaling every frame by the same range keeps intensities comparable in time (a constant beam
+    current gives a constant atom brightness), which per-frame percentiles do not: as a hole
+    opens, the dark vacuum lowers a frame's low percentile and the lattice of that frame comes
+    out brighter, a trend the latent variables would then follow. Reads one frame at a time.
+    """
+    ranges = np.array([intensity_range(frames["image"][i].values, low, high) for i in range(frames.sizes["frame"])])
+    return float(np.median(ranges[:, 0])), float(np.median(ranges[:, 1]))
 
 
 def frame_shift(reference: np.ndarray, moving: np.ndarray, max_shift: float | None = None) -> np.ndarray:
@@ -72,7 +96,8 @@ def frame_shift(reference: np.ndarray, moving: np.ndarray, max_shift: float | No
     return np.array([dy, dx])
 
 
-def prepare_movie(frames, path, percentiles=(0.5, 99.5), max_shift: float | None = None, log=None) -> np.ndarray:
+def prepare_movie(frames, path, percentiles=(0.5, 99.5), max_shift: float | None = None, log=None,
+                  per_frame: bool = False) -> np.ndarray:
     """Normalise every frame and measure its drift, writing the result to Zarr frame by frame.
 
     Parameters
@@ -85,6 +110,10 @@ def prepare_movie(frames, path, percentiles=(0.5, 99.5), max_shift: float | None
         frames' attributes, and any ``true_*`` variables unchanged.
     percentiles : (low, high)
         See :func:`normalise_intensity`.
+    per_frame : bool
+        False (default): every frame is scaled by the movie's range (:func:`movie_intensity_range`),
+        so intensities stay comparable in time. True: each frame by its own percentiles (for
+        movies whose beam current or detector gain changes between frames).
     max_shift : float, optional
         Largest drift between consecutive frames in px (see :func:`frame_shift`); half the
         atom spacing is the natural choice.
@@ -103,7 +132,11 @@ def prepare_movie(frames, path, percentiles=(0.5, 99.5), max_shift: float | None
 
     n, ny, nx = (frames.sizes[d] for d in ("frame", "y", "x"))
     low, high = percentiles
-    normalised = (normalise_intensity(frames["image"][i].values, low, high) for i in range(n))
+    limits = None if per_frame else movie_intensity_range(frames, low, high)
+    if log and limits is not None:
+        log.info("intensity range of the movie (median of the frames' %g and %g percentiles): %g .. %g",
+                 low, high, *limits)
+    normalised = (normalise_intensity(frames["image"][i].values, low, high, limits) for i in range(n))
     drifts = []
     previous = None
     for i, image in enumerate(normalised):
@@ -117,7 +150,9 @@ def prepare_movie(frames, path, percentiles=(0.5, 99.5), max_shift: float | None
                 "drift_x": (("frame",), [np.float32(drift[1])]),
             },
             coords={"frame": [i]},
-            attrs={**frames.attrs, "drift_units": "px", "normalised_percentiles": list(percentiles)},
+            attrs={**frames.attrs, "drift_units": "px", "normalised_percentiles": list(percentiles),
+                   "normalised_per_frame": bool(per_frame),
+                   **({} if limits is None else {"normalised_range": [float(v) for v in limits]})},
         )
         if i == 0:
             block.to_zarr(path, mode="w", encoding={"image": {"chunks": (1, ny, nx)}}, consolidated=True)
