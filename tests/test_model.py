@@ -243,3 +243,30 @@ def test_bernoulli_loss_by_hand_with_clipped_targets():
     assert terms["kl_theta"].item() == terms["kl_shift"].item() == 0
     with pytest.raises(ValueError, match="likelihood"):
         elbo_loss(x, logits, post, likelihood="poisson")
+
+
+def test_ring_spectra_do_not_change_when_the_patch_turns_by_90_degrees():
+    from rvae_pathways.model import RingSpectrum
+
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.random((4, 15, 15)).astype(np.float32))
+    rings = RingSpectrum(15, weight=24.0)  # weight 24: the plain amplitudes
+    assert rings.n_features == 7 * 7  # rings of radius 1..7, harmonics 0..6
+    a = rings(x)
+    for k in (1, 2, 3):
+        turned = torch.from_numpy(np.rot90(x.numpy(), k, axes=(1, 2)).copy())
+        torch.testing.assert_close(rings(turned), a, rtol=1e-5, atol=1e-5)
+    # harmonic 0 of a ring is the sum of its samples: a flat patch gives 24 x the value, nothing else
+    flat = rings(torch.full((1, 15, 15), 0.5)).view(7, 7)
+    torch.testing.assert_close(flat[:, 0], torch.full((7,), 12.0))
+    assert flat[:, 1:].abs().max() < 1e-5
+    # and they tell a three-fold site from a site whose neighbour moved
+    assert not torch.allclose(a[0], a[1])
+
+
+def test_an_encoder_with_ring_spectra_reads_them_beside_the_pixels():
+    model = RVAE(15, n_latent=2, hidden=16, ring_weight=50.0, generator=torch.Generator().manual_seed(0))
+    assert model.encoder.body[0].in_features == 15 * 15 + 49
+    mean, log_std = model.encoder(torch.rand(3, 15, 15))
+    assert mean.shape == log_std.shape == (3, 5)
+    assert "encoder.rings.sampling" not in model.state_dict()  # derived from the patch size, not stored

@@ -76,7 +76,6 @@ def test_no_content_latent_collapses(scores):
     assert min(scores["collapse"]["kl_per_latent"]) > 1.0  # nats: each latent carries information
 
 
-@pytest.mark.xfail(strict=True, reason="open in issue #3: 5-7 defect C vs C AUC is 0.5-0.8, target 0.9")
 def test_the_content_latents_separate_5_7_defect_carbon_from_pristine_carbon(scores):
     assert scores["defect_vs_c"]["best_single_auc"] >= TARGETS["defect_vs_c_auc"]
     assert scores["defect_vs_c"]["logistic_auc"] >= TARGETS["defect_vs_c_auc"]

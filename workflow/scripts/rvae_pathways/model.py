@@ -14,6 +14,8 @@ of ``z``. The image of pixel ``c`` (its coordinate on :func:`make_grid`) is
 so rotating and shifting the object is rotating and shifting the grid it is drawn on, and
 ``z`` only has to describe what does not change under rotation and translation. With
 ``rotation=False`` and ``translation=False`` the same class is a plain VAE with a spatial decoder.
+Optionally (``ring_weight > 0``) the encoder also reads rotation-invariant ring spectra of the
+patch (:class:`RingSpectrum`), which helps z tell neighbour geometries apart.
 
 Conventions
 -----------
@@ -34,6 +36,7 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -110,6 +113,52 @@ def _mlp(n_in: int, hidden: int, layers: int, activation: str) -> nn.Sequential:
     return nn.Sequential(*modules)
 
 
+def ring_sampling_matrix(n: int, n_angles: int = 24) -> np.ndarray:
+    """Bilinear weights (R * n_angles, n * n) that sample an n x n patch on rings about its centre.
+
+    Rings of radius 1, 2, ... (n - 1) // 2 px around pixel ``(n - 1) / 2``, ``n_angles`` points
+    each, starting on the +x axis and going counter-clockwise as displayed.
+    """
+    centre = (n - 1) / 2
+    radii = np.arange(1, int(centre) + 1, dtype=float)
+    angle = 2 * np.pi * np.arange(n_angles) / n_angles
+    y = (centre - radii[:, None] * np.sin(angle)).ravel()  # rows grow downwards
+    x = (centre + radii[:, None] * np.cos(angle)).ravel()
+    weights = np.zeros((len(y), n * n))
+    y0, x0 = np.floor(y).astype(int), np.floor(x).astype(int)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            w = (1 - np.abs(y - (y0 + dy))) * (1 - np.abs(x - (x0 + dx)))
+            inside = (y0 + dy >= 0) & (y0 + dy < n) & (x0 + dx >= 0) & (x0 + dx < n)
+            rows = np.flatnonzero(inside)
+            np.add.at(weights, (rows, (y0 + dy)[inside] * n + (x0 + dx)[inside]), w[inside])
+    return weights
+
+
+class RingSpectrum(nn.Module):
+    """Rotation-invariant features of a patch: amplitude spectra of rings around its centre.
+
+    Each ring (radius 1 .. (n - 1) // 2 px, 24 points) is Fourier transformed along the angle;
+    the amplitudes of harmonics 0 .. ``n_harmonics - 1`` do not change when the patch turns
+    (exactly for multiples of 15 degrees, to interpolation otherwise). They say which angular
+    symmetry each shell of neighbours has: three-fold for a lattice site, broken by a turned bond.
+    Scaled by ``weight`` / 24, so that they count as much as the pixels in the encoder's first layer.
+    """
+
+    def __init__(self, n: int, weight: float, n_harmonics: int = 7, n_angles: int = 24):
+        super().__init__()
+        matrix = torch.as_tensor(ring_sampling_matrix(n, n_angles), dtype=torch.float32)
+        self.register_buffer("sampling", matrix, persistent=False)  # (R * A, n * n), derived from n
+        self.n_rings, self.n_angles, self.n_harmonics = matrix.shape[0] // n_angles, n_angles, n_harmonics
+        self.weight = float(weight)
+        self.n_features = self.n_rings * n_harmonics
+
+    def forward(self, x: Tensor) -> Tensor:
+        rings = (x.flatten(1) @ self.sampling.T).view(-1, self.n_rings, self.n_angles)  # (B, R, A)
+        amplitude = torch.fft.rfft(rings, dim=-1).abs()[..., : self.n_harmonics]  # (B, R, K)
+        return amplitude.flatten(1) * (self.weight / self.n_angles)
+
+
 class Encoder(nn.Module):
     """Patch -> Gaussian posterior over ``(theta, dx, dy, z_1 .. z_k)``.
 
@@ -129,12 +178,17 @@ class Encoder(nn.Module):
     conv : bool
         Two strided 3x3 convolutions (16 and 32 channels, each halving the patch) before the
         fully connected layers, instead of reading the flattened patch directly.
+    ring_weight : float
+        > 0: the fully connected layers also read the patch's :class:`RingSpectrum` (scaled by
+        this weight), rotation-invariant features that let z tell apart neighbour geometries
+        which the pixels alone leave to the rotation; 0: pixels only.
 
     ``forward(x)`` takes patches (B, n, n) and returns ``mean, log_std``, each (B, D) with columns
     in the order ``theta`` (if rotation), ``dx, dy`` (if translation), ``z_1 .. z_k``.
     """
 
-    def __init__(self, n_pixels, n_latent, rotation, translation, hidden=128, layers=2, activation="tanh", conv=False):
+    def __init__(self, n_pixels, n_latent, rotation, translation, hidden=128, layers=2, activation="tanh", conv=False,
+                 ring_weight=0.0):
         super().__init__()
         self.n_out = int(rotation) + 2 * int(translation) + n_latent
         side = math.isqrt(n_pixels)
@@ -154,13 +208,18 @@ class Encoder(nn.Module):
         else:
             self.features = nn.Flatten()
             n_features = n_pixels
+        self.rings = RingSpectrum(side, ring_weight) if ring_weight > 0 else None
+        if self.rings is not None:
+            n_features += self.rings.n_features
         self.body = _mlp(n_features, hidden, layers, activation)
         self.head = nn.Linear(hidden if layers else n_features, 2 * self.n_out)
         self.conv = conv
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        h = x.unsqueeze(1) if self.conv else x  # (B, 1, n, n) for the convolutions
-        h = self.body(self.features(h))  # (B, hidden)
+        h = self.features(x.unsqueeze(1) if self.conv else x)  # (B, features); (B, 1, n, n) into convolutions
+        if self.rings is not None:
+            h = torch.cat([h, self.rings(x)], dim=1)
+        h = self.body(h)  # (B, hidden)
         mean, log_std = self.head(h).chunk(2, dim=-1)  # (B, D) each
         return mean, log_std
 
@@ -356,6 +415,8 @@ class RVAE(nn.Module):
         Shared by the encoder and the decoder.
     conv : bool
         Convolutional encoder (see :class:`Encoder`).
+    ring_weight : float
+        Rotation-invariant ring spectra as extra encoder inputs (see :class:`Encoder`); 0: none.
     generator : torch.Generator, optional
         Draws the initial weights (each layer uniform in +-1/sqrt(fan_in), PyTorch's default
         scale), so that the initialisation depends on this generator only; without it PyTorch's
@@ -372,6 +433,7 @@ class RVAE(nn.Module):
         layers=2,
         activation="tanh",
         conv=False,
+        ring_weight=0.0,
         generator: torch.Generator | None = None,
     ):
         super().__init__()
@@ -379,7 +441,9 @@ class RVAE(nn.Module):
         self.n_latent = int(n_latent)
         self.rotation = bool(rotation)
         self.translation = bool(translation)
-        self.encoder = Encoder(patch_size**2, n_latent, rotation, translation, hidden, layers, activation, conv)
+        self.encoder = Encoder(
+            patch_size**2, n_latent, rotation, translation, hidden, layers, activation, conv, ring_weight
+        )
         self.decoder = SpatialDecoder(n_latent, hidden, layers, activation)
         self.register_buffer("grid", make_grid(self.patch_size), persistent=False)  # (P, 2)
         if generator is not None:

@@ -45,6 +45,7 @@ DEFAULT_HYPER = {
     "layers": 2,
     "activation": "tanh",
     "conv": False,
+    "ring_weight": 0.0,  # > 0: rotation-invariant ring spectra as extra encoder inputs
     # the loss (see rvae_pathways.model.elbo_loss)
     "likelihood": "gaussian",
     "rotation_prior_rad": 0.1,
@@ -59,7 +60,9 @@ DEFAULT_HYPER = {
     "warmup_epochs": 0,
     "warmup_kl_z_weight": 50.0,
 }
-MODEL_KEYS = ("patch_size", "n_latent", "rotation", "translation", "hidden", "layers", "activation", "conv")
+MODEL_KEYS = (
+    "patch_size", "n_latent", "rotation", "translation", "hidden", "layers", "activation", "conv", "ring_weight",
+)
 PRIOR_KEYS = ("rotation_prior_rad", "translation_prior", "noise_std")
 TERMS = ("total", "reconstruction", "kl_z", "kl_theta", "kl_shift")
 PRECISIONS = ("fp32", "bf16")
@@ -89,7 +92,7 @@ def resolve_hyper(hyper: dict | None, patch_size: int) -> dict:
 
 def build_model(hyper: dict, generator: torch.Generator | None = None) -> RVAE:
     """The :class:`~rvae_pathways.model.RVAE` a resolved ``hyper`` dict describes."""
-    return RVAE(**{k: hyper[k] for k in MODEL_KEYS}, generator=generator)
+    return RVAE(**{k: hyper[k] if k in hyper else DEFAULT_HYPER[k] for k in MODEL_KEYS}, generator=generator)
 
 
 def priors_of(hyper: dict) -> dict:
