@@ -58,24 +58,15 @@ def synthetic_patches(n: int, size: int = 32, seed: int = 0) -> np.ndarray:
     return np.clip(image, 0, 1).reshape(n, size, size).astype(np.float32)
 
 
-def cpu_model() -> str:
+def cpuinfo_field(name: str) -> str:
+    """The first ``name : value`` line's value in /proc/cpuinfo ("" where absent or unreadable)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith(name):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return "unknown CPU"
-
-
-def cpu_flags() -> set[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+    return ""
 
 
 def run(x: np.ndarray, precision: str, epochs: int, device: str) -> dict:
@@ -101,10 +92,11 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    flags = cpu_flags()
+    flags = set(cpuinfo_field("flags").split())
     native_bf16 = sorted(flags & {"avx512_bf16", "amx_bf16"})
     threads = torch.get_num_threads()
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, {threads} threads")
+    machine = cpuinfo_field("model name") or "unknown CPU"
+    print(f"machine: {machine}, {os.cpu_count()} cores, torch {torch.__version__}, {threads} threads")
     print(f"cpu bf16 arithmetic: {', '.join(native_bf16) if native_bf16 else 'none (no avx512_bf16, no amx_bf16)'}")
     print(f"config: 32x32 patches, n_latent 2 + rotation + translation, 2 x 128 tanh, batch 100, {args.epochs} epochs")
     x = synthetic_patches(args.patches)

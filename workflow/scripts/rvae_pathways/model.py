@@ -142,7 +142,8 @@ class RingSpectrum(nn.Module):
     the amplitudes of harmonics 0 .. ``n_harmonics - 1`` do not change when the patch turns
     (exactly for multiples of 15 degrees, to interpolation otherwise). They say which angular
     symmetry each shell of neighbours has: three-fold for a lattice site, broken by a turned bond.
-    Scaled by ``weight`` / 24, so that they count as much as the pixels in the encoder's first layer.
+    Divided by the number of points per ring (amplitudes of the ring's mean) and multiplied by
+    ``weight``, which sets how strongly they speak in the encoder's first layer beside the pixels.
     """
 
     def __init__(self, n: int, weight: float, n_harmonics: int = 7, n_angles: int = 24):

@@ -65,6 +65,7 @@ MODEL_KEYS = (
 )
 PRIOR_KEYS = ("rotation_prior_rad", "translation_prior", "noise_std")
 TERMS = ("total", "reconstruction", "kl_z", "kl_theta", "kl_shift")
+SUMMED_TERMS = TERMS[1:]  # summed over patches; "total" is their sum (model.per_patch)
 PRECISIONS = ("fp32", "bf16")
 
 # On the CPU the decoder takes a batch in slices of about this many activations per layer
@@ -280,7 +281,7 @@ def train_epoch(
     n = x_all.shape[0]
     order = torch.randperm(n, generator=generator).to(device)
     n_slice = slice_size(model, batch_size, device)
-    sums = dict.fromkeys(("reconstruction", "kl_z", "kl_theta", "kl_shift"), 0.0)
+    sums = dict.fromkeys(SUMMED_TERMS, 0.0)
     model.train()
     for start in range(0, n, batch_size):
         x = x_all[order[start : start + batch_size]]  # (B, n, n)
@@ -317,7 +318,7 @@ def evaluate(
     x_all = _as_tensor(patches, device)
     n = x_all.shape[0]
     n_slice = slice_size(model, batch_size, device)
-    sums = dict.fromkeys(("reconstruction", "kl_z", "kl_theta", "kl_shift"), 0.0)
+    sums = dict.fromkeys(SUMMED_TERMS, 0.0)
     model.eval()
     for start in range(0, n, batch_size):
         x = x_all[start : start + batch_size]
@@ -435,7 +436,7 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
         On ``device``.
     history : list of dict
         Per epoch: ``epoch`` (1-based), the loss terms (the plain ELBO's), ``kl_z_weight`` (see
-        :func:`kl_z_weight`), ``seconds``, ``patches_per_s``.
+        :func:`content_kl_weight`), ``seconds``, ``patches_per_s``.
 
     Raises
     ------
