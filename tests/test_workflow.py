@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from workflow_runs import ROOT, planned_jobs, snakemake, write_config
+
 STAGES = ("simulate_stem", "load_frames", "prepare_frames", "find_atoms", "score_atoms", "extract_patches",
           "plot_overview", "plot_gmm_baseline", "plot_angles")
 MODEL_STAGES = ("train_model", "encode_patches", "score_latents", "plot_model")
@@ -20,39 +18,6 @@ FIGURES = ("overview", "gmm_baseline", "rvae_angles") + tuple(
     f"{model}_{kind}" for model in ("rvae", "vae")
     for kind in ("manifold", "training", "latent_maps", "latent_scatter", "latent_vs_frame")
 )
-
-
-def write_config(workdir: Path, rows: list[dict], **overrides) -> Path:
-    """A full config (the default one, with a tiny simulator) and a samples table in ``workdir``."""
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    config["samples"] = "samples.tsv"
-    config["simulate_stem"].update(n_frames=3, height=96, width=96, seed=1)
-    config["rvae"]["epochs"] = 3
-    for section, values in overrides.items():
-        config[section].update(values)
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    columns = ["sample", "path", "modality", "pixel_size_nm", "spacing_nm"]
-    lines = ["\t".join(columns)] + ["\t".join(str(row.get(c, "")) for c in columns) for row in rows]
-    (workdir / "samples.tsv").write_text("\n".join(lines) + "\n")
-    return workdir / "config.yaml"
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
-         "--configfile", "config.yaml", "--cores", "2", *args],
-        cwd=workdir, capture_output=True, text=True, timeout=600,
-    )
-
-
-def planned_jobs(workdir: Path) -> dict[str, int]:
-    """Rule -> job count of a dry run (empty when nothing is to be done)."""
-    out = snakemake(workdir, "--dry-run").stdout
-    assert "Error" not in out, out
-    if "Nothing to be done" in out:
-        return {}
-    table = out.split("Job stats:")[1].split("total")[0].splitlines()[3:]
-    return {name: int(count) for name, count in (line.split() for line in table if line.strip())}
 
 
 SIM = {"sample": "tiny", "path": "simulate", "modality": "stem", "spacing_nm": 0.142}
