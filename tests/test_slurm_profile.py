@@ -100,6 +100,8 @@ def two_runs(cluster, tmp_path_factory):
     second = run_through_slurm(cluster, workdir)
     all_jobs = cluster.sacct(FIELDS)
     second_jobs = [row for row in all_jobs if row["JobID"] not in {r["JobID"] for r in first_jobs}]
+    error = first.stdout[first.stdout.find("Error in rule"):]
+    print("first run's error message:\n" + error[:3000])
     print("sacct after both runs:\n" + "\n".join("|".join(row.values()) for row in all_jobs))
     return SimpleNamespace(workdir=workdir, first=first, second=second, first_log=first_log,
                            first_jobs=first_jobs, second_jobs=second_jobs)
