@@ -1,5 +1,6 @@
 # Config validation, the samples table, and input functions.
 
+import re
 import sys
 from pathlib import Path
 
@@ -57,9 +58,23 @@ def read_samples(path):
 samples = read_samples(config["samples"])
 
 
+def sample_names(modality, simulated=None):
+    """Names of the samples of one modality (only the simulated ones, or only files, if asked)."""
+    rows = samples[samples["modality"] == modality]
+    if simulated is not None:
+        rows = rows[(rows["path"] == "simulate") == simulated]
+    return list(rows.index)
+
+
+def one_of(names):
+    """A wildcard pattern matching exactly these names (and nothing when there are none)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
 wildcard_constraints:
-    sample="|".join(samples.index),
+    sample=one_of(samples.index),
     model="rvae|vae",
+    window=r"\d+",
 
 
 def sample_modality(wildcards):
@@ -89,6 +104,13 @@ def sample_pixel_size(wildcards):
     return samples.loc[wildcards.sample, "pixel_size_nm"]
 
 
+def model_label(wildcards):
+    """How logs, files and figures name a model: rvae, vae, or the PFM window size (w16)."""
+    if "window" in wildcards.keys():
+        return f"w{wildcards.window}"
+    return wildcards.model
+
+
 def sample_spacing(wildcards):
     return float(samples.loc[wildcards.sample, "spacing_nm"])
 
@@ -102,8 +124,34 @@ def model_hyper(wildcards):
     return {**config["rvae"]["hyper"], "rotation": False, "translation": False, "ring_weight": 0.0}
 
 
+def pfm_hyper(wildcards):
+    """The PFM models' hyper-parameters: the rVAE's (rotation and translation latents), changed by pfm.hyper."""
+    return {**config["rvae"]["hyper"], "rotation": True, "translation": True, **config["pfm"]["hyper"]}
+
+
+def window_px(wildcards):
+    return int(wildcards.window)
+
+
+def pfm_window_latents(wildcards):
+    """The latents of every window size of a PFM sample (the sweep)."""
+    return [f"results/{wildcards.sample}/w{w}/latents.zarr" for w in config["pfm"]["windows_px"]]
+
+
+def pfm_window_patches(wildcards):
+    return [f"results/{wildcards.sample}/w{w}/patches.zarr" for w in config["pfm"]["windows_px"]]
+
+
+PFM_SAMPLE_FIGURES = ("pfm_sweep", "pfm_switching", "pfm_histograms")
+
+
 def figure_paths(sample):
-    """The figures of one sample (see figures.smk)."""
+    """The figures of one sample (see figures.smk and pfm.smk)."""
+    if samples.loc[sample, "modality"] == "pfm":
+        paths = [f"results/{sample}/figures/{name}.png" for name in PFM_SAMPLE_FIGURES]
+        for w in config["pfm"]["windows_px"]:
+            paths += [f"results/{sample}/figures/w{w}_{kind}.png" for kind in ("manifold", "training")]
+        return paths
     paths = [f"results/{sample}/figures/overview.png", f"results/{sample}/figures/gmm_baseline.png"]
     for model in config["models"]:
         paths += [
@@ -116,13 +164,20 @@ def figure_paths(sample):
 
 
 def all_outputs():
-    """Targets of a run: every cached stage of every sample, and atom scores where the truth is known.
+    """Targets of a run: every cached stage of every sample, and scores where the truth is known.
 
     The intermediates are targets too (they are products people open), so deleting one re-runs
     the rule that makes it and, through file times, only the rules downstream of it.
     """
     targets = []
-    for sample in samples.index:
+    for sample in sample_names("pfm"):
+        targets.append(f"results/{sample}/frames.zarr")
+        for w in config["pfm"]["windows_px"]:
+            targets += [f"results/{sample}/w{w}/patches.zarr", f"results/{sample}/w{w}/latents.zarr"]
+            if is_simulated(sample):
+                targets.append(f"results/{sample}/w{w}/pfm_scores.json")
+        targets += figure_paths(sample)
+    for sample in sample_names("stem"):
         targets += [f"results/{sample}/{stage}.zarr" for stage in ("frames", "aligned", "atoms", "patches")]
         for model in config["models"]:
             targets.append(f"results/{sample}/{model}/latents.zarr")

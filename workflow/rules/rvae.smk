@@ -7,6 +7,7 @@ rule train_model:
         history="results/{sample}/{model}/history.tsv",
     params:
         source=sample_source,
+        label=model_label,
         hyper=model_hyper,
         epochs=config["rvae"]["epochs"],
         augment_rot90=config["rvae"]["augment_rot90"],
@@ -37,6 +38,7 @@ rule encode_patches:
         latents=directory("results/{sample}/{model}/latents.zarr"),
     params:
         source=sample_source,
+        label=model_label,
     log:
         "results/logs/encode_patches/{sample}_{model}.log",
     benchmark:

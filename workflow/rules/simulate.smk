@@ -10,6 +10,8 @@ rule simulate_stem:
         "results/benchmarks/simulate_stem/{sample}.tsv"
     conda:
         "../../envs/stem.yaml"
+    wildcard_constraints:
+        sample=one_of(sample_names("stem", simulated=True)),
     resources:
         mem_mb=2000,
         runtime=10,

@@ -22,15 +22,16 @@ def main(snakemake, log):
     for name, values in latents.items():
         if name not in ("z", "z_std"):
             data[name] = (("patch",), values)
-    for name in ("atom", *PATCH_COLUMNS):
+    for name in ("atom", "row", "col", *PATCH_COLUMNS):  # row, col: the PFM window grid
         if name in patches:
             data[name] = (("patch",), patches[name].values)
     attrs = {
-        "model": snakemake.wildcards.model,
+        "model": snakemake.params.label,
         "units": "theta in degrees (counter-clockwise as displayed), dx/dy in patch pixels (right, down; "
         "a patch pixel is pixel_size_nm, sample_step_px frame pixels)",
         **{k: v for k, v in patches.attrs.items()
-           if k in ("pixel_size_nm", "window_px", "patch_px", "sample_step_px", "true_class_names")},
+           if k in ("pixel_size_nm", "window_px", "patch_px", "sample_step_px", "true_class_names",
+                    "frame_pixel_size_nm", "stride_px", "grid_rows", "grid_cols", "n_frames")},
     }
     ds = xr.Dataset(data, coords={"latent": np.arange(1, latents["z"].shape[1] + 1)}, attrs=attrs)
     ds.to_zarr(snakemake.output.latents, mode="w", consolidated=True)

@@ -34,7 +34,7 @@ def main(snakemake, log):
             stale.unlink()
     log.info(
         "training %s on %d patches of %d px for %d epochs on %s (seed %d): %s",
-        snakemake.wildcards.model, len(x), x.shape[1], epochs, pick_device(), seed, hyper,
+        snakemake.params.label, len(x), x.shape[1], epochs, pick_device(), seed, hyper,
     )
     model, history = fit(x, settings, epochs=epochs, seed=seed, checkpoint=checkpoint, log=log)
     save_model(snakemake.output.model, model, {**hyper, "input_scale": scale, "seed": seed})

@@ -111,7 +111,13 @@ def truth_variables(frames: xr.Dataset) -> list[str]:
 
 
 def write_frames(frames: xr.Dataset, path) -> None:
-    """Write a frames Dataset to Zarr with one chunk per frame (truth variables unchunked)."""
+    """Write a frames Dataset to Zarr with one chunk per frame (truth variables unchunked).
+
+    A ``channel_image`` (frame, channel, y, x), as PFM scans carry, is chunked one frame
+    (all channels) per chunk too.
+    """
     ny, nx = frames.sizes["y"], frames.sizes["x"]
     encoding = {"image": {"chunks": (1, ny, nx)}}
+    if "channel_image" in frames.data_vars:
+        encoding["channel_image"] = {"chunks": (1,) + frames["channel_image"].shape[1:]}
     frames.to_zarr(path, mode="w", encoding=encoding, consolidated=True)

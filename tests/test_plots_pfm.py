@@ -1,0 +1,347 @@
+"""Tests of the PFM figures (window-size sweep, switching pathway, latent histograms)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from matplotlib.image import imread
+from PIL import Image
+
+from rvae_pathways import plots, plots_pfm
+
+PIXEL_NM = 20.0
+SIZE = 64
+STRIDE = 4
+WINDOWS = (8, 16)
+
+
+# ------------------------------------------------------------------------------------------
+# synthetic data: a disc domain growing in a 64 x 64 movie
+
+
+def make_frames(n_frames=3, size=SIZE, seed=0):
+    """Piezoresponse +1 outside a disc, -1 inside it (radius growing with the frame), with noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    radius = [10.0 + 8.0 * f for f in range(n_frames)]
+    domain = np.stack([np.where((yy - 30) ** 2 + (xx - 34) ** 2 < r**2, -1, 1) for r in radius]).astype(np.int8)
+    image = domain + rng.normal(0, 0.15, domain.shape)
+    wall = np.zeros(domain.shape, bool)
+    wall[:, 1:, :] |= domain[:, 1:, :] != domain[:, :-1, :]
+    wall[:, :, 1:] |= domain[:, :, 1:] != domain[:, :, :-1]
+    return xr.Dataset(
+        {"image": (("frame", "y", "x"), image.astype(np.float32)),
+         "true_domain": (("frame", "y", "x"), domain), "true_wall": (("frame", "y", "x"), wall),
+         "true_switched_fraction": ("frame", (domain == -1).mean(axis=(1, 2)))},
+        coords={"frame": np.arange(n_frames)},
+        attrs={"pixel_size_nm": PIXEL_NM, "intensity_units": "a.u.", "modality": "pfm"},
+    )
+
+
+def make_latents(frames, window, stride=STRIDE, seed=0, theta=True):
+    """Latents of a window grid: z1 = window mean + noise, z2 = window std + noise."""
+    rng = np.random.default_rng(seed + window)
+    image = frames["image"].values
+    n_frames, ny, nx = image.shape
+    rows, cols = (ny - window) // stride + 1, (nx - window) // stride + 1
+    records = []
+    for f in range(n_frames):
+        for r in range(rows):
+            for c in range(cols):
+                cut = image[f, r * stride:r * stride + window, c * stride:c * stride + window]
+                records.append((f, r, c, cut.mean(), cut.std()))
+    f, r, c, mean, std = (np.array(v) for v in zip(*records))
+    n = f.size
+    z = np.column_stack([mean + rng.normal(0, 0.05, n), std + rng.normal(0, 0.05, n)])
+    ds = xr.Dataset(
+        {"z_mean": (("patch", "latent"), z.astype(np.float32)),
+         "z_std": (("patch", "latent"), np.full((n, 2), 0.1, np.float32)),
+         "frame": ("patch", f.astype(np.int32)), "row": ("patch", r.astype(np.int32)),
+         "col": ("patch", c.astype(np.int32)),
+         "y": ("patch", (r * stride + (window - 1) / 2).astype(np.float32)),
+         "x": ("patch", (c * stride + (window - 1) / 2).astype(np.float32))},
+        attrs={"window_px": window, "stride_px": stride, "grid_rows": rows, "grid_cols": cols,
+               "frame_pixel_size_nm": PIXEL_NM, "pixel_size_nm": PIXEL_NM, "model": "rvae"},
+    )
+    if theta:
+        ds["theta_deg"] = ("patch", rng.uniform(-180, 180, n).astype(np.float32))
+    return ds
+
+
+def make_sweep(n_frames=3, theta=True):
+    frames = make_frames(n_frames)
+    latents = {w: make_latents(frames, w, theta=theta) for w in WINDOWS}
+    labels = {w: np.where(ds["z_mean"].values[:, 0] < 0, -1, 1) for w, ds in latents.items()}
+    return frames, latents, labels
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    return make_sweep()
+
+
+# ------------------------------------------------------------------------------------------
+# checks
+
+
+def check_png(path, min_px=300, max_px=1500):
+    """The file is a PNG at about 150 dpi, page-sized and not blank."""
+    assert path.is_file()
+    image = imread(path)
+    height, width = image.shape[:2]
+    assert min_px <= width <= max_px and min_px <= height <= 1450, image.shape
+    assert image[..., :3].std() > 0.02
+    dpi = Image.open(path).info.get("dpi")
+    assert dpi is not None and abs(dpi[0] - plots.DPI) < 1
+
+
+def colorbars(fig):
+    return [ax for ax in fig.axes if getattr(ax, "_colorbar", None) is not None and ax.get_visible()]
+
+
+def colorbar_labels(fig):
+    return [ax._colorbar.ax.get_xlabel() or ax._colorbar.ax.get_ylabel() for ax in colorbars(fig)]
+
+
+def panels(fig):
+    return [ax for ax in fig.axes if getattr(ax, "_colorbar", None) is None and ax.get_visible()]
+
+
+def all_text(fig):
+    from matplotlib.text import Text
+
+    return "\n".join(t.get_text() for t in fig.findobj(Text))
+
+
+def scale_bar_labels(ax):
+    return [t.get_text() for t in ax.texts if t.get_gid() == "scale-bar"]
+
+
+# ------------------------------------------------------------------------------------------
+# helpers
+
+
+def test_latent_grid_places_each_value_at_its_row_and_col(sweep):
+    _, latents, _ = sweep
+    ds = latents[8]
+    values = np.arange(ds.sizes["patch"], dtype=float)
+    grid = plots_pfm.latent_grid(ds, values, frame=1)
+    assert grid.shape == (ds.attrs["grid_rows"], ds.attrs["grid_cols"]) == (15, 15)
+    frame, row, col = (ds[c].values for c in ("frame", "row", "col"))
+    for k in np.flatnonzero(frame == 1)[::17]:
+        assert grid[row[k], col[k]] == values[k]
+    assert grid[0, 0] == values[np.flatnonzero((frame == 1) & (row == 0) & (col == 0))[0]]
+    # by name, and NaN where the frame has no window
+    z1 = plots_pfm.latent_grid(ds, "z1", 0)
+    np.testing.assert_allclose(z1.ravel(), ds["z_mean"].values[frame == 0, 0])
+    missing = ds.isel(patch=np.flatnonzero(~((frame == 2) & (row == 3) & (col == 5))))
+    grid = plots_pfm.latent_grid(missing, "z1", 2)
+    assert np.isnan(grid[3, 5]) and np.isfinite(grid).sum() == grid.size - 1
+    with pytest.raises(ValueError, match="values for"):
+        plots_pfm.latent_grid(ds, values[:-1], 0)
+
+
+def test_grid_extent_puts_map_cells_on_the_window_centres(sweep):
+    _, latents, _ = sweep
+    # window 16, stride 4, 13 x 13 grid: centres 7.5 .. 55.5, cells 4 px wide
+    left, right, bottom, top = plots_pfm.grid_extent(latents[16])
+    assert (left, right, bottom, top) == (5.5, 57.5, 57.5, 5.5)
+    # the same from the patch centres alone
+    ds = latents[16].copy()
+    ds.attrs = {k: v for k, v in ds.attrs.items() if k not in ("stride_px", "window_px", "grid_rows", "grid_cols")}
+    np.testing.assert_allclose(plots_pfm.grid_extent(ds), (5.5, 57.5, 57.5, 5.5))
+
+
+def test_lengths_and_window_labels():
+    assert plots_pfm.length_text(320) == "320 nm"
+    assert plots_pfm.length_text(1280) == "1.28 µm"
+    assert plots_pfm.window_label(16, 20.0) == "window 16 px (320 nm)"
+    assert plots_pfm.window_label(16, None) == "window 16 px"
+
+
+def test_switched_fraction_counts_the_minority_state_of_the_first_frame():
+    frame = np.repeat([0, 1, 2], 4)
+    labels = np.array([1, 1, 1, -1, 1, 1, -1, -1, -1, -1, -1, 0])
+    f, fraction = plots_pfm.switched_fraction(labels, frame)
+    np.testing.assert_array_equal(f, [0, 1, 2])
+    np.testing.assert_allclose(fraction, [0.25, 0.5, 1.0])  # label 0 (unassigned) left out
+    # the other way round: -1 is the majority at first
+    _, fraction = plots_pfm.switched_fraction(-labels, frame)
+    np.testing.assert_allclose(fraction, [0.25, 0.5, 1.0])
+    # a tie in the first frame: -1 counts as switched
+    _, fraction = plots_pfm.switched_fraction([1, -1, -1, -1], [0, 0, 1, 1])
+    np.testing.assert_allclose(fraction, [0.5, 1.0])
+
+
+def test_plotting_never_imports_pyplot(tmp_path):
+    code = (
+        "import sys; sys.path.insert(0, 'tests'); import test_plots_pfm as t; "
+        "from rvae_pathways import plots_pfm as p; "
+        "frames, lat, lab = t.make_sweep(2); "
+        f"p.plot_window_sweep(frames, lat, r'{tmp_path / 'a.png'}'); "
+        f"p.plot_switching_path(lat, r'{tmp_path / 'b.png'}', lab); "
+        f"p.plot_latent_histograms(lat, r'{tmp_path / 'c.png'}'); "
+        "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'"
+    )
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert all((tmp_path / f"{n}.png").is_file() for n in "abc")
+
+
+# ------------------------------------------------------------------------------------------
+# 1. window-size sweep
+
+
+def test_window_sweep_rows_line_up_with_the_frames(sweep, tmp_path):
+    frames, latents, _ = sweep
+    assert plots_pfm.plot_window_sweep(frames, latents, tmp_path / "sweep.png") is None
+    check_png(tmp_path / "sweep.png")
+    fig = plots_pfm.window_sweep_figure(frames, latents)
+    axes = np.array(panels(fig)).reshape(3, 3)  # image row + two window sizes, frames 0, 1, 2
+    # one colour bar for the image row and one per latent row, all labelled
+    labels = colorbar_labels(fig)
+    assert len(labels) == 1 + len(WINDOWS)
+    assert labels[0] == "piezoresponse (a.u.)" and labels[1:] == ["$z_1$ (a.u.)"] * 2
+    assert scale_bar_labels(axes[0, 0]) == ["200 nm"]  # 64 px x 20 nm = 1.28 µm wide
+    assert [ax.get_title() for ax in axes[0]] == ["frame 0", "frame 1", "frame 2"]
+    assert axes[1, 0].get_ylabel() == "window 8 px\n(160 nm)"
+    assert axes[2, 0].get_ylabel() == "window 16 px\n(320 nm)"
+    assert len(axes[0, 0].collections) >= 1  # true walls as contours
+    for r, window in ((1, 8), (2, 16)):
+        images = [ax.get_images()[0] for ax in axes[r]]
+        assert len({im.get_clim() for im in images}) == 1  # one colour scale per row
+        assert images[2].get_extent() == list(plots_pfm.grid_extent(latents[window]))
+        np.testing.assert_array_equal(images[2].get_array().filled(np.nan),
+                                      plots_pfm.latent_grid(latents[window], "z1", 2))
+        assert axes[r, 0].get_xlim() == axes[0, 0].get_xlim() == (-0.5, SIZE - 0.5)
+    # the disc is switched (z1 < 0) at its centre in the last frame, not in the corner
+    z1 = plots_pfm.latent_grid(latents[16], "z1", 2)
+    assert z1[6, 7] < 0 < z1[0, 0]
+
+
+def test_window_sweep_of_theta_uses_a_cyclic_map(sweep, tmp_path):
+    frames, latents, _ = sweep
+    fig = plots_pfm.window_sweep_figure(frames, latents, frames_to_show=[0, 2], variable="theta")
+    axes = np.array(panels(fig)).reshape(3, 2)
+    image = axes[1, 0].get_images()[0]
+    assert image.get_cmap().name.startswith("twilight") and image.get_clim() == (-180.0, 180.0)
+    assert colorbar_labels(fig)[1:] == ["θ (deg)"] * 2
+    with pytest.raises(ValueError, match="variable"):
+        plots_pfm.window_sweep_figure(frames, latents, variable="z3")
+
+
+def test_window_sweep_of_one_frame_shows_z1_z2_and_theta(tmp_path):
+    frames, latents, _ = make_sweep(n_frames=1)
+    plots_pfm.plot_window_sweep(frames, latents, tmp_path / "one.png")
+    check_png(tmp_path / "one.png")
+    fig = plots_pfm.window_sweep_figure(frames, latents)
+    axes = panels(fig)
+    assert len(axes) == 1 + 3 * len(WINDOWS)  # the image, then z1, z2, theta per window size
+    assert [ax.get_title() for ax in axes[1:4]] == ["latent $z_1$", "latent $z_2$", "rotation θ"]
+    assert colorbar_labels(fig) == ["piezoresponse (a.u.)"] + ["$z_1$ (a.u.)", "$z_2$ (a.u.)", "θ (deg)"] * 2
+    assert scale_bar_labels(axes[0]) == ["200 nm"]
+
+
+def test_window_sweep_without_theta_says_so(tmp_path):
+    frames, latents, _ = make_sweep(n_frames=1, theta=False)
+    plots_pfm.plot_window_sweep(frames, latents, tmp_path / "no_theta.png")
+    check_png(tmp_path / "no_theta.png")
+    fig = plots_pfm.window_sweep_figure(frames, latents)
+    assert all_text(fig).count(plots.NO_ROTATION_TEXT) == len(WINDOWS)
+    assert len(colorbars(fig)) == 1 + 2 * len(WINDOWS)
+    frames, latents, _ = make_sweep(n_frames=3, theta=False)
+    fig = plots_pfm.window_sweep_figure(frames, latents, variable="theta")
+    assert all_text(fig).count(plots.NO_ROTATION_TEXT) == 3 * len(WINDOWS)
+    assert len(colorbars(fig)) == 1
+
+
+def test_window_sweep_scale_bar_in_micrometres(tmp_path):
+    frames, latents, _ = make_sweep(n_frames=2)
+    frames.attrs["pixel_size_nm"] = 80.0  # 5.12 µm wide: a 1 µm bar
+    for ds in latents.values():
+        ds.attrs["frame_pixel_size_nm"] = 80.0
+    fig = plots_pfm.window_sweep_figure(frames, latents)
+    assert scale_bar_labels(panels(fig)[0]) == ["1 µm"]
+    assert "window 16 px\n(1.28 µm)" in all_text(fig)
+
+
+# ------------------------------------------------------------------------------------------
+# 2. switching pathway
+
+
+def test_switching_path_histograms_and_fraction_against_truth(sweep, tmp_path):
+    frames, latents, labels = sweep
+    truth = frames["true_switched_fraction"].values
+    plots_pfm.plot_switching_path(latents, tmp_path / "path.png", labels, truth)
+    check_png(tmp_path / "path.png")
+    fig = plots_pfm.switching_path_figure(latents, labels, truth)
+    axes = panels(fig)
+    assert len(axes) == len(WINDOWS) + 1
+    assert colorbar_labels(fig) == ["fraction of the\nframe's windows"] * len(WINDOWS)
+    assert "window 8 px (160 nm)" in axes[0].get_title()
+    for ax in axes[:-1]:
+        mesh = ax.collections[0].get_array()
+        np.testing.assert_allclose(np.asarray(mesh).reshape(-1, 3).sum(axis=0), 1.0)  # per frame
+    frac = axes[-1]
+    assert frac.get_ylim() == (0.0, 1.0) and frac.get_xlabel() == "frame (index)"
+    legend = [t.get_text() for t in frac.get_legend().get_texts()]
+    assert legend == ["window 8 px (160 nm)", "window 16 px (320 nm)", "truth (area fraction)"]
+    found = frac.lines[1].get_ydata()
+    assert found[0] < found[1] < found[2]  # the disc grows
+    np.testing.assert_allclose(frac.lines[2].get_ydata(), truth)
+
+
+def test_switching_path_without_labels_or_truth(sweep, tmp_path):
+    _, latents, _ = sweep
+    plots_pfm.plot_switching_path(latents, tmp_path / "no_labels.png")
+    check_png(tmp_path / "no_labels.png")
+    fig = plots_pfm.switching_path_figure(latents)
+    assert len(panels(fig)) == len(WINDOWS)
+    assert plots_pfm.NO_LABELS_TEXT in fig.get_suptitle()
+
+
+def test_switching_path_of_one_frame(tmp_path):
+    frames, latents, labels = make_sweep(n_frames=1, theta=False)
+    truth = frames["true_switched_fraction"].values
+    plots_pfm.plot_switching_path(latents, tmp_path / "one.png", labels, truth)
+    check_png(tmp_path / "one.png")
+    fig = plots_pfm.switching_path_figure(latents, labels, truth)
+    axes = panels(fig)
+    assert len(axes) == len(WINDOWS) + 1 and not colorbars(fig)
+    assert axes[0].get_xlabel() == "$z_1$ (a.u.)"  # a 1-D histogram
+    assert sum(p.get_height() for p in axes[0].patches) == pytest.approx(1.0)
+    bars = [p.get_height() for p in axes[-1].patches]  # one bar per window size and the truth
+    assert len(bars) == len(WINDOWS) + 1 and bars[-1] == pytest.approx(truth[0])
+    assert all(0 < b < 0.5 for b in bars)  # the minority state
+
+
+# ------------------------------------------------------------------------------------------
+# 3. histograms
+
+
+def test_latent_histograms_share_bins_per_column(sweep, tmp_path):
+    _, latents, _ = sweep
+    plots_pfm.plot_latent_histograms(latents, tmp_path / "hist.png")
+    check_png(tmp_path / "hist.png")
+    fig = plots_pfm.latent_histograms_figure(latents)
+    axes = np.array(panels(fig)).reshape(len(WINDOWS), 3)
+    assert [ax.get_xlabel() for ax in axes[-1]] == ["$z_1$ (a.u.)", "$z_2$ (a.u.)", "θ (deg)"]
+    for c in range(3):
+        edges = [[p.get_x() for p in ax.patches] for ax in axes[:, c]]
+        assert edges[0] == edges[1]
+        assert sum(p.get_height() for p in axes[0, c].patches) == pytest.approx(1.0)
+    assert "window 16 px (320 nm): 507 windows" in all_text(fig)
+
+
+def test_latent_histograms_of_one_frame_without_theta(tmp_path):
+    _, latents, _ = make_sweep(n_frames=1, theta=False)
+    plots_pfm.plot_latent_histograms(latents, tmp_path / "one.png")
+    check_png(tmp_path / "one.png")
+    fig = plots_pfm.latent_histograms_figure(latents)
+    assert all_text(fig).count(plots.NO_ROTATION_TEXT) == len(WINDOWS)
