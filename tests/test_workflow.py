@@ -21,12 +21,18 @@ FIGURES = ("overview", "gmm_baseline", "rvae_angles") + tuple(
 
 
 SIM = {"sample": "tiny", "path": "simulate", "modality": "stem", "spacing_nm": 0.142}
+# the PFM branch: a tiny simulated switching sequence and the real Asylum scan shipped in tests/data
+PFM_SIM = {"sample": "tinypfm", "path": "simulate", "modality": "pfm"}
+PFM_REAL = {"sample": "asylum", "path": str(ROOT / "tests" / "data" / "pfm_box_in_box_asylum.ibw"), "modality": "pfm"}
+PFM_WINDOW_STAGES = ("tile_frames", "train_pfm_model", "encode_pfm_patches", "plot_pfm_model")
+PFM_FIGURES = ("pfm_sweep", "pfm_switching", "pfm_histograms", "w8_manifold", "w8_training", "w16_manifold",
+               "w16_training")
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tiny")
-    write_config(workdir, [SIM])
+    write_config(workdir, [SIM, PFM_SIM, PFM_REAL])
     result = snakemake(workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir
@@ -50,6 +56,38 @@ def test_every_stage_writes_its_output_log_and_benchmark(tiny_run):
         assert set(scores["passes"]) == {"sublattice", "si_vs_c", "defect_vs_c", "rotation_invariance", "no_collapse"}
     for name in FIGURES:
         assert (out / "figures" / f"{name}.png").stat().st_size > 10_000, name
+
+
+def test_the_pfm_branch_writes_every_window_size_and_figure(tiny_run):
+    for sample in ("tinypfm", "asylum"):
+        out = tiny_run / "results" / sample
+        assert (out / "frames.zarr").is_dir()
+        for window in (8, 16):
+            for name in ("patches.zarr", "latents.zarr"):
+                assert (out / f"w{window}" / name).is_dir(), (sample, window, name)
+            assert (out / f"w{window}" / "model.pt").is_file()
+            assert (out / f"w{window}" / "pfm_scores.json").is_file() == (sample == "tinypfm")  # truth only there
+            for rule in PFM_WINDOW_STAGES:
+                assert (tiny_run / "results" / "logs" / rule / f"{sample}_w{window}.log").is_file(), (rule, sample)
+                assert (tiny_run / "results" / "benchmarks" / rule / f"{sample}_w{window}.tsv").is_file(), (rule, sample)
+        for name in PFM_FIGURES:
+            assert (out / "figures" / f"{name}.png").stat().st_size > 10_000, (sample, name)
+        assert not (out / "atoms.zarr").exists()  # no STEM stages for a PFM sample
+    assert (tiny_run / "results" / "logs" / "simulate_pfm" / "tinypfm.log").is_file()
+    assert not (tiny_run / "results" / "asylum" / "simulated.zarr").exists()
+
+
+def test_pfm_scores_and_latents_keep_the_window_grid(tiny_run):
+    import xarray as xr
+
+    scores = json.loads((tiny_run / "results" / "tinypfm" / "w16" / "pfm_scores.json").read_text())
+    assert set(scores["passes"]) == {"sign_accuracy", "walls", "switched_fraction"}
+    assert scores["n_frames"] == 3 and scores["window_px"] == 16 and scores["stride_px"] == 4
+    latents = xr.open_zarr(tiny_run / "results" / "asylum" / "w16" / "latents.zarr")
+    assert (latents.attrs["grid_rows"], latents.attrs["grid_cols"]) == (61, 61)  # (256 - 16) / 4 + 1
+    assert latents.sizes["patch"] == 61 * 61
+    assert latents["row"].values.max() == 60 and latents["col"].values.max() == 60
+    assert latents.attrs["frame_pixel_size_nm"] == pytest.approx(39.0625)  # 10 um over 256 px, from the file
 
 
 def test_atom_metrics_meet_the_targets_on_the_tiny_movie(tiny_run):

@@ -138,8 +138,8 @@ def pfm_window_latents(wildcards):
     return [f"results/{wildcards.sample}/w{w}/latents.zarr" for w in config["pfm"]["windows_px"]]
 
 
-def pfm_window_patches(wildcards):
-    return [f"results/{wildcards.sample}/w{w}/patches.zarr" for w in config["pfm"]["windows_px"]]
+def pfm_window_models(wildcards):
+    return [f"results/{wildcards.sample}/w{w}/model.pt" for w in config["pfm"]["windows_px"]]
 
 
 PFM_SAMPLE_FIGURES = ("pfm_sweep", "pfm_switching", "pfm_histograms")

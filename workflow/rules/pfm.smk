@@ -83,6 +83,7 @@ rule score_pfm:
     input:
         frames="results/{sample}/frames.zarr",
         patches="results/{sample}/w{window}/patches.zarr",
+        model="results/{sample}/w{window}/model.pt",
         latents="results/{sample}/w{window}/latents.zarr",
     output:
         scores=report(
@@ -94,7 +95,6 @@ rule score_pfm:
         ),
     params:
         source=sample_source,
-        seed=config["rvae"]["seed"],
     log:
         "results/logs/score_pfm/{sample}_w{window}.log",
     benchmark:
@@ -150,7 +150,7 @@ rule plot_pfm_sweep:
     """The window-size sweep: latent maps per frame and window size, the switching path, latent histograms."""
     input:
         frames="results/{sample}/frames.zarr",
-        patches=pfm_window_patches,
+        models=pfm_window_models,
         latents=pfm_window_latents,
     output:
         sweep=report(
@@ -178,7 +178,6 @@ rule plot_pfm_sweep:
         source=sample_source,
         windows_px=config["pfm"]["windows_px"],
         frames_to_show=config["figures"]["frames_to_show"],
-        seed=config["rvae"]["seed"],
     log:
         "results/logs/plot_pfm_sweep/{sample}.log",
     benchmark:

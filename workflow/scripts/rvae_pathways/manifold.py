@@ -50,3 +50,22 @@ def decode_manifold(
         images = torch.sigmoid(images)
     images = images.cpu().numpy()
     return images.reshape(len(z2_values), len(z1_values), *images.shape[1:])
+
+
+@torch.no_grad()
+def decode_centre(model, z: np.ndarray, batch_size: int = 65536) -> np.ndarray:
+    """The decoder's value at the centre of the patch (grid point (0, 0)) for every row of ``z`` (N, k).
+
+    The centre is where rotation and (zero) shift leave a point in place, so the value does not
+    depend on theta: for a PFM window it is the model's piezoresponse at the window's centre, in
+    the model's input scale (a logit for the Bernoulli likelihood).
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    z = torch.as_tensor(np.asarray(z, dtype=np.float32), device=device)
+    values = []
+    for start in range(0, len(z), batch_size):
+        chunk = z[start:start + batch_size]
+        centre = torch.zeros(len(chunk), 1, 2, device=device, dtype=chunk.dtype)
+        values.append(model.decoder(centre, chunk)[:, 0].float().cpu())
+    return torch.cat(values).numpy() if values else np.zeros(0, dtype=np.float32)

@@ -1,15 +1,19 @@
 """Scores of a PFM latent space against the simulator's truth (pure functions on arrays).
 
-The windows of :mod:`rvae_pathways.tiles` are labelled up/down from their content latents
-alone (:func:`domain_labels`), walls are where neighbouring windows disagree
-(:func:`wall_windows`), and :func:`score_pfm` compares both with the truth:
+Every window of :mod:`rvae_pathways.tiles` is labelled up or down from its content latents
+through the model's spatial decoder: the sign of the piezoresponse the decoder draws at the
+window's centre for the window's ``z`` (:func:`rvae_pathways.manifold.decode_centre`,
+:func:`domain_labels`). The centre is the one point a rotation leaves in place, so the label does
+not depend on theta, and a weakly pinned spot of lower but same-signed response stays in its
+domain. Walls are where neighbouring windows disagree: one point midway between the two window
+centres (:func:`wall_points`). :func:`score_pfm` compares both with the truth:
 
 - sign accuracy: does the latent label give the polarisation of windows away from walls?
 - walls: do the latent walls lie where the true walls are (precision, recall, F1)?
 - switched fraction: does the share of windows in the switched state follow the truth over time?
 
-Missing scores (no window away from walls, no wall, a flat curve) are NaN with a ``note``;
-their ``passes`` is False.
+Missing scores (no window away from walls, no wall, a flat curve) are None in the JSON with a
+``note``; their ``passes`` is False.
 """
 
 from __future__ import annotations
@@ -17,70 +21,52 @@ from __future__ import annotations
 import numpy as np
 
 TARGETS = {"sign_accuracy": 0.98, "wall_f1": 0.9, "switched_fraction_r": 0.95}
-MAX_FIT_ROWS = 200_000  # domain_labels fits the mixture to at most this many windows (a seeded subset)
 
 
-def domain_labels(z: np.ndarray, seed: int = 0, orient_by: np.ndarray | None = None) -> np.ndarray:
-    """Two-state labels (+1/-1, int8) of windows from their content latents ``z`` (N, k).
-
-    A two-component Gaussian mixture (full covariances, seeded, so the same inputs give the same
-    labels) is fitted to ``z`` (to a seeded subset of :data:`MAX_FIT_ROWS` windows when there are
-    more) and every window gets its more probable component. Which state is +1: the one with the
-    larger mean of ``orient_by`` (e.g. each window's mean piezoresponse) when it is given, else
-    the more populous one. With fewer than 2 distinct rows every window is +1.
-    """
-    from sklearn.mixture import GaussianMixture
-
-    z = np.asarray(z, dtype=float)
-    if z.ndim == 1:
-        z = z[:, None]
-    n = len(z)
-    labels = np.ones(n, dtype=np.int8)
-    if n < 2 or np.all(np.ptp(z, axis=0) == 0):
-        return labels
-    rng = np.random.default_rng(seed)
-    fit = z if n <= MAX_FIT_ROWS else z[np.sort(rng.choice(n, MAX_FIT_ROWS, replace=False))]
-    # put the latents on a common scale so a wide latent does not swamp the others
-    centre, scale = fit.mean(axis=0), fit.std(axis=0)
-    scale[scale == 0] = 1.0
-    model = GaussianMixture(2, covariance_type="full", n_init=3, random_state=seed, reg_covar=1e-4)
-    model.fit((fit - centre) / scale)
-    component = model.predict((z - centre) / scale)
-    first = component == 0
-    if orient_by is not None:
-        orient_by = np.asarray(orient_by, dtype=float)
-        if orient_by.shape != (n,):
-            raise ValueError(f"orient_by has shape {orient_by.shape}, expected ({n},)")
-        a = orient_by[first].mean() if first.any() else -np.inf
-        b = orient_by[~first].mean() if (~first).any() else -np.inf
-        first_is_up = a >= b
-    else:
-        first_is_up = first.sum() >= (~first).sum()
-    labels[first != first_is_up] = -1
-    return labels
+def domain_labels(centre_values: np.ndarray) -> np.ndarray:
+    """Up (+1) or down (-1), int8, of windows from the signed response decoded at their centres (0 counts as up)."""
+    return np.where(np.asarray(centre_values, dtype=float) >= 0, 1, -1).astype(np.int8)
 
 
-def wall_windows(labels_grid: np.ndarray) -> np.ndarray:
-    """Windows whose label differs from one of their 4 neighbours in the same frame.
+def wall_points(labels_grid: np.ndarray, centre_y: np.ndarray, centre_x: np.ndarray) -> list[np.ndarray]:
+    """Wall points of every frame: midway between 4-neighbouring windows with different labels.
 
-    ``labels_grid`` is (frames, rows, cols) (or one frame, (rows, cols)) of +1/-1; 0 marks a
-    missing window, which is never a wall and makes no wall beside it. Returns a bool array of
-    the same shape.
+    Parameters
+    ----------
+    labels_grid : (frames, rows, cols) array of +1/-1
+        0 marks a missing window, which makes no wall.
+    centre_y, centre_x : (frames, rows, cols) arrays
+        The windows' centres in frame px.
+
+    Returns
+    -------
+    list (one per frame) of (n, 2) float arrays of (y, x).
     """
     grid = np.asarray(labels_grid)
-    walls = np.zeros(grid.shape, dtype=bool)
-    for axis in (-2, -1):
-        a = np.moveaxis(grid, axis, 0)
-        w = np.moveaxis(walls, axis, 0)  # a view: writes go to walls
-        differ = (a[1:] != a[:-1]) & (a[1:] != 0) & (a[:-1] != 0)
-        w[1:] |= differ
-        w[:-1] |= differ
-    return walls
+    points = []
+    for f in range(grid.shape[0]):
+        found = []
+        # each window against the one below it, then against the one to its right
+        for lo, hi in (((slice(None, -1), slice(None)), (slice(1, None), slice(None))),
+                       ((slice(None), slice(None, -1)), (slice(None), slice(1, None)))):
+            a, b = grid[f][lo], grid[f][hi]
+            differ = (a != b) & (a != 0) & (b != 0)
+            found.append(np.column_stack([(centre_y[f][lo][differ] + centre_y[f][hi][differ]) / 2,
+                                          (centre_x[f][lo][differ] + centre_x[f][hi][differ]) / 2]))
+        points.append(np.concatenate(found))
+    return points
+
+
+def _or_none(value: float) -> float | None:
+    """A float for JSON; None where it is undefined (NaN)."""
+    value = float(value)
+    return value if np.isfinite(value) else None
 
 
 def _score(value: float, target: float, **details) -> dict:
-    value = float(value)
-    return {"value": value, "target": target, "passes": bool(np.isfinite(value) and value >= target), **details}
+    """A score with its target and verdict; an undefined (NaN) value is written as None."""
+    ok = bool(np.isfinite(float(value)) and float(value) >= target)
+    return {"value": _or_none(value), "target": target, "passes": ok, **details}
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -143,8 +129,8 @@ def wall_scores(wall_points: list[np.ndarray], true_wall: np.ndarray, covered: t
         hits_true, n_true = hits_true + good_true, n_true + len(inside)
         per_frame["n_predicted"].append(len(points))
         per_frame["n_true"].append(len(inside))
-        per_frame["precision"].append(good_pred / len(points) if len(points) else float("nan"))
-        per_frame["recall"].append(good_true / len(inside) if len(inside) else float("nan"))
+        per_frame["precision"].append(good_pred / len(points) if len(points) else None)
+        per_frame["recall"].append(good_true / len(inside) if len(inside) else None)
     precision = hits_pred / n_pred if n_pred else float("nan")
     recall = hits_true / n_true if n_true else float("nan")
     notes = []
@@ -159,7 +145,8 @@ def wall_scores(wall_points: list[np.ndarray], true_wall: np.ndarray, covered: t
     frames_without = [f for f, k in enumerate(per_frame["n_true"]) if k == 0]
     if frames_without and n_true:
         notes.append(f"{len(frames_without)} frame(s) without a true wall: their predicted points count against precision")
-    return _score(f1, TARGETS["wall_f1"], precision=float(precision), recall=float(recall),
+    return _score(f1, TARGETS["wall_f1"],
+                  precision=_or_none(precision), recall=_or_none(recall),
                   tolerance_px=float(tolerance_px), n_predicted=int(n_pred), n_true=int(n_true),
                   covered_px={"y": [float(y0), float(y1)], "x": [float(x0), float(x1)]},
                   per_frame=per_frame, note="; ".join(notes))
@@ -192,23 +179,22 @@ def switched_fraction(labels: np.ndarray, frame: np.ndarray, n_frames: int, true
         notes.append("a curve is flat (or under 2 frames), so the correlation is undefined")
     mad = float(np.mean(np.abs(predicted[ok] - truth[ok]))) if ok.any() else float("nan")
     return _score(r, TARGETS["switched_fraction_r"], switched_state=int(switched),
-                  predicted=[float(v) for v in predicted], true=[float(v) for v in truth],
-                  mean_abs_difference=mad, note="; ".join(notes))
+                  predicted=[_or_none(v) for v in predicted], true=[_or_none(v) for v in truth],
+                  mean_abs_difference=_or_none(mad), note="; ".join(notes))
 
 
 def score_pfm(
-    z: np.ndarray, frame: np.ndarray, row: np.ndarray, col: np.ndarray, y: np.ndarray, x: np.ndarray,
+    labels: np.ndarray, frame: np.ndarray, row: np.ndarray, col: np.ndarray, y: np.ndarray, x: np.ndarray,
     grid_shape: tuple[int, int], stride_px: float, window_px: float,
     true_domain: np.ndarray, true_wall_distance_px: np.ndarray,
     true_wall: np.ndarray, true_switched_fraction: np.ndarray,
-    orient_by: np.ndarray | None = None, seed: int = 0,
 ) -> dict:
-    """Every PFM score of a latent space, with a verdict per target (:data:`TARGETS`).
+    """Every PFM score of a latent labelling, with a verdict per target (:data:`TARGETS`).
 
     Parameters
     ----------
-    z : (N, k) array
-        Content latents of the N windows (posterior means).
+    labels : (N,) int array of +1/-1
+        The windows' labels from the latent space (:func:`domain_labels`).
     frame, row, col : (N,) int arrays
         Each window's frame and grid indices (``tiles.tile_movie``'s ``frame``, ``row``, ``col``).
     y, x : (N,) arrays
@@ -223,15 +209,12 @@ def score_pfm(
         The true wall pixels.
     true_switched_fraction : (frames,) array
         The true share of the frame in the switched state.
-    orient_by : (N,) array, optional
-        Passed to :func:`domain_labels` (e.g. the windows' mean signal, ``intensity``).
-    seed : int
 
     Returns
     -------
-    dict (JSON-ready; missing scores are NaN with a ``note``):
+    dict (JSON-ready; an undefined score is None with a ``note``):
     ``n_windows``, ``n_frames``, ``grid_rows``, ``grid_cols``, ``window_px``, ``stride_px``,
-    ``seed``, ``targets``, ``n_up``, ``n_down``, ``n_wall_windows``;
+    ``targets``, ``n_up``, ``n_down``, ``n_wall_points``;
     ``sign_accuracy`` (value, target, passes, threshold_px = max(stride, window / 2),
     n_windows, sign_flipped, accuracy_unflipped, note);
     ``walls`` (value = F1, target, passes, precision, recall, tolerance_px = stride,
@@ -240,7 +223,7 @@ def score_pfm(
     mean_abs_difference, note);
     ``passes`` (name -> bool) and ``all_pass``.
     """
-    z = np.asarray(z, dtype=float)
+    labels = np.asarray(labels).astype(np.int8)
     frame = np.asarray(frame).astype(np.int64)
     row, col = np.asarray(row).astype(np.int64), np.asarray(col).astype(np.int64)
     y, x = np.asarray(y, dtype=float), np.asarray(x, dtype=float)
@@ -253,32 +236,29 @@ def score_pfm(
     if len(frame) and (frame.min() < 0 or frame.max() >= n_frames):
         raise ValueError(f"window frames run {frame.min()}..{frame.max()}, outside the truth's {n_frames} frames")
 
-    labels = domain_labels(z, seed=seed, orient_by=orient_by)
     grid = np.zeros((n_frames, n_rows, n_cols), dtype=np.int8)
     grid[frame, row, col] = labels
-    walls = wall_windows(grid)
     centre_y = np.full(grid.shape, np.nan)
     centre_x = np.full(grid.shape, np.nan)
     centre_y[frame, row, col] = y
     centre_x[frame, row, col] = x
-    wall_points = [np.column_stack([centre_y[f][walls[f]], centre_x[f][walls[f]]]) for f in range(n_frames)]
+    points = wall_points(grid, centre_y, centre_x)
     covered = (float(y.min()), float(y.max()), float(x.min()), float(x.max())) if len(y) else (0.0, -1.0, 0.0, -1.0)
 
     away_px = max(float(stride_px), float(window_px) / 2)
     scores = {
-        "n_windows": int(len(z)),
+        "n_windows": int(len(labels)),
         "n_frames": int(n_frames),
         "grid_rows": n_rows,
         "grid_cols": n_cols,
         "window_px": float(window_px),
         "stride_px": float(stride_px),
-        "seed": int(seed),
         "targets": dict(TARGETS),
         "n_up": int(np.sum(labels == 1)),
         "n_down": int(np.sum(labels == -1)),
-        "n_wall_windows": int(walls.sum()),
+        "n_wall_points": int(sum(len(p) for p in points)),
         "sign_accuracy": sign_accuracy(labels, true_domain, true_wall_distance_px, away_px),
-        "walls": wall_scores(wall_points, true_wall, covered, float(stride_px)),
+        "walls": wall_scores(points, true_wall, covered, float(stride_px)),
         "switched_fraction": switched_fraction(labels, frame, n_frames, true_switched_fraction),
     }
     scores["passes"] = {name: scores[name]["passes"] for name in ("sign_accuracy", "walls", "switched_fraction")}

@@ -252,9 +252,18 @@ def _piezo_style(images) -> tuple[str, object]:
     return "gray", Normalize(lo, hi)
 
 
-def _piezo_label(frames) -> str:
+# SI lengths too small to read as tick labels: the amplitude of a real scan is a few pm
+_LENGTH_DISPLAY = {"m": (1e12, "pm"), "nm": (1e3, "pm")}
+
+
+def _piezo_units(frames) -> tuple[float, str]:
+    """Factor and unit in which the piezoresponse is shown (metres become picometres)."""
     units = str(frames.attrs.get("intensity_units", "") or "a.u.")
-    return f"piezoresponse ({units})"
+    return _LENGTH_DISPLAY.get(units, (1.0, units))
+
+
+def _piezo_label(frames) -> str:
+    return f"piezoresponse ({_piezo_units(frames)[1]})"
 
 
 def _draw_walls(ax, frames, i: int) -> bool:
@@ -323,7 +332,8 @@ def window_sweep_figure(frames, latents_by_window, frames_to_show=None, variable
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
 
     # the piezoresponse
-    images = [frames["image"].isel(frame=i).values for i in shown]
+    factor = _piezo_units(frames)[0]
+    images = [frames["image"].isel(frame=i).values * factor for i in shown]
     cmap, norm = _piezo_style(images)
     walls = False
     for c, i in enumerate(shown):
@@ -386,7 +396,10 @@ def window_sweep_figure(frames, latents_by_window, frames_to_show=None, variable
     what = "latents of one frame" if single else f"{_variable_style(variable, None)[0]} per frame"
     pixel_text = f", {length_text(pixel)}/px" if pixel else ""
     notes = "grey: no window centred there" + ("; black lines: true domain walls" if walls else "")
-    fig.suptitle(f"Window-size sweep: rVAE {what}{stride_text}{pixel_text}\n({notes})")
+    # a single frame makes a narrow figure: one short line per part of the title
+    sep = "\n" if single else ""
+    fig.suptitle(f"Window-size sweep: rVAE {what}{sep}{stride_text.lstrip(',') if single else stride_text}"
+                 f"{pixel_text}\n({notes})")
     return fig
 
 
