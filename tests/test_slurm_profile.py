@@ -4,10 +4,11 @@ The cluster (see ``slurm_cluster.py``) is installed where apt and root are at ha
 and started for this module only. Outside CI, where it cannot be installed, the tests skip and
 say how to run them; in CI they never skip.
 
-One tiny movie goes through the workflow twice:
+A tiny STEM movie and a tiny PFM sequence (one window size) go through the workflow twice:
 
-1. with a patch window too large for its frames: extract_patches fails, the message names the
-   rule's log, and (``--keep-going``) everything that does not depend on it still completes;
+1. with a STEM patch window too large for its frames: extract_patches fails, the message names
+   the rule's log, and (``--keep-going``) everything that does not depend on it (the whole PFM
+   branch included) still completes;
 2. with the window fixed: the run resumes at extract_patches and redoes nothing that finished.
 
 Then ``sacct`` must show every rule of the workflow as a SLURM job, the training and encoding
@@ -32,11 +33,13 @@ HOW_TO_RUN = (
     "run the tests as root on Debian/Ubuntu with apt (the test installs slurm-wlm, slurmdbd, munge and "
     "mariadb-server), or install those packages yourself"
 )
-GPU_RULES = {"train_model", "encode_patches"}
+GPU_RULES = {"train_model", "encode_patches", "train_pfm_model", "encode_pfm_patches"}
 # every rule that makes a file; `all` only collects the targets and runs on the submitting machine
 RULES = {"simulate_stem", "load_frames", "prepare_frames", "find_atoms", "score_atoms", "extract_patches",
          "train_model", "encode_patches", "score_latents", "plot_overview", "plot_gmm_baseline", "plot_model",
-         "plot_angles"}
+         "plot_angles",
+         "simulate_pfm", "tile_frames", "train_pfm_model", "encode_pfm_patches", "score_pfm", "plot_pfm_model",
+         "plot_pfm_sweep"}
 AFTER_PATCHES = {"extract_patches", "train_model", "encode_patches", "score_latents", "plot_gmm_baseline",
                  "plot_model", "plot_angles"}
 FAILED_LOG = "results/logs/extract_patches/tiny.log"
@@ -91,12 +94,14 @@ def rule_of(row: dict) -> str:
 @pytest.fixture(scope="module")
 def two_runs(cluster, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("slurm_run")
-    sample = {"sample": "tiny", "path": "simulate", "modality": "stem", "spacing_nm": 0.142}
-    write_config(workdir, [sample], patches={"window_px": 200}, models=["rvae"])
+    samples = [{"sample": "tiny", "path": "simulate", "modality": "stem", "spacing_nm": 0.142},
+               {"sample": "tinypfm", "path": "simulate", "modality": "pfm"}]
+    pfm = {"windows_px": [8]}
+    write_config(workdir, samples, patches={"window_px": 200}, models=["rvae"], pfm=pfm)
     first = run_through_slurm(cluster, workdir)
     first_jobs = cluster.sacct(FIELDS)
     first_log = (workdir / FAILED_LOG).read_text()  # the second run rewrites it
-    write_config(workdir, [sample], patches={"window_px": None}, models=["rvae"])
+    write_config(workdir, samples, patches={"window_px": None}, models=["rvae"], pfm=pfm)
     second = run_through_slurm(cluster, workdir)
     all_jobs = cluster.sacct(FIELDS)
     second_jobs = [row for row in all_jobs if row["JobID"] not in {r["JobID"] for r in first_jobs}]

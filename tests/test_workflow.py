@@ -82,11 +82,11 @@ def test_pfm_scores_and_latents_keep_the_window_grid(tiny_run):
 
     scores = json.loads((tiny_run / "results" / "tinypfm" / "w16" / "pfm_scores.json").read_text())
     assert set(scores["passes"]) == {"sign_accuracy", "walls", "switched_fraction"}
-    assert scores["n_frames"] == 3 and scores["window_px"] == 16 and scores["stride_px"] == 4
+    assert scores["n_frames"] == 3 and scores["window_px"] == 16 and scores["stride_px"] == 8
     latents = xr.open_zarr(tiny_run / "results" / "asylum" / "w16" / "latents.zarr")
-    assert (latents.attrs["grid_rows"], latents.attrs["grid_cols"]) == (61, 61)  # (256 - 16) / 4 + 1
-    assert latents.sizes["patch"] == 61 * 61
-    assert latents["row"].values.max() == 60 and latents["col"].values.max() == 60
+    assert (latents.attrs["grid_rows"], latents.attrs["grid_cols"]) == (31, 31)  # (256 - 16) / 8 + 1
+    assert latents.sizes["patch"] == 31 * 31
+    assert latents["row"].values.max() == 30 and latents["col"].values.max() == 30
     assert latents.attrs["frame_pixel_size_nm"] == pytest.approx(39.0625)  # 10 um over 256 px, from the file
 
 
