@@ -112,6 +112,17 @@ def test_patches_carry_their_atoms_and_truth(tiny_run):
     assert (patches["true_class"].values >= 0).all()  # every patched atom matched a true atom
 
 
+def test_the_report_holds_every_figure_of_both_branches(tiny_run):
+    result = snakemake(tiny_run, "--report", "report.html")
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (tiny_run / "report.html").read_text(errors="replace")
+    figures = sorted((tiny_run / "results").glob("*/figures/*.png"))
+    assert {p.parent.parent.name for p in figures} == {"tiny", "tinypfm", "asylum"}
+    for png in figures:
+        assert f"{png.parent.parent.name}/figures/{png.name}" in html, png
+    assert "pfm_scores.json" in html and "latent_scores.json" in html
+
+
 def test_a_second_run_does_nothing(tiny_run):
     assert planned_jobs(tiny_run) == {}
 
