@@ -79,7 +79,7 @@ import numpy as np
 import xarray as xr
 from scipy.ndimage import gaussian_filter, label
 
-from .errors import InputError
+from .errors import InputError, check_number
 from .frames import make_frames
 
 __all__ = [
@@ -101,27 +101,6 @@ PHASE_INTERVAL_DEG = (-180.0, 180.0)
 COERCIVE_FIELD = 2.0 / (3.0 * math.sqrt(3.0))
 
 _MIN_NEG_ALPHA = 0.1  # -alpha never drops below this (the well stays a double well)
-
-
-# --------------------------------------------------------------------------------------------
-# validation
-
-
-def _check_number(name, value, *, low=None, high=None, low_open=False, integer=False, hint=""):
-    """Return ``value`` as a float/int; InputError unless it is a finite number in range."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InputError(f"{name} must be a number, got {value!r}{hint}")
-    if not math.isfinite(float(value)):
-        raise InputError(f"{name} must be finite, got {value!r}{hint}")
-    if integer and not float(value).is_integer():
-        raise InputError(f"{name} must be a whole number, got {value!r}{hint}")
-    v = int(value) if integer else float(value)
-    if low is not None and (v < low or (low_open and v == low)):
-        rel = ">" if low_open else ">="
-        raise InputError(f"{name} must be {rel} {low}, got {value!r}{hint}")
-    if high is not None and v > high:
-        raise InputError(f"{name} must be <= {high}, got {value!r}{hint}")
-    return v
 
 
 # --------------------------------------------------------------------------------------------
@@ -349,54 +328,54 @@ def simulate_pfm_movie(
         which makes it a frames Dataset (:mod:`rvae_pathways.frames`).
     """
     # ---- validate ----------------------------------------------------------------------------
-    n_frames = _check_number("n_frames", n_frames, low=1, integer=True)
-    size = _check_number(
+    n_frames = check_number("n_frames", n_frames, low=1, integer=True)
+    size = check_number(
         "size", size, low=16, integer=True, hint="; simulate images of at least 16 x 16 px"
     )
-    pixel_size_nm = _check_number("pixel_size_nm", pixel_size_nm, low=0, low_open=True)
-    seed = _check_number("seed", seed, low=0, integer=True)
-    kappa = _check_number(
+    pixel_size_nm = check_number("pixel_size_nm", pixel_size_nm, low=0, low_open=True)
+    seed = check_number("seed", seed, low=0, integer=True)
+    kappa = check_number(
         "kappa", kappa, low=0, low_open=True, high=25, hint="; walls are sqrt(2 kappa) px wide"
     )
-    pinning_strength = _check_number("pinning_strength", pinning_strength, low=0)
+    pinning_strength = check_number("pinning_strength", pinning_strength, low=0)
     if pinning_strength >= 0.3:
         raise InputError(
             f"pinning_strength={pinning_strength} would nucleate domains everywhere (the "
             f"coercive field is {COERCIVE_FIELD:.3f}); use a value below 0.3"
         )
-    pinning_length_px = _check_number("pinning_length_px", pinning_length_px, low=0, low_open=True)
+    pinning_length_px = check_number("pinning_length_px", pinning_length_px, low=0, low_open=True)
     if n_sites is None:
         n_sites = max(1, round(16 * size * size / 128**2))
-    n_sites = _check_number("n_sites", n_sites, low=0, integer=True)
-    site_softening = _check_number(
+    n_sites = check_number("n_sites", n_sites, low=0, integer=True)
+    site_softening = check_number(
         "site_softening", site_softening, low=0, high=0.9,
         hint="; 1 would remove the double well at a site centre",
     )
-    site_sigma_px = _check_number("site_sigma_px", site_sigma_px, low=0, low_open=True)
-    n_initial_domains = _check_number("n_initial_domains", n_initial_domains, low=0, integer=True)
-    initial_radius_px = _check_number("initial_radius_px", initial_radius_px, low=0, low_open=True)
-    field_start = _check_number("field_start", field_start, low=0, high=0.45)
-    field_end = _check_number("field_end", field_end, low=0, high=0.45)
+    site_sigma_px = check_number("site_sigma_px", site_sigma_px, low=0, low_open=True)
+    n_initial_domains = check_number("n_initial_domains", n_initial_domains, low=0, integer=True)
+    initial_radius_px = check_number("initial_radius_px", initial_radius_px, low=0, low_open=True)
+    field_start = check_number("field_start", field_start, low=0, high=0.45)
+    field_end = check_number("field_end", field_end, low=0, high=0.45)
     if field_end < field_start:
         raise InputError(
             f"field_end ({field_end}) must be >= field_start ({field_start}): the field ramps up"
         )
     if n_tip_pulses is None:
         n_tip_pulses = min(2, n_frames - 1)
-    n_tip_pulses = _check_number(
+    n_tip_pulses = check_number(
         "n_tip_pulses", n_tip_pulses, low=0, high=n_frames - 1, integer=True,
         hint="; there is one pulse per step between frames, so use n_tip_pulses <= n_frames - 1",
     )
-    tip_field = _check_number("tip_field", tip_field, low=0, high=0.8)
-    tip_sigma_px = _check_number("tip_sigma_px", tip_sigma_px, low=0, low_open=True)
-    time_per_frame = _check_number("time_per_frame", time_per_frame, low=0, low_open=True, high=200)
-    resolution_sigma_px = _check_number("resolution_sigma_px", resolution_sigma_px, low=0)
-    amplitude_scale = _check_number("amplitude_scale", amplitude_scale, low=0, low_open=True)
-    background = _check_number("background", background, low=0)
-    background_tilt = _check_number("background_tilt", background_tilt, low=0)
-    lockin_noise = _check_number("lockin_noise", lockin_noise, low=0)
-    phase_noise_deg = _check_number("phase_noise_deg", phase_noise_deg, low=0)
-    phase_offset_deg = _check_number("phase_offset_deg", phase_offset_deg)
+    tip_field = check_number("tip_field", tip_field, low=0, high=0.8)
+    tip_sigma_px = check_number("tip_sigma_px", tip_sigma_px, low=0, low_open=True)
+    time_per_frame = check_number("time_per_frame", time_per_frame, low=0, low_open=True, high=200)
+    resolution_sigma_px = check_number("resolution_sigma_px", resolution_sigma_px, low=0)
+    amplitude_scale = check_number("amplitude_scale", amplitude_scale, low=0, low_open=True)
+    background = check_number("background", background, low=0)
+    background_tilt = check_number("background_tilt", background_tilt, low=0)
+    lockin_noise = check_number("lockin_noise", lockin_noise, low=0)
+    phase_noise_deg = check_number("phase_noise_deg", phase_noise_deg, low=0)
+    phase_offset_deg = check_number("phase_offset_deg", phase_offset_deg)
     n_spots = n_initial_domains + n_tip_pulses + n_sites
     if n_spots > size * size // 25:
         raise InputError(

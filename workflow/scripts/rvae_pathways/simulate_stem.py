@@ -37,7 +37,7 @@ import numpy as np
 import xarray as xr
 from scipy.spatial import cKDTree
 
-from .errors import InputError
+from .errors import InputError, check_number
 from .frames import make_frames
 
 __all__ = ["CLASS_NAMES", "EVENT_KINDS", "BOND_LENGTH_NM", "simulate_stem_movie"]
@@ -56,27 +56,6 @@ Z_CARBON = 6
 Z_SILICON = 14
 
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
-
-
-# --------------------------------------------------------------------------------------------
-# validation
-
-
-def _check_number(name, value, *, low=None, high=None, low_open=False, integer=False):
-    """Return ``value`` as a float/int, raising InputError when it is not a finite number in range."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InputError(f"{name} must be a number, got {value!r}")
-    if integer and (not float(value).is_integer()):
-        raise InputError(f"{name} must be a whole number, got {value!r}")
-    if not math.isfinite(float(value)):
-        raise InputError(f"{name} must be finite, got {value!r}")
-    v = int(value) if integer else float(value)
-    if low is not None and (v < low or (low_open and v == low)):
-        rel = ">" if low_open else ">="
-        raise InputError(f"{name} must be {rel} {low}, got {value!r}")
-    if high is not None and v > high:
-        raise InputError(f"{name} must be <= {high}, got {value!r}")
-    return v
 
 
 # --------------------------------------------------------------------------------------------
@@ -326,14 +305,14 @@ def simulate_stem_movie(
         ``bond_length_nm``, ``seed`` and every simulation parameter.
     """
     # ---- validate ----------------------------------------------------------------------------
-    n_frames = _check_number("n_frames", n_frames, low=1, integer=True)
+    n_frames = check_number("n_frames", n_frames, low=1, integer=True)
     try:
         ny, nx = (int(s) for s in shape)
     except (TypeError, ValueError):
         raise InputError(f"shape must be two whole numbers (height, width), got {shape!r}") from None
     if tuple(shape) != (ny, nx):
         raise InputError(f"shape must be two whole numbers (height, width), got {shape!r}")
-    pixel_size_nm = _check_number("pixel_size_nm", pixel_size_nm, low=0, low_open=True)
+    pixel_size_nm = check_number("pixel_size_nm", pixel_size_nm, low=0, low_open=True)
     if pixel_size_nm >= BOND_LENGTH_NM / 2:
         raise InputError(
             f"pixel_size_nm={pixel_size_nm} nm cannot resolve graphene (C-C bond "
@@ -344,23 +323,23 @@ def simulate_stem_movie(
             f"shape {shape} at {pixel_size_nm} nm/px is too small: each side must be at least "
             "16 px and 0.5 nm"
         )
-    dose = _check_number("dose", dose, low=0, low_open=True)
-    probe_fwhm_nm = _check_number("probe_fwhm_nm", probe_fwhm_nm, low=0, low_open=True)
-    z_exponent = _check_number("z_exponent", z_exponent, low=0)
-    background = _check_number("background", background, low=0)
-    drift_nm_per_frame = _check_number("drift_nm_per_frame", drift_nm_per_frame, low=0)
-    scan_noise = _check_number("scan_noise", scan_noise, low=0)
+    dose = check_number("dose", dose, low=0, low_open=True)
+    probe_fwhm_nm = check_number("probe_fwhm_nm", probe_fwhm_nm, low=0, low_open=True)
+    z_exponent = check_number("z_exponent", z_exponent, low=0)
+    background = check_number("background", background, low=0)
+    drift_nm_per_frame = check_number("drift_nm_per_frame", drift_nm_per_frame, low=0)
+    scan_noise = check_number("scan_noise", scan_noise, low=0)
     if scan_noise >= 0.5:
         raise InputError(f"scan_noise is a relative gain spread and must be < 0.5, got {scan_noise}")
-    line_jitter_px = _check_number("line_jitter_px", line_jitter_px, low=0)
-    hop_probability = _check_number("hop_probability", hop_probability, low=0, high=1)
+    line_jitter_px = check_number("line_jitter_px", line_jitter_px, low=0)
+    hop_probability = check_number("hop_probability", hop_probability, low=0, high=1)
     if hole_start_frame is not None:
-        hole_start_frame = _check_number("hole_start_frame", hole_start_frame, low=1, integer=True)
-    hole_growth_per_frame = _check_number("hole_growth_per_frame", hole_growth_per_frame, low=0)
-    stone_wales_per_frame = _check_number("stone_wales_per_frame", stone_wales_per_frame, low=0)
-    seed = _check_number("seed", seed, low=0, integer=True)
+        hole_start_frame = check_number("hole_start_frame", hole_start_frame, low=1, integer=True)
+    hole_growth_per_frame = check_number("hole_growth_per_frame", hole_growth_per_frame, low=0)
+    stone_wales_per_frame = check_number("stone_wales_per_frame", stone_wales_per_frame, low=0)
+    seed = check_number("seed", seed, low=0, integer=True)
     if n_dopants is not None:
-        n_dopants = _check_number("n_dopants", n_dopants, low=0, integer=True)
+        n_dopants = check_number("n_dopants", n_dopants, low=0, integer=True)
     shot_noise = bool(shot_noise)
 
     rng_structure, rng_noise = np.random.default_rng(seed).spawn(2)
