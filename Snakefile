@@ -19,6 +19,7 @@ include: "workflow/rules/atoms.smk"
 include: "workflow/rules/patches.smk"
 include: "workflow/rules/rvae.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/pathways.smk"
 include: "workflow/rules/pfm.smk"
 
 

@@ -156,7 +156,8 @@ def figure_paths(sample):
     for model in config["models"]:
         paths += [
             f"results/{sample}/figures/{model}_{kind}.png"
-            for kind in ("manifold", "training", "latent_maps", "latent_scatter", "latent_vs_frame")
+            for kind in ("manifold", "training", "latent_maps", "latent_scatter", "latent_vs_frame",
+                         "trajectories", "track_patches", "kinetics", "pathway_graph")
         ]
     if "rvae" in config["models"]:
         paths.append(f"results/{sample}/figures/rvae_angles.png")
@@ -179,10 +180,13 @@ def all_outputs():
         targets += figure_paths(sample)
     for sample in sample_names("stem"):
         targets += [f"results/{sample}/{stage}.zarr" for stage in ("frames", "aligned", "atoms", "patches")]
+        targets.append(f"results/{sample}/tracks.zarr")
         for model in config["models"]:
-            targets.append(f"results/{sample}/{model}/latents.zarr")
+            targets += [f"results/{sample}/{model}/{name}" for name in
+                        ("latents.zarr", "trajectories.zarr", "kinetics.json", "events.tsv")]
             if is_simulated(sample):
-                targets.append(f"results/{sample}/{model}/latent_scores.json")
+                targets += [f"results/{sample}/{model}/latent_scores.json",
+                            f"results/{sample}/{model}/pathway_scores.json"]
         if is_simulated(sample):
             targets.append(f"results/{sample}/atom_metrics.json")
         targets += figure_paths(sample)

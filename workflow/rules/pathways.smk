@@ -1,0 +1,140 @@
+# Transformation pathways of STEM samples: tracks, latent trajectories, classes, kinetics, events.
+
+
+rule track_atoms:
+    """Link the atoms of consecutive frames into tracks (optimal assignment, gap closing), drift-corrected."""
+    input:
+        atoms="results/{sample}/atoms.zarr",
+    output:
+        tracks=directory("results/{sample}/tracks.zarr"),
+    params:
+        source=sample_source,
+        max_displacement_a=config["pathways"]["max_displacement_a"],
+        max_gap_frames=config["pathways"]["max_gap_frames"],
+    log:
+        "results/logs/track_atoms/{sample}.log",
+    benchmark:
+        "results/benchmarks/track_atoms/{sample}.tsv"
+    conda:
+        "../../envs/stem.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/track_atoms.py"
+
+
+rule analyse_pathways:
+    """Latent trajectories per track, structural classes (Gaussian mixture), kinetics, transitions and events."""
+    input:
+        tracks="results/{sample}/tracks.zarr",
+        latents="results/{sample}/{model}/latents.zarr",
+    output:
+        trajectories=directory("results/{sample}/{model}/trajectories.zarr"),
+        kinetics="results/{sample}/{model}/kinetics.json",
+        events="results/{sample}/{model}/events.tsv",
+    params:
+        source=sample_source,
+        n_classes=config["pathways"]["n_classes"],
+        bic_range=config["pathways"]["bic_range"],
+        min_persist_frames=config["pathways"]["min_persist_frames"],
+        swap_radius_spacings=config["pathways"]["swap_radius_spacings"],
+        seed=config["rvae"]["seed"],
+    log:
+        "results/logs/analyse_pathways/{sample}_{model}.log",
+    benchmark:
+        "results/benchmarks/analyse_pathways/{sample}_{model}.tsv"
+    conda:
+        "../../envs/rvae.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/analyse_pathways.py"
+
+
+rule score_pathways:
+    """Tracking and events against the simulator's persistent ids and event list."""
+    input:
+        truth="results/{sample}/simulated.zarr",
+        tracks="results/{sample}/tracks.zarr",
+        trajectories="results/{sample}/{model}/trajectories.zarr",
+        latents="results/{sample}/{model}/latents.zarr",
+        events="results/{sample}/{model}/events.tsv",
+    output:
+        scores=report(
+            "results/{sample}/{model}/pathway_scores.json",
+            caption="../report/pathway_scores.rst",
+            category="Scores",
+            subcategory="{sample}",
+            labels={"sample": "{sample}", "model": "{model}", "figure": "pathway scores"},
+        ),
+    params:
+        source=sample_source,
+        max_gap_frames=config["pathways"]["max_gap_frames"],
+        spacing_nm=sample_spacing,
+        tolerance_spacings=config["pathways"]["event_tolerance_spacings"],
+    log:
+        "results/logs/score_pathways/{sample}_{model}.log",
+    benchmark:
+        "results/benchmarks/score_pathways/{sample}_{model}.tsv"
+    conda:
+        "../../envs/rvae.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/score_pathways.py"
+
+
+rule plot_pathways:
+    """Figures of the pathways: trajectories in the latent plane, patches along tracks, kinetics, transition graph."""
+    input:
+        patches="results/{sample}/patches.zarr",
+        latents="results/{sample}/{model}/latents.zarr",
+        trajectories="results/{sample}/{model}/trajectories.zarr",
+        kinetics="results/{sample}/{model}/kinetics.json",
+        events="results/{sample}/{model}/events.tsv",
+    output:
+        trajectories=report(
+            "results/{sample}/figures/{model}_trajectories.png",
+            caption="../report/trajectories.rst",
+            category="Transformation in time",
+            subcategory="{sample}",
+            labels={"sample": "{sample}", "model": "{model}", "figure": "latent trajectories"},
+        ),
+        track_patches=report(
+            "results/{sample}/figures/{model}_track_patches.png",
+            caption="../report/track_patches.rst",
+            category="Transformation in time",
+            subcategory="{sample}",
+            labels={"sample": "{sample}", "model": "{model}", "figure": "patches along tracks"},
+        ),
+        kinetics=report(
+            "results/{sample}/figures/{model}_kinetics.png",
+            caption="../report/kinetics.rst",
+            category="Transformation in time",
+            subcategory="{sample}",
+            labels={"sample": "{sample}", "model": "{model}", "figure": "class kinetics"},
+        ),
+        graph=report(
+            "results/{sample}/figures/{model}_pathway_graph.png",
+            caption="../report/pathway_graph.rst",
+            category="Transformation in time",
+            subcategory="{sample}",
+            labels={"sample": "{sample}", "model": "{model}", "figure": "pathway graph"},
+        ),
+    params:
+        source=sample_source,
+        seed=config["rvae"]["seed"],
+    log:
+        "results/logs/plot_pathways/{sample}_{model}.log",
+    benchmark:
+        "results/benchmarks/plot_pathways/{sample}_{model}.tsv"
+    conda:
+        "../../envs/rvae.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    script:
+        "../scripts/plot_pathways.py"

@@ -1,0 +1,54 @@
+"""Rule analyse_pathways: latent trajectories per track, structural classes, kinetics, transitions, events."""
+
+import json
+
+import numpy as np
+import xarray as xr
+
+from rvae_pathways.kinetics import class_fractions, find_events, fit_classes, transitions
+from rvae_pathways.rule_runner import run
+from rvae_pathways.tracking import latent_trajectories
+
+
+def main(snakemake, log):
+    params = snakemake.params
+    tracks = xr.open_zarr(snakemake.input.tracks).load()
+    latents = xr.open_zarr(snakemake.input.latents).load()
+    n_frames = int(tracks.attrs["n_frames"])
+    track = tracks["track"].values[latents["atom"].values]  # the track of every patch's atom
+    frame, y, x = latents["frame"].values, latents["y"].values, latents["x"].values
+    z = latents["z_mean"].values
+
+    labels, info = fit_classes(z, params.n_classes, tuple(params.bic_range), seed=params.seed)
+    k = int(info["k"])
+    log.info("%d structural classes (%s); patches per class %s", k, info["chosen_by"], info["counts"])
+    fractions = class_fractions(labels, frame, n_frames, k)
+    steps = transitions(labels, track, frame, k)
+    swap_px = (None if params.swap_radius_spacings is None
+               else params.swap_radius_spacings * tracks.attrs["spacing_px"])
+    events = find_events(labels, track, frame, y, x, min_persist=params.min_persist_frames, swap_radius_px=swap_px)
+    log.info("%d events (class changes that persist %d frames, or swaps within %s px)",
+             len(events), params.min_persist_frames, swap_px)
+
+    theta = latents["theta_deg"].values if "theta_deg" in latents else None
+    trajectories = latent_trajectories(track, frame, n_frames, z, labels, theta, y, x)
+    # the class of every patch, in the order of latents.zarr (dim "patch" is taken by the variable)
+    trajectories["class_of_patch"] = ("patch_order", labels.astype(np.int16))
+    trajectories.attrs.update(n_classes=k, model=latents.attrs.get("model", ""),
+                              pixel_size_nm=tracks.attrs["pixel_size_nm"],
+                              class_names=",".join(f"class {c}" for c in range(k)))
+    trajectories.to_zarr(snakemake.output.trajectories, mode="w", consolidated=True)
+    events.to_csv(snakemake.output.events, sep="\t", index=False)
+    summary = {
+        "n_classes": k, "classes": info, "n_frames": n_frames,
+        "class_fractions": [[None if not np.isfinite(v) else float(v) for v in row] for row in fractions],
+        "transitions": steps, "n_events": int(len(events)),
+        "events_by_change": {f"{a}->{b}": int(n) for (a, b), n in
+                             events.groupby(["from_class", "to_class"]).size().items()},
+        "min_persist_frames": params.min_persist_frames, "swap_radius_px": swap_px,
+    }
+    with open(snakemake.output.kinetics, "w") as f:
+        json.dump(summary, f, indent=2, default=float)
+
+
+run(snakemake, main)  # noqa: F821

@@ -1,0 +1,50 @@
+"""Rule plot_pathways: latent trajectories, patches along tracks, class kinetics and the pathway graph."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from rvae_pathways.plots_pathways import (
+    plot_kinetics,
+    plot_latent_trajectories,
+    plot_pathway_graph,
+    plot_track_patches,
+)
+from rvae_pathways.rule_runner import run
+
+
+def main(snakemake, log):
+    trajectories = xr.open_zarr(snakemake.input.trajectories).load()
+    latents = xr.open_zarr(snakemake.input.latents)
+    kinetics = json.loads(open(snakemake.input.kinetics).read())
+    events = pd.read_csv(snakemake.input.events, sep="\t")
+    k = kinetics["n_classes"]
+    names = [f"class {c}" for c in range(k)]
+    if "true_class" in latents:  # simulated data: say what each class mostly holds
+        true_names = latents.attrs.get("true_class_names", "").split(",")
+        labels, truth = trajectories["class_of_patch"].values, latents["true_class"].values
+        for c in range(k):
+            inside = truth[(labels == c) & (truth >= 0)]
+            if len(inside):
+                names[c] += f" ({true_names[np.bincount(inside).argmax()]})"
+    changed = np.isin(trajectories["track"].values, events["track"].unique())
+    z = latents["z_mean"].values
+    means = np.array(kinetics["classes"]["means"])[:, :2] if k else None
+    plot_latent_trajectories(trajectories, changed, snakemake.output.trajectories, background_z=z[:, :2],
+                             seed=snakemake.params.seed, class_means=means, class_names=names)
+    images = xr.open_zarr(snakemake.input.patches)["image"].values
+    # the tracks with events first (most events first), then the longest others
+    order = events["track"].value_counts().index.tolist()
+    seen = (trajectories["label"].values >= 0).sum(axis=1)
+    order += [t for t in trajectories["track"].values[np.argsort(-seen, kind="stable")] if t not in order]
+    plot_track_patches(images, trajectories, order[:8], snakemake.output.track_patches)
+    fractions = np.array(kinetics["class_fractions"], dtype=float)
+    plot_kinetics(fractions, names, snakemake.output.kinetics)
+    counts = np.array(kinetics["transitions"]["counts"])
+    plot_pathway_graph(counts, names, snakemake.output.graph, populations=np.array(kinetics["classes"]["counts"]))
+    log.info("figures of %d tracks, %d events, %d classes", trajectories.sizes["track"], len(events), k)
+
+
+run(snakemake, main)  # noqa: F821

@@ -1,0 +1,38 @@
+"""Rule score_pathways: tracks and events against the simulator's persistent ids and event list, as JSON."""
+
+import json
+
+import pandas as pd
+import xarray as xr
+
+from rvae_pathways.kinetics import class_composition, majority_structure, score_events
+from rvae_pathways.rule_runner import run
+from rvae_pathways.tracking import linking_accuracy
+
+
+def main(snakemake, log):
+    truth = xr.open_zarr(snakemake.input.truth).load()
+    tracks = xr.open_zarr(snakemake.input.tracks).load()
+    latents = xr.open_zarr(snakemake.input.latents)
+    trajectories = xr.open_zarr(snakemake.input.trajectories)
+    events = pd.read_csv(snakemake.input.events, sep="\t")
+    names = truth.attrs["true_class_names"].split(",")
+    labels, true_class = trajectories["class_of_patch"].values, latents["true_class"].values
+
+    linking = linking_accuracy(tracks["track"].values, tracks["frame"].values, tracks["true_id"].values,
+                               snakemake.params.max_gap_frames)
+    structure = majority_structure(labels, true_class, names)  # for scoring only: a name per latent class
+    tolerance_px = snakemake.params.tolerance_spacings * snakemake.params.spacing_nm / truth.attrs["pixel_size_nm"]
+    found = score_events(events, truth, structure, tolerance_px)
+    scores = {"linking": linking, "events": found, "class_structure": {str(k): v for k, v in structure.items()},
+              "class_composition": class_composition(labels, true_class, names)}
+    log.info("linking accuracy %s (%d of %d true links, %d false links)", linking["accuracy"],
+             linking["n_recovered"], linking["n_true_links"], linking["false_links"])
+    for kind, result in found["kinds"].items():
+        log.info("%s: precision %s, recall %s (%d found, %d true)", kind, result["precision"], result["recall"],
+                 result["n_predicted"], result["n_true"])
+    with open(snakemake.output.scores, "w") as f:
+        json.dump(scores, f, indent=2, default=float)
+
+
+run(snakemake, main)  # noqa: F821
