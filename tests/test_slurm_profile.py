@@ -4,12 +4,13 @@ The cluster (see ``slurm_cluster.py``) is installed where apt and root are at ha
 and started for this module only. Outside CI, where it cannot be installed, the tests skip and
 say how to run them; in CI they never skip.
 
-A tiny STEM movie and a tiny PFM sequence (one window size) go through the workflow twice:
+A tiny STEM movie, a tiny PFM sequence (one window size) and a bad file go through the
+workflow twice:
 
-1. with a STEM patch window too large for its frames: extract_patches fails, the message names
-   the rule's log, and (``--keep-going``) everything that does not depend on it (the whole PFM
-   branch included) still completes;
-2. with the window fixed: the run resumes at extract_patches and redoes nothing that finished.
+1. the bad file's load_frames fails, the message names the rule's log (which says why), and
+   (``--keep-going``) everything else, both branches to the last figure, completes;
+2. the same command again resumes: it submits only the job that failed and redoes nothing that
+   finished.
 
 Then ``sacct`` must show every rule of the workflow as a SLURM job, the training and encoding
 jobs with a GPU in their allocation on the GPU partition, and no other job with one.
@@ -37,12 +38,10 @@ GPU_RULES = {"train_model", "encode_patches", "train_pfm_model", "encode_pfm_pat
 # every rule that makes a file; `all` only collects the targets and runs on the submitting machine
 RULES = {"simulate_stem", "load_frames", "prepare_frames", "find_atoms", "score_atoms", "extract_patches",
          "train_model", "encode_patches", "score_latents", "plot_overview", "plot_gmm_baseline", "plot_model",
-         "plot_angles",
+         "plot_angles", "track_atoms", "analyse_pathways", "score_pathways", "plot_pathways",
          "simulate_pfm", "tile_frames", "train_pfm_model", "encode_pfm_patches", "score_pfm", "plot_pfm_model",
          "plot_pfm_sweep"}
-AFTER_PATCHES = {"extract_patches", "train_model", "encode_patches", "score_latents", "plot_gmm_baseline",
-                 "plot_model", "plot_angles"}
-FAILED_LOG = "results/logs/extract_patches/tiny.log"
+FAILED_LOG = "results/logs/load_frames/broken.log"
 FIELDS = ("JobID", "JobName", "Partition", "AllocTRES", "State", "ExitCode", "Start", "Elapsed", "Comment")
 
 
@@ -72,6 +71,9 @@ def run_through_slurm(slurm: ThrowawaySlurm, workdir, timeout: float = 900) -> s
         "--profile", str(ROOT / "profiles" / "slurm"), "--configfile", "config.yaml", "--keep-going",
         # a test cluster answers at once; jobs here take 5-8 s; the plugin waits 40 s at first, then 10 s longer after each look that finds nothing finished
         "--slurm-init-seconds-before-status-checks", "7", "--latency-wait", "5",
+        # one core per job, so the 2-core test node runs two jobs at a time (the rules ask for 2)
+        "--set-threads", *(f"{rule}=1" for rule in ("train_model", "encode_patches", "score_latents",
+                                                     "train_pfm_model", "encode_pfm_patches")),
     ]
     process = subprocess.Popen(command, cwd=workdir, env=slurm.env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
@@ -93,47 +95,49 @@ def rule_of(row: dict) -> str:
 
 @pytest.fixture(scope="module")
 def two_runs(cluster, tmp_path_factory):
+    import numpy as np
+
     workdir = tmp_path_factory.mktemp("slurm_run")
+    np.save(workdir / "broken.npy", np.array([{"not": "an image"}], dtype=object), allow_pickle=True)
     samples = [{"sample": "tiny", "path": "simulate", "modality": "stem", "spacing_nm": 0.142},
-               {"sample": "tinypfm", "path": "simulate", "modality": "pfm"}]
-    pfm = {"windows_px": [8]}
-    write_config(workdir, samples, patches={"window_px": 200}, models=["rvae"], pfm=pfm)
+               {"sample": "tinypfm", "path": "simulate", "modality": "pfm"},
+               {"sample": "broken", "path": "broken.npy", "modality": "stem", "pixel_size_nm": 0.01,
+                "spacing_nm": 0.142}]
+    write_config(workdir, samples, models=["rvae"], pfm={"windows_px": [8]})
     first = run_through_slurm(cluster, workdir)
     first_jobs = cluster.sacct(FIELDS)
-    first_log = (workdir / FAILED_LOG).read_text()  # the second run rewrites it
-    write_config(workdir, samples, patches={"window_px": None}, models=["rvae"], pfm=pfm)
     second = run_through_slurm(cluster, workdir)
     all_jobs = cluster.sacct(FIELDS)
     second_jobs = [row for row in all_jobs if row["JobID"] not in {r["JobID"] for r in first_jobs}]
     error = first.stdout[first.stdout.find("Error in rule"):]
     print("first run's error message:\n" + error[:3000])
     print("sacct after both runs:\n" + "\n".join("|".join(row.values()) for row in all_jobs))
-    return SimpleNamespace(workdir=workdir, first=first, second=second, first_log=first_log,
-                           first_jobs=first_jobs, second_jobs=second_jobs)
+    return SimpleNamespace(workdir=workdir, first=first, second=second, first_jobs=first_jobs,
+                           second_jobs=second_jobs)
 
 
 def test_a_failing_job_fails_the_run_and_names_the_rules_log(two_runs):
     assert two_runs.first.returncode != 0
     output = two_runs.first.stdout
-    assert "Error in rule extract_patches" in output, output[-4000:]
+    assert "Error in rule load_frames" in output, output[-4000:]
     assert FAILED_LOG in output, output[-4000:]
-    assert "patch window of 200 px does not fit inside the 96x96 px frame" in two_runs.first_log
+    assert "sample 'broken' (file: broken.npy)" in (two_runs.workdir / FAILED_LOG).read_text()
+    assert "pickled" in (two_runs.workdir / FAILED_LOG).read_text()
 
 
 def test_the_rerun_resumes_without_redoing_finished_rules(two_runs):
-    assert two_runs.second.returncode == 0, two_runs.second.stdout[-4000:]
-    assert {rule_of(row) for row in two_runs.first_jobs} == (RULES - AFTER_PATCHES) | {"extract_patches"}
-    assert sorted(rule_of(row) for row in two_runs.second_jobs) == sorted(AFTER_PATCHES)
-    results = two_runs.workdir / "results" / "tiny"
-    assert (results / "rvae" / "latents.zarr").is_dir()
-    assert (results / "figures" / "rvae_manifold.png").is_file()
+    assert [(rule_of(row), row["Comment"].endswith("_broken")) for row in two_runs.second_jobs] == [
+        ("load_frames", True)]
+    assert two_runs.second.returncode != 0  # the bad file is still bad
+    results = two_runs.workdir / "results"
+    assert (results / "tiny" / "figures" / "rvae_pathway_graph.png").is_file()
+    assert (results / "tinypfm" / "figures" / "pfm_sweep.png").is_file()
 
 
 def test_every_rule_ran_as_a_slurm_job(two_runs):
-    jobs = two_runs.first_jobs + two_runs.second_jobs
-    assert {rule_of(row) for row in jobs} == RULES
-    failed = [row for row in jobs if row["State"] != "COMPLETED"]
-    assert [(rule_of(row), row["State"]) for row in failed] == [("extract_patches", "FAILED")]
+    assert {rule_of(row) for row in two_runs.first_jobs} == RULES
+    failed = [row for row in two_runs.first_jobs + two_runs.second_jobs if row["State"] != "COMPLETED"]
+    assert [(rule_of(row), row["State"]) for row in failed] == [("load_frames", "FAILED")] * 2
 
 
 def test_only_the_gpu_rules_were_given_a_gpu(two_runs):

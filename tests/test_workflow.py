@@ -12,11 +12,13 @@ import pytest
 from workflow_runs import ROOT, planned_jobs, snakemake, write_config
 
 STAGES = ("simulate_stem", "load_frames", "prepare_frames", "find_atoms", "score_atoms", "extract_patches",
-          "plot_overview", "plot_gmm_baseline", "plot_angles")
-MODEL_STAGES = ("train_model", "encode_patches", "score_latents", "plot_model")
+          "plot_overview", "plot_gmm_baseline", "plot_angles", "track_atoms")
+MODEL_STAGES = ("train_model", "encode_patches", "score_latents", "plot_model", "analyse_pathways",
+                "score_pathways", "plot_pathways")
 FIGURES = ("overview", "gmm_baseline", "rvae_angles") + tuple(
     f"{model}_{kind}" for model in ("rvae", "vae")
-    for kind in ("manifold", "training", "latent_maps", "latent_scatter", "latent_vs_frame")
+    for kind in ("manifold", "training", "latent_maps", "latent_scatter", "latent_vs_frame", "trajectories",
+                 "track_patches", "kinetics", "pathway_graph")
 )
 
 
@@ -56,6 +58,15 @@ def test_every_stage_writes_its_output_log_and_benchmark(tiny_run):
         assert set(scores["passes"]) == {"sublattice", "si_vs_c", "defect_vs_c", "rotation_invariance", "no_collapse"}
     for name in FIGURES:
         assert (out / "figures" / f"{name}.png").stat().st_size > 10_000, name
+    assert (out / "tracks.zarr").is_dir()
+    for model in ("rvae", "vae"):
+        assert (out / model / "trajectories.zarr").is_dir()
+        kinetics = json.loads((out / model / "kinetics.json").read_text())
+        assert len(kinetics["class_fractions"]) == 3  # one row per frame
+        assert (out / model / "events.tsv").read_text().startswith("frame\t")
+        pathway = json.loads((out / model / "pathway_scores.json").read_text())
+        assert pathway["linking"]["accuracy"] >= 0.98
+        assert set(pathway["events"]["kinds"]) == {"dopant hop", "defect formation"}
 
 
 def test_the_pfm_branch_writes_every_window_size_and_figure(tiny_run):
