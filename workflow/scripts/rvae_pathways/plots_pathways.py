@@ -329,9 +329,14 @@ def latent_trajectories_figure(trajectories, changed, background_z=None, max_tra
         fig.legend(handles=handles, loc="outside lower center", ncols=2, framealpha=0.9, fontsize=7.5)
     ax.set_xlabel(_z_label(0))
     ax.set_ylabel(_z_label(1))
+    # room for the markers and class names at the edges of the data (the background mesh's sticky
+    # edges would make ax.margins a no-op)
+    for get, set_ in ((ax.get_xlim, ax.set_xlim), (ax.get_ylim, ax.set_ylim)):
+        low, high = get()
+        set_(low - 0.08 * (high - low), high + 0.08 * (high - low))
     n_shown = stayed.size + moved.size
     ax.set_title(f"{n_shown} of {_count(n_tracks, 'track')} drawn, {int(changed.sum())} whose class changed "
-                 f"highlighted;\npoints coloured by frame")
+                 f"highlighted;\npoints coloured by frame", pad=14)
     fig.suptitle("Atom tracks in the latent plane")
     return fig
 
