@@ -24,7 +24,7 @@ from rvae_pathways.manifold import decode_centre
 from rvae_pathways.pfm import add_piezoresponse
 from rvae_pathways.pfm_scores import TARGETS, domain_labels, score_pfm
 from rvae_pathways.simulate_pfm import simulate_pfm_movie
-from rvae_pathways.tiles import tile_movie
+from rvae_pathways.tiles import model_patch_px, tile_movie
 from rvae_pathways.train import estimate_noise_std, fit, training_set
 
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -37,8 +37,7 @@ def movie():
 
 def chain_scores(movie, window: int, folder) -> dict:
     pfm = CONFIG["pfm"]
-    patch_px = pfm["patch_px"] if pfm["patch_px"] and pfm["patch_px"] < window else None
-    tile_movie(movie["image"], folder / "patches.zarr", window, pfm["stride_px"], patch_px,
+    tile_movie(movie["image"], folder / "patches.zarr", window, pfm["stride_px"], model_patch_px(window, pfm["patch_px"]),
                pixel_size_nm=movie.attrs["pixel_size_nm"], truth=movie)
     patches = xr.open_zarr(folder / "patches.zarr").load()
     x, scale = training_set(patches["image"].values, pfm["augment_rot90"])

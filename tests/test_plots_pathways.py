@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from matplotlib.image import imread
 from matplotlib.patches import FancyArrowPatch
-from PIL import Image
 
+from figure_checks import all_text, check_png, colorbar_labels, panels
 from rvae_pathways import plots, plots_pathways
 
 N_TRACKS, N_FRAMES, N_CLASSES, PATCH = 40, 6, 3, 12
@@ -88,33 +87,14 @@ def tracks():
 # checks
 
 
-def check_png(path, min_px=300, max_px=1500):
-    """The file is a PNG at about 150 dpi, page-sized and not blank."""
-    assert path.is_file()
-    image = imread(path)
-    height, width = image.shape[:2]
-    assert min_px <= width <= max_px and min_px <= height <= 1450, image.shape
-    assert image[..., :3].std() > 0.02
-    dpi = Image.open(path).info.get("dpi")
-    assert dpi is not None and abs(dpi[0] - plots.DPI) < 1
 
 
-def colorbars(fig):
-    return [ax for ax in fig.axes if getattr(ax, "_colorbar", None) is not None and ax.get_visible()]
 
 
-def colorbar_labels(fig):
-    return [ax._colorbar.ax.get_xlabel() or ax._colorbar.ax.get_ylabel() for ax in colorbars(fig)]
 
 
-def panels(fig):
-    return [ax for ax in fig.axes if getattr(ax, "_colorbar", None) is None and ax.get_visible()]
 
 
-def all_text(fig):
-    from matplotlib.text import Text
-
-    return "\n".join(t.get_text() for t in fig.findobj(Text))
 
 
 def by_gid(ax, gid, kind="lines"):

@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from matplotlib.image import imread
-from PIL import Image
 
+from figure_checks import check_png, colorbars, colorbar_labels, panels, all_text, scale_bar_labels
 from rvae_pathways import plots, plots_pfm
 
 PIXEL_NM = 20.0
@@ -89,37 +88,16 @@ def sweep():
 # checks
 
 
-def check_png(path, min_px=300, max_px=1500):
-    """The file is a PNG at about 150 dpi, page-sized and not blank."""
-    assert path.is_file()
-    image = imread(path)
-    height, width = image.shape[:2]
-    assert min_px <= width <= max_px and min_px <= height <= 1450, image.shape
-    assert image[..., :3].std() > 0.02
-    dpi = Image.open(path).info.get("dpi")
-    assert dpi is not None and abs(dpi[0] - plots.DPI) < 1
 
 
-def colorbars(fig):
-    return [ax for ax in fig.axes if getattr(ax, "_colorbar", None) is not None and ax.get_visible()]
 
 
-def colorbar_labels(fig):
-    return [ax._colorbar.ax.get_xlabel() or ax._colorbar.ax.get_ylabel() for ax in colorbars(fig)]
 
 
-def panels(fig):
-    return [ax for ax in fig.axes if getattr(ax, "_colorbar", None) is None and ax.get_visible()]
 
 
-def all_text(fig):
-    from matplotlib.text import Text
-
-    return "\n".join(t.get_text() for t in fig.findobj(Text))
 
 
-def scale_bar_labels(ax):
-    return [t.get_text() for t in ax.texts if t.get_gid() == "scale-bar"]
 
 
 # ------------------------------------------------------------------------------------------

@@ -170,3 +170,11 @@ def test_tile_movie_rejects_a_truth_of_another_shape(tmp_path):
     images, truth = _two_domain_movie()
     with pytest.raises(InputError, match="true_domain"):
         tile_movie(images, tmp_path / "p.zarr", 5, 3, truth=truth.isel(x=slice(0, 10)))
+
+
+def test_model_patch_px_samples_only_windows_larger_than_patch_px():
+    from rvae_pathways.tiles import model_patch_px
+
+    assert model_patch_px(32, 12) == 12
+    assert model_patch_px(12, 12) is None and model_patch_px(8, 12) is None  # keep their pixels
+    assert model_patch_px(32, None) is None

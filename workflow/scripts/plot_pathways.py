@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from rvae_pathways.kinetics import majority_structure
 from rvae_pathways.plots_pathways import (
     plot_kinetics,
     plot_latent_trajectories,
@@ -23,12 +24,9 @@ def main(snakemake, log):
     k = kinetics["n_classes"]
     names = [f"class {c}" for c in range(k)]
     if "true_class" in latents:  # simulated data: say what each class mostly holds
-        true_names = latents.attrs.get("true_class_names", "").split(",")
-        labels, truth = trajectories["class_of_patch"].values, latents["true_class"].values
-        for c in range(k):
-            inside = truth[(labels == c) & (truth >= 0)]
-            if len(inside):
-                names[c] += f" ({true_names[np.bincount(inside).argmax()]})"
+        structure = majority_structure(trajectories["class_of_patch"].values, latents["true_class"].values,
+                                       latents.attrs["true_class_names"].split(","))
+        names = [name if structure.get(c) is None else f"{name} ({structure[c]})" for c, name in enumerate(names)]
     changed = np.isin(trajectories["track"].values, events["track"].unique())
     z = latents["z_mean"].values
     means = np.array(kinetics["classes"]["means"])[:, :2] if k else None

@@ -3,15 +3,14 @@
 import xarray as xr
 
 from rvae_pathways.rule_runner import run
-from rvae_pathways.tiles import tile_movie
+from rvae_pathways.tiles import model_patch_px, tile_movie
 
 
 def main(snakemake, log):
     frames = xr.open_zarr(snakemake.input.frames)
     truth = frames if "true_domain" in frames else None
-    window, patch_px = snakemake.params.window_px, snakemake.params.patch_px
-    if patch_px is not None and patch_px >= window:
-        patch_px = None  # pfm.patch_px resamples only the windows larger than it
+    window = snakemake.params.window_px
+    patch_px = model_patch_px(window, snakemake.params.patch_px)
     summary = tile_movie(
         frames["image"], snakemake.output.patches,
         window_px=window, stride_px=snakemake.params.stride_px, patch_px=patch_px, pixel_size_nm=frames.attrs["pixel_size_nm"],

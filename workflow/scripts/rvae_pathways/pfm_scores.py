@@ -152,23 +152,24 @@ def wall_scores(wall_points: list[np.ndarray], true_wall: np.ndarray, covered: t
                   per_frame=per_frame, note="; ".join(notes))
 
 
+def switched_state(first_labels: np.ndarray) -> int:
+    """The state a field switches to: of +1 and -1, the one in the minority among the first frame's
+    window labels (-1 on a tie, and for no labels), so it does not depend on the arbitrary latent sign."""
+    first_labels = np.asarray(first_labels)
+    return 1 if np.sum(first_labels == 1) < np.sum(first_labels == -1) else -1
+
+
 def switched_fraction(labels: np.ndarray, frame: np.ndarray, n_frames: int, true_switched_fraction: np.ndarray) -> dict:
     """Per frame, the share of windows in the switched state, and its Pearson correlation with the truth.
 
-    The switched state is the one in the minority among frame 0's windows (a tie: -1), so the
-    score does not depend on the arbitrary latent sign. Frames without windows are NaN and left
-    out of the correlation.
+    The switched state is :func:`switched_state` of frame 0's windows. Frames without windows are
+    NaN and left out of the correlation.
     """
     labels, frame = np.asarray(labels), np.asarray(frame)
     truth = np.asarray(true_switched_fraction, dtype=float)
     first = labels[frame == 0]
-    notes = []
-    if len(first) == 0:
-        switched = -1
-        notes.append("frame 0 has no windows; the switched state is taken as -1")
-    else:
-        up = int(np.sum(first == 1))
-        switched = 1 if up < len(first) - up else -1
+    notes = [] if len(first) else ["frame 0 has no windows; the switched state is taken as -1"]
+    switched = switched_state(first)
     counts = np.bincount(frame, minlength=n_frames)[:n_frames]
     in_state = np.bincount(frame, weights=(labels == switched).astype(float), minlength=n_frames)[:n_frames]
     with np.errstate(invalid="ignore", divide="ignore"):

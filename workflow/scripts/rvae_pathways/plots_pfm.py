@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .pfm_scores import switched_state
 from .plots import (
     MAX_HEIGHT_IN,
     NO_ROTATION_TEXT,
@@ -442,9 +443,8 @@ def plot_window_sweep(frames, latents_by_window, path, frames_to_show=None, vari
 def switched_fraction(labels, frame) -> tuple[np.ndarray, np.ndarray]:
     """Fraction of each frame's windows in the switched state.
 
-    The switched state is the one of +1 and -1 that is the minority in the first frame (on a
-    tie, -1, as :func:`rvae_pathways.pfm_scores.switched_fraction` takes it). Labels other than
-    +1 and -1 (unassigned) are left out.
+    The switched state is :func:`rvae_pathways.pfm_scores.switched_state` of the first frame's
+    labels, as the scores take it. Labels other than +1 and -1 (unassigned) are left out.
 
     Parameters
     ----------
@@ -467,8 +467,7 @@ def switched_fraction(labels, frame) -> tuple[np.ndarray, np.ndarray]:
     if present.size == 0:
         return present, np.array([])
 
-    first = labels[frame == present[0]]
-    switched = 1 if np.sum(first == 1) < np.sum(first == -1) else -1
+    switched = switched_state(labels[frame == present[0]])
     fraction = np.full(present.size, np.nan)
     for j, f in enumerate(present):
         assigned = (frame == f) & ((labels == 1) | (labels == -1))

@@ -61,6 +61,12 @@ def uncovered_px(length: int, window: int, stride: int) -> int:
     return int(length - (origins[-1] + int(window)))
 
 
+def model_patch_px(window_px: int, patch_px: int | None) -> int | None:
+    """The ``patch_px`` to tile a ``window_px`` window with under the config's rule: windows larger
+    than ``patch_px`` are sampled on a ``patch_px`` grid, the others keep their pixels (None)."""
+    return patch_px if patch_px is not None and patch_px < window_px else None
+
+
 def _samples_per_side(window: int, patch_px: int | None) -> tuple[int, float]:
     """``(patch_px, step)``: samples per side and their spacing in frame px (``patch_px=None``: one per px)."""
     if patch_px is None or int(patch_px) == window:

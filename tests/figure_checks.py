@@ -1,0 +1,43 @@
+"""Checks shared by the figure tests (test_plots, test_plots_pfm, test_plots_pathways)."""
+
+from __future__ import annotations
+
+from matplotlib.image import imread
+from matplotlib.text import Text
+from PIL import Image
+
+from rvae_pathways import plots
+
+
+def check_png(path, min_px=300, max_px=1500):
+    """The file is an RGB(A) PNG at about 150 dpi, page-sized, and not blank; returns the image."""
+    assert path.is_file()
+    image = imread(path)
+    assert image.ndim == 3 and image.shape[2] in (3, 4)
+    height, width = image.shape[:2]
+    assert min_px <= width <= max_px and min_px <= height <= 1450, image.shape
+    assert image[..., :3].std() > 0.02
+    dpi = Image.open(path).info.get("dpi")
+    assert dpi is not None and abs(dpi[0] - plots.DPI) < 1
+    return image
+
+
+def colorbars(fig):
+    return [ax for ax in fig.axes if getattr(ax, "_colorbar", None) is not None and ax.get_visible()]
+
+
+def colorbar_labels(fig):
+    return [ax._colorbar.ax.get_xlabel() or ax._colorbar.ax.get_ylabel() for ax in colorbars(fig)]
+
+
+def panels(fig):
+    return [ax for ax in fig.axes if getattr(ax, "_colorbar", None) is None and ax.get_visible()]
+
+
+def all_text(fig):
+    """Every text of the figure (titles, labels, ticks, annotations, legends), one per line."""
+    return "\n".join(t.get_text() for t in fig.findobj(Text))
+
+
+def scale_bar_labels(ax):
+    return [t.get_text() for t in ax.texts if t.get_gid() == "scale-bar"]
