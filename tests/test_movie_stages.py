@@ -52,6 +52,14 @@ def test_atom_table_is_sorted_by_frame_and_drift_corrected(stages):
     assert np.nanmax(atoms["true_distance_px"].values) <= 3.0
 
 
+def test_two_workers_write_the_same_atom_table_as_one(stages, tmp_path):
+    folder, aligned, atoms = stages
+    find_atoms_in_movie(aligned, tmp_path / "atoms.zarr", SPACING_PX, tolerance_px=3.0, chunk_rows=100, workers=2)
+    xr.testing.assert_identical(xr.open_zarr(tmp_path / "atoms.zarr").load(), atoms.load())
+    with pytest.raises(InputError, match="workers"):
+        find_atoms_in_movie(aligned, tmp_path / "other.zarr", SPACING_PX, tolerance_px=3.0, workers=0)
+
+
 def test_patches_of_the_small_movie(stages):
     folder, aligned, atoms = stages
     counts = extract_movie_patches(aligned, atoms, folder / "patches.zarr", default_window_px(SPACING_PX), 15, 256)

@@ -15,7 +15,7 @@ rule find_atoms:
         "results/benchmarks/find_atoms/{sample}.tsv"
     conda:
         "../../envs/stem.yaml"
-    threads: 1
+    threads: 2
     resources:
         mem_mb=4000,
         runtime=60,

@@ -18,6 +18,7 @@ def main(snakemake, log):
         finder=snakemake.params.finder,
         tolerance_px=snakemake.params.tolerance_nm / pixel_size_nm,
         log=log,
+        workers=snakemake.threads,
     )
     log.info("%d atoms in %d frames", total, aligned.sizes["frame"])
 

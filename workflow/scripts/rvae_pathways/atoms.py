@@ -17,14 +17,24 @@ atoms (or atomic columns) in pixels: ``spacing_px = spacing_nm / pixel_size_nm``
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 from skimage.feature import peak_local_max
 
-from .errors import InputError
+from .errors import InputError, check_number
 
 MIN_SPACING_PX = 2.0
+#: Precision of the per-pixel arithmetic of the Gaussian fits (spots, residuals, Jacobians).
+#: float32 halves the memory traffic and vectorises ``exp``. With :data:`SETTLED_STEP`, positions
+#: agree with float64 fits iterated to the end within 0.004 px (99 % within 0.0013 px) on a
+#: 1024x1024 simulated frame, far below the shot-noise error (RMSE 0.17 px there). Parameters
+#: and the normal equations stay float64.
+PIXEL_DTYPE = np.float32
+#: A Gaussian fit has converged when an accepted step is this small (see _levenberg_marquardt).
+SETTLED_STEP = 1e-3
 
 
 def spacing_in_pixels(spacing_nm: float, pixel_size_nm: float) -> float:
@@ -157,23 +167,29 @@ class _Windows:
         rows = centres[:, :1] + self.offsets[None, :, 0] + self.pad
         cols = centres[:, 1:] + self.offsets[None, :, 1] + self.pad
         self.flat = rows * self.padded_shape[1] + cols  # (n, P)
-        self.dy = np.broadcast_to(self.offsets[:, 0].astype(float), self.flat.shape)
-        self.dx = np.broadcast_to(self.offsets[:, 1].astype(float), self.flat.shape)
+        self.dy = np.broadcast_to(self.offsets[:, 0].astype(PIXEL_DTYPE), self.flat.shape)
+        self.dx = np.broadcast_to(self.offsets[:, 1].astype(PIXEL_DTYPE), self.flat.shape)
 
     def pad_image(self, image: np.ndarray) -> np.ndarray:
         return np.pad(image, self.pad, mode="constant", constant_values=np.nan).ravel()
 
 
+def _column(values):
+    """Per-atom parameters as a (n, 1) column in the pixel arithmetic's precision."""
+    return np.asarray(values, dtype=PIXEL_DTYPE)[:, None]
+
+
 def _gaussian(amp, y0, x0, sigma, dy, dx):
     """A 2-D Gaussian spot of peak ``amp`` at (y0, x0), sampled at offsets (dy, dx); (n, P)."""
-    return amp[:, None] * np.exp(-((dy - y0[:, None]) ** 2 + (dx - x0[:, None]) ** 2) / (2 * sigma[:, None] ** 2))
+    r2 = (dy - _column(y0)) ** 2 + (dx - _column(x0)) ** 2
+    return _column(amp) * np.exp(r2 * _column(-0.5 / np.asarray(sigma, dtype=float) ** 2))
 
 
 def _render(windows: "_Windows", amp, y0, x0, sigma) -> np.ndarray:
     """Sum of all atoms' Gaussian spots on the padded canvas (flat)."""
-    canvas = np.zeros(windows.padded_shape[0] * windows.padded_shape[1])
-    np.add.at(canvas, windows.flat, _gaussian(amp, y0, x0, sigma, windows.dy, windows.dx))
-    return canvas
+    spots = _gaussian(amp, y0, x0, sigma, windows.dy, windows.dx)
+    size = windows.padded_shape[0] * windows.padded_shape[1]
+    return np.bincount(windows.flat.ravel(), weights=spots.ravel(), minlength=size)
 
 
 def _levenberg_marquardt(values, weight, dy, dx, params, free_sigma: bool, iterations: int, radius: float):
@@ -181,53 +197,68 @@ def _levenberg_marquardt(values, weight, dy, dx, params, free_sigma: bool, itera
 
     params: (n, 5) = (amp, y0, x0, log_sigma, c), updated in place; log_sigma is held fixed unless
     ``free_sigma``. Steps that leave the box |y0|, |x0| <= radius, 0.3 <= sigma <= radius are
-    refused. Returns the final sum of squared residuals per row.
+    refused. A row stops iterating once an accepted step moves it by less than
+    :data:`SETTLED_STEP` (px for the position, relative to the amplitude for amplitude and
+    background, absolute for log sigma). ``dy``, ``dx``: the pixel offsets, (1, P) or (n, P)
+    with equal rows. Returns the final sum of squared residuals per row.
     """
     free = [0, 1, 2, 3, 4] if free_sigma else [0, 1, 2, 4]
+    dy, dx = dy[:1], dx[:1]
 
     def predict(p):
-        amp, y0, x0, log_s, c = p.T
-        s2 = np.exp(2 * log_s)[:, None]
-        r2 = (dy - y0[:, None]) ** 2 + (dx - x0[:, None]) ** 2
-        return amp[:, None] * np.exp(-r2 / (2 * s2)) + c[:, None]
+        return _gaussian(p[:, 0], p[:, 1], p[:, 2], np.exp(p[:, 3]), dy, dx) + _column(p[:, 4])
 
     def model_and_jacobian(p):
-        amp, y0, x0, log_s, c = p.T
-        s2 = np.exp(2 * log_s)[:, None]
-        ry, rx = dy - y0[:, None], dx - x0[:, None]
+        # the Jacobian is laid out (n, parameter, pixel) so that J^T W J and J^T W r are
+        # batched matrix products (BLAS), not element-wise sums
+        amp, y0, x0, inv_s2, c = (_column(v) for v in (p[:, 0], p[:, 1], p[:, 2], np.exp(-2 * p[:, 3]), p[:, 4]))
+        ry, rx = dy - y0, dx - x0
         r2 = ry**2 + rx**2
-        g = np.exp(-r2 / (2 * s2))
-        ag = amp[:, None] * g
-        jac = np.empty(g.shape + (len(free),))
-        columns = {0: g, 1: ag * ry / s2, 2: ag * rx / s2, 3: ag * r2 / s2, 4: 1.0}
-        for k, j in enumerate(free):
-            jac[..., k] = columns[j]
-        return ag + c[:, None], jac
+        g = np.exp(-0.5 * r2 * inv_s2)
+        ag = amp * g
+        jac = np.empty((len(p), len(free), g.shape[1]), dtype=PIXEL_DTYPE)
+        jac[:, 0] = g
+        jac[:, 1] = ag * ry * inv_s2
+        jac[:, 2] = ag * rx * inv_s2
+        if free_sigma:
+            jac[:, 3] = ag * r2 * inv_s2
+        jac[:, -1] = 1.0
+        return ag + c, jac
 
-    def cost(p):
-        return np.sum(weight * (values - predict(p)) ** 2, axis=1)
+    def cost(p, v, w):
+        return np.sum(w * (v - predict(p)) ** 2, axis=1)
 
     damping = np.full(len(params), 1e-3)
-    current = cost(params)
+    current = cost(params, values, weight)
     eye = np.eye(len(free))[None]
+    active = np.arange(len(params))  # rows still iterating
     for _ in range(iterations):
-        model, jac = model_and_jacobian(params)
-        jtj = np.einsum("npi,np,npj->nij", jac, weight, jac)
-        jtr = np.einsum("npi,np->ni", jac, weight * (values - model))
+        if len(active) == 0:
+            break
+        p, v, w = params[active], values[active], weight[active]
+        model, jac = model_and_jacobian(p)
+        weighted = jac * w[:, None, :]
+        jtj = np.matmul(weighted, jac.transpose(0, 2, 1)).astype(float)
+        jtr = np.matmul(weighted, (v - model)[:, :, None])[..., 0].astype(float)
         diag = np.einsum("nii->ni", jtj)[:, :, None] + 1e-9
-        step = np.linalg.solve(jtj + damping[:, None, None] * eye * diag, jtr[..., None])[..., 0]
-        trial = params.copy()
+        d = damping[active]
+        step = np.linalg.solve(jtj + d[:, None, None] * eye * diag, jtr[..., None])[..., 0]
+        trial = p.copy()
         trial[:, free] += step
         in_box = (
             (np.abs(trial[:, 1]) <= radius) & (np.abs(trial[:, 2]) <= radius)
             & (trial[:, 3] >= np.log(0.3)) & (trial[:, 3] <= np.log(radius))
         )
-        trial[~in_box] = params[~in_box]
-        new = cost(trial)
-        better = in_box & (new <= current)
-        params[better] = trial[better]
-        current = np.where(better, new, current)
-        damping = np.clip(np.where(better, damping * 0.2, damping * 10.0), 1e-9, 1e9)
+        trial[~in_box] = p[~in_box]
+        new = cost(trial, v, w)
+        better = in_box & (new <= current[active])
+        params[active[better]] = trial[better]
+        current[active[better]] = new[better]
+        damping[active] = np.clip(np.where(better, d * 0.2, d * 10.0), 1e-9, 1e9)
+        scale = np.ones((len(p), len(free)))
+        scale[:, [0, -1]] = np.maximum(np.abs(p[:, :1]), 1e-12)
+        settled = better & (np.max(np.abs(step) / scale, axis=1) < SETTLED_STEP)
+        active = active[~settled]
     return current
 
 
@@ -269,7 +300,7 @@ def refine_positions(
     or wandered more than half the fit radius, and the starting position was kept); plus the
     scalar ``sigma_px`` used.
     """
-    image = np.asarray(image, dtype=np.float64)
+    image = np.asarray(image, dtype=PIXEL_DTYPE)
     peaks = np.asarray(peaks, dtype=float).reshape(-1, 2)
     n = len(peaks)
     if n == 0:
@@ -282,7 +313,7 @@ def refine_positions(
     fit = _Windows(image.shape, start, radius, pad)
     flat_image = fit.pad_image(image)
     values_raw = flat_image[fit.flat]
-    weight = np.isfinite(values_raw).astype(float)
+    weight = np.isfinite(values_raw).astype(PIXEL_DTYPE)
     values_raw = np.where(weight > 0, values_raw, 0.0)
 
     # Starting background: mean of the valid pixels in the outer ring of the disc.
@@ -295,12 +326,17 @@ def refine_positions(
     params[:, 3] = np.log(sigma_px if sigma_px else max(1.0, 0.25 * spacing_px))
     params[:, 4] = background
 
+    render_windows = {}  # by radius: the fixed-width rounds all render alike
+
     def fit_round(free_sigma: bool):
         sigma = np.exp(params[:, 3])
-        render = _Windows(image.shape, start, max(radius, 3.5 * float(np.median(sigma))), pad)
+        render_radius = max(radius, 3.5 * float(np.median(sigma)))
+        if render_radius not in render_windows:
+            render_windows[render_radius] = _Windows(image.shape, start, render_radius, pad)
+        render = render_windows[render_radius]
         canvas = _render(render, params[:, 0], params[:, 1], params[:, 2], sigma)
         own = _gaussian(params[:, 0], params[:, 1], params[:, 2], sigma, fit.dy, fit.dx)
-        values = values_raw - canvas[fit.flat] + own
+        values = values_raw - canvas[fit.flat].astype(PIXEL_DTYPE) + own
         return _levenberg_marquardt(values, weight, fit.dy, fit.dx, params, free_sigma, iterations, radius)
 
     if sigma_px is None:
@@ -443,6 +479,7 @@ def find_atoms_in_movie(
     tolerance_px: float | None = None,
     chunk_rows: int = 65536,
     log=None,
+    workers: int = 1,
 ) -> int:
     """Find the atoms of every frame and write one table (dimension ``atom``) to Zarr.
 
@@ -465,6 +502,8 @@ def find_atoms_in_movie(
     chunk_rows : int
         Rows per Zarr chunk.
     log : logging.Logger, optional
+    workers : int
+        Frames processed at once (threads); the table does not depend on it.
 
     Returns
     -------
@@ -474,6 +513,7 @@ def find_atoms_in_movie(
     from .store import ZarrAppender
 
     finder = dict(finder or {})
+    workers = check_number("workers", workers, low=1, integer=True)
     n = aligned.sizes["frame"]
     has_truth = "true_frame" in aligned
     if has_truth:
@@ -490,34 +530,42 @@ def find_atoms_in_movie(
     }
     table = ZarrAppender(path, "atom", chunk_rows, attrs=attrs)
     drift_y, drift_x = aligned["drift_y"].values, aligned["drift_x"].values
-    for i in range(n):
-        found = find_atoms(aligned["image"][i].values, spacing_px, **finder)
-        m = len(found["y"])
-        positions = np.stack([found["y"], found["x"]], 1)
-        columns = {
-            "frame": np.full(m, i, np.int32),
-            "y": found["y"],
-            "x": found["x"],
-            "y_aligned": (found["y"] - drift_y[i]).astype(np.float32),
-            "x_aligned": (found["x"] - drift_x[i]).astype(np.float32),
-            "intensity": found["intensity"],
-            "refined": found["refined"],
-            "neighbours": found["neighbours"],
-        }
-        if has_truth:
-            rows = truth_rows[i]
-            i_found, i_true = match_points(positions, true_pos[rows], tolerance_px)
-            for name in TRUTH_LABELS:
-                label = np.full(m, -1, np.int32)
-                label[i_found] = true_labels[name][rows][i_true]
-                columns[name] = label
-            distance = np.full(m, np.nan, np.float32)
-            distance[i_found] = np.hypot(*(positions[i_found] - true_pos[rows][i_true]).T)
-            columns["true_distance_px"] = distance
-        if m:
-            table.append(**columns)
-        if log:
-            log.info("frame %d/%d: %d atoms (fit width %.2f px)", i + 1, n, m, found["sigma_px"])
+
+    def find_in_frame(i):
+        return find_atoms(aligned["image"][i].values, spacing_px, **finder)
+
+    # Frames are independent: ``workers`` threads find them at once (numpy and scipy release
+    # the GIL in the heavy loops), each reading its own frame; results are written in frame
+    # order, so the table is the same for any number of workers.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = pool.map(find_in_frame, range(n)) if workers > 1 else map(find_in_frame, range(n))
+        for i, found in enumerate(results):
+            m = len(found["y"])
+            positions = np.stack([found["y"], found["x"]], 1)
+            columns = {
+                "frame": np.full(m, i, np.int32),
+                "y": found["y"],
+                "x": found["x"],
+                "y_aligned": (found["y"] - drift_y[i]).astype(np.float32),
+                "x_aligned": (found["x"] - drift_x[i]).astype(np.float32),
+                "intensity": found["intensity"],
+                "refined": found["refined"],
+                "neighbours": found["neighbours"],
+            }
+            if has_truth:
+                rows = truth_rows[i]
+                i_found, i_true = match_points(positions, true_pos[rows], tolerance_px)
+                for name in TRUTH_LABELS:
+                    label = np.full(m, -1, np.int32)
+                    label[i_found] = true_labels[name][rows][i_true]
+                    columns[name] = label
+                distance = np.full(m, np.nan, np.float32)
+                distance[i_found] = np.hypot(*(positions[i_found] - true_pos[rows][i_true]).T)
+                columns["true_distance_px"] = distance
+            if m:
+                table.append(**columns)
+            if log:
+                log.info("frame %d/%d: %d atoms (fit width %.2f px)", i + 1, n, m, found["sigma_px"])
     total = table.close()
     if total == 0:
         raise InputError(
