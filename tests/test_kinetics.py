@@ -272,3 +272,24 @@ def test_hop_footprint_includes_the_old_site():
     events = _events([(5, 100, 86, 1, 0)])  # the Si leaving the old site, 14 px from the record
     assert score_events(events, truth, CLASS_TO_STRUCTURE, 3)["kinds"]["dopant hop"]["n_matched_predicted"] == 1
     assert score_events(events, _truth(), CLASS_TO_STRUCTURE, 3)["kinds"]["dopant hop"]["n_matched_predicted"] == 0
+
+
+def test_stone_wales_footprint_holds_the_defect_atoms_and_the_atoms_bonded_to_them():
+    truth = _truth()
+    b = 14.2
+    # frame 7, SW midpoint (200, 200): two "C in 5-7 defect" atoms 0.5 bond from it, a pristine C
+    # bonded to one of them (a heptagon member), a pristine C two bonds out, and a defect atom
+    # of another defect, 3 bonds away (not this event's)
+    truth.update({
+        "true_frame": np.array([7, 7, 7, 7, 7, 6]),
+        "true_id": np.arange(6),
+        "true_y": np.array([200.0, 200.0, 200.0, 200.0, 200.0, 200.0]),
+        "true_x": np.array([200 - b / 2, 200 + b / 2, 200 + 1.5 * b, 200 + 2.5 * b, 200 - 3.5 * b, 200.0]),
+        "true_class": np.array([2, 2, 0, 0, 2, 2]),
+    })
+    fp = event_footprints(truth, bond_px=b)[2]
+    np.testing.assert_allclose(fp[:, 1], [200, 200 - b / 2, 200 + b / 2, 200 + 1.5 * b])
+    # a change at the heptagon member is the event's; two bonds out, with a tolerance under a bond, it is not
+    events = _events([(7, 200, 200 + 1.5 * b, 0, 2), (7, 200, 200 + 2.5 * b, 0, 2)])
+    sw = score_events(events, truth, CLASS_TO_STRUCTURE, 3)["kinds"]["defect formation"]
+    assert (sw["n_matched_predicted"], sw["n_predicted"], sw["recall"]) == (1, 2, 1.0)

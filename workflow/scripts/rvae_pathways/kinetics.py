@@ -23,18 +23,21 @@ What one true event looks like in tracks (see :mod:`rvae_pathways.simulate_stem`
   follow the simulator's *ids* (``true_id`` as an oracle) see no Si class change at all (the Si
   stays Si, the carbon stays carbon); only neighbours of the Si change environment.
 - **Stone-Wales rotation.** Two carbons turn about their bond's midpoint (each moves ~0.7 bond
-  lengths) and they and their four bonded carbons become "C in 5-7 defect": up to six class
-  changes in one frame, 0.5 to 1.3 bond lengths from the midpoint. A site tracker loses the two
-  turned atoms (they start new tracks, which have no earlier class), so four changes remain.
+  lengths) and they and their four bonded carbons become "C in 5-7 defect" (0.5 to 1.3 bond
+  lengths from the midpoint). The two hexagons beside the bond become pentagons and the two at
+  its ends heptagons: their other ten atoms stay "pristine C" in the simulator's labels, but
+  their rings changed and a patch two spacings across shows it, so an rVAE class may change
+  there too. A site tracker loses the two turned atoms (they start new tracks, which have no
+  earlier class), so up to 14 changes remain, within about two bonds of the rotated pair.
 
 :func:`find_events` drops flicker by persistence (``min_persist`` observations in the new
 class); optionally (``swap_radius_px``) it also keeps a short-lived change that is one half of a
 swap between neighbouring tracks, which is what a hop and its hop back look like.
 
 :func:`score_events` therefore matches a predicted event to a true one when it lies within the
-tolerance of any site of the true event's *footprint* (hop: both sites; Stone-Wales: the defect's
-atoms), and lets one true event absorb several predicted events (2 for a hop, 6 for a
-Stone-Wales defect), all counting as true positives; a predicted event beyond that is a false
+tolerance of any site of the true event's *footprint* (hop: both sites; Stone-Wales: the 16 atoms
+of its two pentagons and two heptagons), and lets one true event absorb several predicted events
+(2 for a hop, 16 for a Stone-Wales defect), all counting as true positives; a predicted event beyond that is a false
 positive.
 """
 
@@ -71,7 +74,7 @@ SCORED_KINDS = {
     },
     "defect formation": {
         "true_kind": "Stone-Wales",
-        "max_per_true": 6,
+        "max_per_true": 16,
         "definition": "a change from a class named 'pristine C' into a class named 'C in 5-7 defect'",
     },
 }
@@ -475,8 +478,11 @@ def event_footprints(truth, bond_px=None):
 
     - dopant hop: the Si's new site (recorded) and its old site (the Si id's position in the
       frame before, moved by the drift step);
-    - Stone-Wales: the atoms of the new 5-7 defect (class "C in 5-7 defect" within 1.5 bond
-      lengths of the recorded midpoint), plus the midpoint;
+    - Stone-Wales: the midpoint, the atoms the simulator labels "C in 5-7 defect" (the turned
+      pair and their four bonded carbons: those within 1.5 bond lengths of the midpoint), and
+      every atom bonded to those (within 1.2 bond lengths): the other members of the two
+      pentagons and two heptagons, 16 atoms in all. Their rings changed too, and a patch two
+      spacings across shows it, so a class change there belongs to the event;
     - otherwise, or without the per-atom truth: the recorded position only.
 
     Parameters
@@ -523,7 +529,11 @@ def event_footprints(truth, bond_px=None):
                 step = drift[f] - drift[f - 1] if drift is not None and f >= 1 else 0.0
                 out[i] = np.vstack([ev_yx[i], yx[before[0]] + step])
         elif ev_kind[i] == sw:
-            near = (frame == f) & (cls == defect) & (np.hypot(*(yx - ev_yx[i]).T) <= 1.5 * bond_px)
+            here = np.flatnonzero(frame == f)
+            near = here[(cls[here] == defect) & (np.hypot(*(yx[here] - ev_yx[i]).T) <= 1.5 * bond_px)]
+            if len(near):
+                d = np.min(np.linalg.norm(yx[here][:, None, :] - yx[near][None], axis=2), axis=1)
+                near = here[d <= 1.2 * bond_px]  # the defect atoms and the atoms bonded to them
             out[i] = np.vstack([ev_yx[i], yx[near]])
     return out
 
@@ -588,8 +598,8 @@ def score_events(events, truth, class_to_structure, tolerance_px, frame_toleranc
     A predicted event matches a true event of its kind when their frames differ by at most
     ``frame_tolerance`` and the predicted position lies within ``tolerance_px`` of any site of
     the true event's footprint (:func:`event_footprints`). One true event may absorb up to
-    ``max_per_true`` predicted events (2 per hop: site A leaving Si, site B becoming Si; 6 per
-    Stone-Wales defect), assigned one-to-one first so that as many true events as possible are
+    ``max_per_true`` predicted events (2 per hop: site A leaving Si, site B becoming Si; 16 per
+    Stone-Wales defect, one per atom of its rings), assigned one-to-one first so that as many true events as possible are
     found; all matched predicted events are true positives, the rest false positives.
     ``precision`` = matched predicted / predicted, ``recall`` = true events with a match / true
     events (None where the denominator is 0).
