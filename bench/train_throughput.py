@@ -9,7 +9,10 @@ On a CPU without bf16 arithmetic (no AVX512-BF16 or AMX) PyTorch emulates bf16 m
 and is many times slower than fp32, so there the bf16 run (and an fp32 run for its loss
 comparison) uses the first ``--bf16-patches`` patches; the lines say so.
 
-Usage: ``python bench/train_throughput.py [--patches 12000] [--epochs 2] [--threads N]``
+On a GPU it also runs a large configuration: bf16 autocast with ``--gpu-batch`` patches per batch
+(the patch array lives on the device for the whole run; see ``train.fit``).
+
+Usage: ``python bench/train_throughput.py [--patches 12000] [--epochs 2] [--threads N] [--gpu-batch 2000]``
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
-from rvae_pathways.model import make_grid  # noqa: E402
-from rvae_pathways.train import fit  # noqa: E402
+from rvae_pathways.model import RVAE, make_grid  # noqa: E402
+from rvae_pathways.train import fit, slice_size  # noqa: E402
 
 REFERENCE = {
     "n_latent": 2,
@@ -69,9 +72,45 @@ def cpuinfo_field(name: str) -> str:
     return ""
 
 
-def run(x: np.ndarray, precision: str, epochs: int, device: str) -> dict:
+def matmul_flops_per_patch(size: int = 32) -> float:
+    """Matrix-product FLOPs of one training step per patch of the reference model, forward and backward.
+
+    Forward: the encoder's dense layers (pixels -> hidden -> ... -> 2 x outputs) once per patch;
+    the decoder's layers once per *pixel* (coordinates -> hidden, hidden -> hidden, hidden -> 1;
+    the latent part of the first layer once per patch). Backward costs two products per forward
+    product (input gradient and weight gradient), so the total is 3 x forward. Element-wise work
+    (tanh, the loss) is left out: this is the bound the matrix products set.
+    """
+    h, layers, pixels = REFERENCE["hidden"], REFERENCE["layers"], size * size
+    n_out = REFERENCE["n_latent"] + int(REFERENCE["rotation"]) + 2 * int(REFERENCE["translation"])
+    encoder = pixels * h + (layers - 1) * h * h + h * 2 * n_out
+    decoder = pixels * (2 * h + (layers - 1) * h * h + h) + REFERENCE["n_latent"] * h
+    return 3 * 2 * (encoder + decoder)
+
+
+def matmul_rate(device: str, rows: int, hidden: int = 128, repeats: int = 20) -> float:
+    """GFLOP/s of the decoder's three products at its slice shape (``rows`` = pixels in a slice):
+    forward ``(rows, H) @ (H, H)``, backward ``(H, rows) @ (rows, H)`` and ``(rows, H) @ (H, H)``."""
+    a = torch.randn(rows, hidden, device=device)
+    w = torch.randn(hidden, hidden, device=device)
+    products = (lambda: a @ w, lambda: a.t() @ a, lambda: a @ w.t())
+    for f in products:
+        f()
+    if device == "cuda":
+        torch.cuda.synchronize()
     t0 = time.perf_counter()
-    _, history = fit(x, {**REFERENCE, "precision": precision}, epochs=epochs, seed=0, device=device)
+    for _ in range(repeats):
+        for f in products:
+            f()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return 3 * repeats * 2 * rows * hidden * hidden / (time.perf_counter() - t0) / 1e9
+
+
+def run(x: np.ndarray, precision: str, epochs: int, device: str, batch_size: int | None = None) -> dict:
+    t0 = time.perf_counter()
+    hyper = {**REFERENCE, "precision": precision, "batch_size": batch_size or REFERENCE["batch_size"]}
+    _, history = fit(x, hyper, epochs=epochs, seed=0, device=device)
     return {"rate": history[-1]["patches_per_s"], "loss": history[-1]["total"], "wall": time.perf_counter() - t0}
 
 
@@ -89,6 +128,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--bf16-patches", type=int, default=600, help="bf16 subset on CPUs without bf16 arithmetic")
+    parser.add_argument("--gpu-batch", type=int, default=2000, help="batch size of the large GPU configuration")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -108,6 +148,14 @@ def main() -> None:
             print(f"gpu: {torch.cuda.get_device_name()}", flush=True)
         fp32 = run(x, "fp32", args.epochs, device)
         report(device, "fp32", len(x), args.epochs, fp32)
+        rows = slice_size(RVAE(32, REFERENCE["n_latent"], True, True), REFERENCE["batch_size"],
+                          torch.device(device)) * 32 * 32
+        flops, rate = matmul_flops_per_patch(), matmul_rate(device, rows)
+        bound = rate * 1e9 / flops
+        print(f"{device} fp32 bound: {flops / 1e6:.1f} MFLOP of matrix products per patch (forward + backward); "
+              f"this machine's products at the decoder's shape ({rows} x 128 x 128) run at {rate:.0f} GFLOP/s "
+              f"-> at most {bound:.0f} patches/s; fp32 training reaches {100 * fp32['rate'] / bound:.0f} % of it "
+              f"({fp32['rate'] * flops / 1e9:.0f} GFLOP/s)", flush=True)
         if device == "cuda" or native_bf16:
             bf16 = run(x, "bf16", args.epochs, device)
             report(device, "bf16", len(x), args.epochs, bf16)
@@ -122,6 +170,9 @@ def main() -> None:
         change = 100 * (bf16["loss"] - reference["loss"]) / abs(reference["loss"])
         print(f"{device} bf16 final loss vs fp32 on the same data and epochs: {change:+.2f} %")
         print(f"{device} bf16 / fp32 patches/s: {bf16['rate'] / fp32['rate']:.2f}", flush=True)
+        if device == "cuda":  # the large configuration: bf16 autocast, large batches, data on the device
+            large = run(x, "bf16", args.epochs, device, batch_size=args.gpu_batch)
+            report(device, f"bf16 batch {args.gpu_batch}", len(x), args.epochs, large)
 
 
 if __name__ == "__main__":

@@ -46,3 +46,20 @@ def test_write_frames_chunks_by_frame_and_keeps_truth(tmp_path):
     back = xr.open_zarr(tmp_path / "f.zarr")
     assert back["image"].chunks[0] == (1, 1, 1)
     np.testing.assert_array_equal(back["true_y"].values, np.arange(4.0))
+
+
+def test_check_frames_refuses_an_empty_stack():
+    with pytest.raises(InputError, match="no frames"):
+        check_frames(make_frames(np.ones((0, 16, 16)), 0.1, "x"))
+
+
+def test_write_frames_streams_frame_variables_and_writes_the_rest_whole(tmp_path):
+    ds = make_frames(np.random.default_rng(0).normal(size=(4, 16, 16)), 0.1, "x")
+    ds["true_drift_y"] = ("frame", np.arange(4.0))
+    write_frames(ds, tmp_path / "f.zarr")
+    back = xr.open_zarr(tmp_path / "f.zarr")
+    np.testing.assert_array_equal(back["image"].values, ds["image"].values)
+    np.testing.assert_array_equal(back["frame"].values, np.arange(4))
+    assert back["true_drift_y"].chunks[0] == (4,)
+    np.testing.assert_array_equal(back["true_drift_y"].values, np.arange(4.0))
+    assert back.attrs == ds.attrs

@@ -136,11 +136,12 @@ def test_dopant_hops_are_found_with_the_targets_precision_and_recall(pathway):
     assert hops["precision"] >= 0.9 and hops["recall"] >= 0.9, hops
 
 
-def test_every_defect_formation_is_found(pathway):
-    """Recall meets the target; precision does not yet on this small movie with a model trained on
-    another (0.67 here, 0.62 and 0.81 with seeds 1 and 2; 1.00 on the demo): pristine carbons next
-    to the hole or a dopant pass through the defect class for two frames. Issue #6 stays open for it."""
+def test_defect_formation_is_found_with_the_targets_precision_and_recall(pathway):
+    """0.94 / 1.00 on this movie (a true Stone-Wales event spans the 16 atoms of its rings, see
+    kinetics.event_footprints). Not robust on movies this small: with simulator seeds 1 and 2
+    the precision is 0.71 and 0.89 (model trained on the seed-0 movie as here), 0.90 for seed 1
+    with a model trained on that movie itself; the false events there are pristine carbons
+    classed with the defect carbons by a mixed Gaussian class. The demo movie gives 1.00 / 1.00."""
     defects = pathway["events"]["kinds"]["defect formation"]
     assert defects["n_true"] >= 2
-    assert defects["recall"] >= 0.9, defects
-    assert defects["precision"] >= 0.5, defects
+    assert defects["precision"] >= 0.9 and defects["recall"] >= 0.9, defects

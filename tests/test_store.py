@@ -28,3 +28,15 @@ def test_appender_rejects_ragged_or_changing_columns(tmp_path):
     store.append(a=np.zeros(2))
     with pytest.raises(ValueError):
         store.append(b=np.zeros(2))
+
+
+def test_appender_writes_coordinates_of_trailing_dimensions_once(tmp_path):
+    store = ZarrAppender(tmp_path / "t.zarr", "row", chunk_rows=4, extra_dims={"z": ("latent",)},
+                         coords={"latent": [1, 2]})
+    for i in range(3):
+        store.append(z=np.full((3, 2), i, dtype=np.float32))
+    assert store.close() == 9
+    ds = xr.open_zarr(tmp_path / "t.zarr")
+    assert list(ds["latent"].values) == [1, 2]
+    assert ds["z"].dims == ("row", "latent")
+    np.testing.assert_array_equal(ds["z"].values[:, 0], np.repeat(np.arange(3.0), 3))

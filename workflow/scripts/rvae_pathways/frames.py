@@ -9,6 +9,10 @@ A frames Dataset has
 
 Ground truth, where a simulator made the data, travels in the same Dataset under names
 prefixed ``true_`` (see :mod:`rvae_pathways.simulate_stem`).
+
+``image`` may be read on demand (a movie opened from Zarr, or a ``.npy`` file, see
+:mod:`rvae_pathways.io`): :func:`check_frames` and :func:`write_frames` then hold one frame at a
+time, never the whole movie.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ def make_frames(
     Parameters
     ----------
     images : array, shape (y, x) or (frame, y, x)
-        A single 2-D image becomes a one-frame movie.
+        A single 2-D image becomes a one-frame movie. An array read on demand (a dask array,
+        or an xarray lazily indexed array, which must then be 3-D float32) stays unread.
     pixel_size_nm : float
         Size of one pixel in nanometres.
     source : str
@@ -46,7 +51,7 @@ def make_frames(
     xarray.Dataset
         See the module docstring.
     """
-    images = np.asarray(images)
+    images = _array_or_lazy(images)
     if images.ndim == 2:
         images = images[np.newaxis]
     if images.ndim != 3:
@@ -63,7 +68,7 @@ def make_frames(
         )
     n, ny, nx = images.shape
     return xr.Dataset(
-        {"image": (("frame", "y", "x"), images.astype(np.float32, copy=False))},
+        {"image": (("frame", "y", "x"), images if images.dtype == np.float32 else images.astype(np.float32))},
         coords={"frame": np.arange(n), "y": np.arange(ny), "x": np.arange(nx)},
         attrs={
             "pixel_size_nm": float(pixel_size_nm),
@@ -74,8 +79,17 @@ def make_frames(
     )
 
 
+def _array_or_lazy(images):
+    """``images`` as it is if it is an array (numpy's, or one read on demand), else as a numpy array."""
+    if all(hasattr(images, name) for name in ("shape", "dtype", "ndim")):
+        return images
+    return np.asarray(images)
+
+
 def check_frames(frames: xr.Dataset, min_size: int = 8) -> None:
-    """Raise :class:`InputError` unless every frame is a finite, non-constant image.
+    """Raise :class:`InputError` unless there are frames and every one is a finite, non-constant image.
+
+    Reads one frame at a time.
 
     Parameters
     ----------
@@ -87,7 +101,9 @@ def check_frames(frames: xr.Dataset, min_size: int = 8) -> None:
     image = frames["image"]
     if image.dims != ("frame", "y", "x"):
         raise InputError(f"image must have dims (frame, y, x), got {image.dims}")
-    _, ny, nx = image.shape
+    n, ny, nx = image.shape
+    if n == 0:
+        raise InputError("the stack holds no frames; save at least one image")
     if ny < min_size or nx < min_size:
         raise InputError(f"frames are {ny}x{nx} px; at least {min_size}x{min_size} px needed")
     for i in range(image.sizes["frame"]):
@@ -111,13 +127,32 @@ def truth_variables(frames: xr.Dataset) -> list[str]:
 
 
 def write_frames(frames: xr.Dataset, path) -> None:
-    """Write a frames Dataset to Zarr with one chunk per frame (truth variables unchunked).
+    """Write a frames Dataset to Zarr, one frame at a time, with one chunk per frame.
 
-    A ``channel_image`` (frame, channel, y, x), as PFM scans carry, is chunked one frame
-    (all channels) per chunk too.
+    ``image`` and a ``channel_image`` (frame, channel, y, x), as PFM scans carry, are written
+    frame by frame (appended along ``frame``; a chunk holds one frame, all channels), so a
+    movie read on demand (see :mod:`rvae_pathways.io`) is never whole in memory. The other
+    variables (ground truth, small tables) are written whole afterwards, unchunked. Encodings
+    the Dataset carries from a store it was read from are dropped.
+
+    Parameters
+    ----------
+    frames : xarray.Dataset
+        A frames Dataset (see :func:`make_frames`), with at least one frame.
+    path : path-like
+        The Zarr store written (an existing one is replaced).
     """
-    ny, nx = frames.sizes["y"], frames.sizes["x"]
-    encoding = {"image": {"chunks": (1, ny, nx)}}
-    if "channel_image" in frames.data_vars:
-        encoding["channel_image"] = {"chunks": (1,) + frames["channel_image"].shape[1:]}
-    frames.to_zarr(path, mode="w", encoding=encoding, consolidated=True)
+    frames = frames.drop_encoding()
+    streamed = [name for name in ("image", "channel_image") if name in frames.data_vars]
+    encoding = {name: {"chunks": (1,) + frames[name].shape[1:]} for name in streamed}
+    per_frame = frames[streamed]
+    written_once = [name for name, var in per_frame.coords.items() if "frame" not in var.dims]
+    for i in range(frames.sizes["frame"]):
+        block = per_frame.isel(frame=slice(i, i + 1))
+        if i == 0:
+            block.to_zarr(path, mode="w", encoding=encoding, consolidated=True)
+        else:
+            block.drop_vars(written_once).to_zarr(path, append_dim="frame", consolidated=True)
+    rest = frames.drop_vars(streamed)
+    if rest.data_vars:
+        rest.to_zarr(path, mode="a", consolidated=True)

@@ -5,7 +5,7 @@
 ========================  ======================================================
 suffix                    reader
 ========================  ======================================================
-``.npy``                  :func:`numpy.load` (plain numeric arrays only)
+``.npy``                  :func:`numpy.load`, memory-mapped (plain numeric arrays only)
 ``.tif``, ``.tiff``       tifffile; pixel size from ImageJ or OME metadata
 ``.hspy``, ``.hdf5``,     HyperSpy HDF5 (``rsciio.hspy``)
 ``.h5``
@@ -21,6 +21,13 @@ written, the intensity unit); :func:`read_frames` then settles the pixel size, b
 Dataset with :func:`~rvae_pathways.frames.make_frames` and checks it with
 :func:`~rvae_pathways.frames.check_frames`. Whatever is wrong with the input is raised as an
 :class:`~rvae_pathways.errors.InputError` that says what to change.
+
+Memory: a ``.npy`` file and a ``.zarr`` store are read on demand. The Dataset's ``image`` is
+then lazy: :func:`~rvae_pathways.frames.check_frames` and
+:func:`~rvae_pathways.frames.write_frames` read one frame at a time, so loading a movie of any
+length holds about one frame (see :class:`MappedFrames`). The other readers (TIFF through
+tifffile, HyperSpy, Digital Micrograph and EMD through rosettasciio, Igor waves through igor2)
+read the whole file into memory.
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ from typing import Any, Callable
 
 import numpy as np
 import xarray as xr
+from xarray.backends import BackendArray
+from xarray.core import indexing
 
 from .errors import InputError
 from .frames import MODALITIES, check_frames, make_frames
@@ -121,7 +130,8 @@ class RawImage:
     Attributes
     ----------
     data : numpy.ndarray
-        Pixels, shape (y, x) or (frame, y, x).
+        Pixels, shape (y, x) or (frame, y, x); a :class:`numpy.memmap` (``.npy``) is read
+        on demand, a frame at a time (see :func:`_to_frames`).
     calibration : Calibration or None
         The file's spatial calibration, None when the format or file has none.
     intensity_units : str or None
@@ -171,6 +181,8 @@ def read_frames(
         (``"file"`` or ``"samples table"``), ``intensity_units``, ``source`` (``path`` as
         given) and ``modality``; some readers add ``signal``, ``pixel_size_file`` or
         ``pixel_size_note``. A ``.zarr`` store keeps all its variables and attrs.
+        The ``image`` of a ``.npy`` file or a ``.zarr`` store is read on demand (the file
+        must stay in place while the Dataset is used); the other formats are read whole.
 
     Raises
     ------
@@ -252,6 +264,8 @@ def _to_frames(
     if raw.channel_names is not None:
         return _channel_frames(raw, source, pixel_size_nm, modality)
     data = _check_image_array(raw.data, source)
+    if isinstance(data, np.memmap):
+        data = indexing.LazilyIndexedArray(MappedFrames(data))
     size, pixel_attrs = _settle_pixel_size(raw.calibration, pixel_size_nm, source)
     frames = make_frames(
         data,
@@ -266,8 +280,12 @@ def _to_frames(
 
 
 def _check_image_array(data: np.ndarray, source: str) -> np.ndarray:
-    """Return ``data`` if it is a real-valued 2-D image or 3-D stack, else raise."""
-    data = np.asarray(data)
+    """Return ``data`` if it is a real-valued 2-D image or 3-D stack, else raise.
+
+    Only the array's dtype and shape are looked at: a memory-mapped or lazy array stays unread.
+    """
+    if not all(hasattr(data, name) for name in ("shape", "dtype", "ndim")):
+        data = np.asarray(data)
     if data.dtype.names is not None:
         raise InputError(
             f"{source} holds a colour (RGB) or structured image of dtype {data.dtype}; "
@@ -389,7 +407,10 @@ def _settle_pixel_size(
 
 
 def _read_npy(path: Path) -> RawImage:
-    """Read a ``.npy`` array; pickled object arrays are refused, never loaded.
+    """Open a ``.npy`` array memory-mapped; pickled object arrays are refused, never loaded.
+
+    Only the header is read here: the pixels are read later, a frame at a time (see
+    :class:`MappedFrames`).
 
     Parameters
     ----------
@@ -398,22 +419,62 @@ def _read_npy(path: Path) -> RawImage:
     Returns
     -------
     RawImage
-        No calibration: a ``.npy`` file carries no pixel size.
+        ``data`` a read-only :class:`numpy.memmap`. No calibration: a ``.npy`` file carries
+        no pixel size.
     """
     with open(path, "rb") as f:
         if f.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
             # np.load would take it for a pickle file and give a misleading message
             raise ValueError("the file does not start with the .npy signature")
     try:
-        data = np.load(path, allow_pickle=False)
+        data = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as exc:
-        if "allow_pickle" not in str(exc):
+        # numpy refuses to map an object array ("Python objects in dtype")
+        if "allow_pickle" not in str(exc) and "Python objects" not in str(exc):
             raise
         raise InputError(
             f"{path} holds pickled Python objects, which are never loaded for safety; "
             "save a plain numeric array instead, with np.save(path, array)"
         ) from exc
-    return RawImage(np.asarray(data))
+    return RawImage(data)
+
+
+class MappedFrames(BackendArray):
+    """A memory-mapped image or stack as a (frame, y, x) float32 array read on demand.
+
+    Each read maps the file again, copies the slice asked for (as float32) and unmaps the
+    file, so the pages read do not stay in the process's memory: reading a movie frame by
+    frame holds about one frame, whatever the movie's length. (A mapping kept open would keep
+    every page read resident, the whole movie by the end.) Wrapped in xarray's
+    ``LazilyIndexedArray``, it is the ``image`` of a Dataset that reads only what is used.
+
+    Parameters
+    ----------
+    mapped : numpy.memmap
+        A read-only mapping of the file, shape (y, x) (a one-frame movie) or (frame, y, x);
+        only its file name, offset, dtype, shape and order are kept.
+    """
+
+    def __init__(self, mapped: np.memmap):
+        if mapped.filename is None or mapped.ndim not in (2, 3):
+            raise ValueError("expected a file-backed 2-D or 3-D numpy.memmap")
+        self.filename = mapped.filename
+        self.offset = int(mapped.offset)
+        self.file_dtype = mapped.dtype
+        self.file_shape = mapped.shape
+        self.order = "F" if mapped.flags.f_contiguous and not mapped.flags.c_contiguous else "C"
+        self.shape = mapped.shape if mapped.ndim == 3 else (1, *mapped.shape)
+        self.dtype = np.dtype(np.float32)
+
+    def __getitem__(self, key):
+        return indexing.explicit_indexing_adapter(key, self.shape, indexing.IndexingSupport.BASIC, self._read)
+
+    def _read(self, key: tuple) -> np.ndarray:
+        """The pixels at ``key`` (ints and slices over frame, y, x) as a float32 copy."""
+        mapped = np.memmap(self.filename, dtype=self.file_dtype, mode="r", offset=self.offset,
+                           shape=self.file_shape, order=self.order)
+        stack = mapped if mapped.ndim == 3 else mapped[np.newaxis]
+        return np.array(stack[key], dtype=np.float32)  # a copy: the mapping closes with ``mapped``
 
 
 # ----------------------------------------------------------------------------------------
@@ -998,7 +1059,7 @@ def _ibw_calibration(
 def _read_zarr(
     path: Path, source: str, pixel_size_nm: float | None, modality: str
 ) -> xr.Dataset:
-    """Read a frames Dataset that this project wrote with ``to_zarr``.
+    """Open a frames Dataset that this project wrote with ``to_zarr``; its frames are read on demand.
 
     All variables (``true_*`` ground truth included) and attrs are kept; ``source`` becomes
     ``path`` (the stored one moves to ``upstream_source``), ``modality`` the argument's,
@@ -1017,7 +1078,7 @@ def _read_zarr(
     xarray.Dataset
     """
     try:
-        ds = xr.open_zarr(path).load()
+        ds = xr.open_zarr(path)
     except Exception as exc:
         raise InputError(
             f"could not read {source} as a zarr store ({type(exc).__name__}: {exc}); "
@@ -1029,8 +1090,9 @@ def _read_zarr(
             f"{source} is not a frames store: expected a variable 'image' with dims "
             f"(frame, y, x), found {found or 'no variables'}"
         )
-    _check_image_array(ds["image"].values, source)
-    ds["image"] = ds["image"].astype(np.float32)
+    _check_image_array(ds["image"], source)  # its dtype and shape; the pixels stay unread
+    if ds["image"].dtype != np.float32:
+        ds["image"] = ds["image"].astype(np.float32)
 
     stored = ds.attrs.get("pixel_size_nm")
     cal = None

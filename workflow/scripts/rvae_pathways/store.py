@@ -26,14 +26,19 @@ class ZarrAppender:
         Dataset attributes (JSON-serialisable values).
     extra_dims : dict
         Names of the trailing dimensions of each variable, e.g. ``{"patch": ("py", "px")}``.
+    coords : dict
+        Coordinates of trailing dimensions, e.g. ``{"latent": [1, 2]}``, written with the first
+        chunk.
     """
 
-    def __init__(self, path, dim: str, chunk_rows: int, attrs: dict | None = None, extra_dims: dict | None = None):
+    def __init__(self, path, dim: str, chunk_rows: int, attrs: dict | None = None, extra_dims: dict | None = None,
+                 coords: dict | None = None):
         self.path = Path(path)
         self.dim = dim
         self.chunk_rows = int(chunk_rows)
         self.attrs = dict(attrs or {})
         self.extra_dims = dict(extra_dims or {})
+        self.coords = dict(coords or {})
         self._buffer: dict[str, list[np.ndarray]] = {}
         self._buffered = 0
         self.rows_written = 0
@@ -65,8 +70,9 @@ class ZarrAppender:
         self._buffer = {name: [values] for name, values in rest.items()}
         self._buffered -= n
         data_vars = {name: ((self.dim, *self.extra_dims.get(name, ())), values) for name, values in block.items()}
-        ds = xr.Dataset(data_vars, attrs=self.attrs)
-        if self.rows_written == 0:
+        first = self.rows_written == 0
+        ds = xr.Dataset(data_vars, coords=self.coords if first else None, attrs=self.attrs)
+        if first:
             encoding = {
                 name: {"chunks": (self.chunk_rows, *values.shape[1:])} for name, values in block.items()
             }
