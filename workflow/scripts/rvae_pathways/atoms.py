@@ -35,6 +35,9 @@ MIN_SPACING_PX = 2.0
 PIXEL_DTYPE = np.float32
 #: A Gaussian fit has converged when an accepted step is this small (see _levenberg_marquardt).
 SETTLED_STEP = 1e-3
+#: Atoms fitted (and rendered) at once: the working arrays (atoms x pixels x parameters) of a
+#: block stay at a few MB, whatever the number of atoms in the frame.
+FIT_BLOCK = 512
 
 
 def spacing_in_pixels(spacing_nm: float, pixel_size_nm: float) -> float:
@@ -157,18 +160,26 @@ def _disc_offsets(radius: float) -> np.ndarray:
 
 
 class _Windows:
-    """Pixels of a disc around each atom, as flat indices into a NaN-padded copy of the image."""
+    """Pixels of a disc around each atom, as flat indices into a NaN-padded copy of the image.
+
+    ``flat(rows)`` gives the (n, P) indices of some atoms' discs, made when asked (an index per
+    pixel per atom is the largest array of a fit); ``dy``, ``dx`` are the (1, P) offsets.
+    """
 
     def __init__(self, shape, centres: np.ndarray, radius: float, pad: int | None = None):
         centres = np.clip(centres, 0, np.asarray(shape) - 1)
         self.offsets = _disc_offsets(radius)
         self.pad = int(np.ceil(radius)) + 1 if pad is None else pad
         self.padded_shape = (shape[0] + 2 * self.pad, shape[1] + 2 * self.pad)
-        rows = centres[:, :1] + self.offsets[None, :, 0] + self.pad
-        cols = centres[:, 1:] + self.offsets[None, :, 1] + self.pad
-        self.flat = rows * self.padded_shape[1] + cols  # (n, P)
-        self.dy = np.broadcast_to(self.offsets[:, 0].astype(PIXEL_DTYPE), self.flat.shape)
-        self.dx = np.broadcast_to(self.offsets[:, 1].astype(PIXEL_DTYPE), self.flat.shape)
+        width = self.padded_shape[1]
+        self.n = len(centres)
+        self.origin = ((centres[:, 0] + self.pad) * width + centres[:, 1] + self.pad).astype(np.intp)  # (n,)
+        self.offset_flat = (self.offsets[:, 0] * width + self.offsets[:, 1]).astype(np.intp)  # (P,)
+        self.dy = self.offsets[None, :, 0].astype(PIXEL_DTYPE)
+        self.dx = self.offsets[None, :, 1].astype(PIXEL_DTYPE)
+
+    def flat(self, rows=slice(None)) -> np.ndarray:
+        return self.origin[rows, None] + self.offset_flat[None, :]
 
     def pad_image(self, image: np.ndarray) -> np.ndarray:
         return np.pad(image, self.pad, mode="constant", constant_values=np.nan).ravel()
@@ -185,11 +196,16 @@ def _gaussian(amp, y0, x0, sigma, dy, dx):
     return _column(amp) * np.exp(r2 * _column(-0.5 / np.asarray(sigma, dtype=float) ** 2))
 
 
-def _render(windows: "_Windows", amp, y0, x0, sigma) -> np.ndarray:
-    """Sum of all atoms' Gaussian spots on the padded canvas (flat)."""
-    spots = _gaussian(amp, y0, x0, sigma, windows.dy, windows.dx)
+def _render(windows: "_Windows", amp, y0, x0, sigma, block: int = FIT_BLOCK) -> np.ndarray:
+    """Sum of all atoms' Gaussian spots on the padded canvas (flat), ``block`` atoms at a time
+    (so the memory it takes does not grow with the number of atoms)."""
     size = windows.padded_shape[0] * windows.padded_shape[1]
-    return np.bincount(windows.flat.ravel(), weights=spots.ravel(), minlength=size)
+    canvas = np.zeros(size)
+    for start in range(0, windows.n, block):
+        rows = slice(start, start + block)
+        spots = _gaussian(amp[rows], y0[rows], x0[rows], sigma[rows], windows.dy, windows.dx)
+        canvas += np.bincount(windows.flat(rows).ravel(), weights=spots.ravel(), minlength=size)
+    return canvas
 
 
 def _levenberg_marquardt(values, weight, dy, dx, params, free_sigma: bool, iterations: int, radius: float):
@@ -312,7 +328,8 @@ def refine_positions(
     pad = int(np.ceil(3.5 * radius)) + 1  # room for rendering spots up to sigma = radius
     fit = _Windows(image.shape, start, radius, pad)
     flat_image = fit.pad_image(image)
-    values_raw = flat_image[fit.flat]
+    fit_flat = fit.flat()
+    values_raw = flat_image[fit_flat]
     weight = np.isfinite(values_raw).astype(PIXEL_DTYPE)
     values_raw = np.where(weight > 0, values_raw, 0.0)
 
@@ -326,18 +343,18 @@ def refine_positions(
     params[:, 3] = np.log(sigma_px if sigma_px else max(1.0, 0.25 * spacing_px))
     params[:, 4] = background
 
-    render_windows = {}  # by radius: the fixed-width rounds all render alike
-
     def fit_round(free_sigma: bool):
         sigma = np.exp(params[:, 3])
-        render_radius = max(radius, 3.5 * float(np.median(sigma)))
-        if render_radius not in render_windows:
-            render_windows[render_radius] = _Windows(image.shape, start, render_radius, pad)
-        render = render_windows[render_radius]
+        render = _Windows(image.shape, start, max(radius, 3.5 * float(np.median(sigma))), pad)
         canvas = _render(render, params[:, 0], params[:, 1], params[:, 2], sigma)
         own = _gaussian(params[:, 0], params[:, 1], params[:, 2], sigma, fit.dy, fit.dx)
-        values = values_raw - canvas[fit.flat].astype(PIXEL_DTYPE) + own
-        return _levenberg_marquardt(values, weight, fit.dy, fit.dx, params, free_sigma, iterations, radius)
+        values = values_raw - canvas[fit_flat].astype(PIXEL_DTYPE) + own
+        residual_ss = np.empty(n)
+        for first in range(0, n, FIT_BLOCK):  # the fits are independent; blocks bound the memory
+            rows = slice(first, first + FIT_BLOCK)
+            residual_ss[rows] = _levenberg_marquardt(values[rows], weight[rows], fit.dy, fit.dx, params[rows],
+                                                     free_sigma, iterations, radius)
+        return residual_ss
 
     if sigma_px is None:
         # The width is shared by all atoms: two rounds of free fits (the second with neighbours
