@@ -1,11 +1,17 @@
 """Print the wall time of every rule of a finished run, from Snakemake's benchmark files.
 
-Usage: python bench/summary.py [results]     (default: results)
+Three tables: every job (rule, sample) with its seconds and peak memory; the seconds summed per
+rule with their share of all rule time; and the run's own wall time from the newest Snakemake
+log under ``.snakemake/log`` that ran more than one job (on 2 cores two jobs run at once, so the
+wall time is less than the sum).
+
+Usage: python bench/summary.py [results]     (default: results; the log is looked for beside it)
 """
 
 from __future__ import annotations
 
 import csv
+import re
 import sys
 from pathlib import Path
 
@@ -27,6 +33,24 @@ def read_benchmarks(results: Path) -> list[dict]:
     return rows
 
 
+def last_run(log_folder: Path) -> dict | None:
+    """The newest Snakemake log that ran more than one job: its file, command, steps and wall time."""
+    for path in sorted(log_folder.glob("*.snakemake.log"), reverse=True):  # names are start times
+        text = path.read_text(errors="replace")
+        elapsed = re.search(r"^Elapsed time: (\S+)", text, re.M)
+        steps = re.findall(r"^(\d+) of (\d+) steps \((\d+)%\) done", text, re.M)
+        if elapsed and steps and int(steps[-1][1]) > 1:
+            h, m, sec = elapsed.group(1).split(":")
+            command = re.search(r"^\s*Command: (.*)$", text, re.M)
+            return {
+                "log": path,
+                "command": command.group(1) if command else "?",
+                "steps": f"{steps[-1][0]} of {steps[-1][1]} steps",
+                "seconds": 3600 * int(h) + 60 * int(m) + float(sec),
+            }
+    return None
+
+
 def main(argv: list[str]) -> int:
     results = Path(argv[1]) if len(argv) > 1 else Path("results")
     rows = read_benchmarks(results)
@@ -39,6 +63,22 @@ def main(argv: list[str]) -> int:
     for sample in sorted({r["sample"] for r in rows}):
         total = sum(r["seconds"] for r in rows if r["sample"] == sample)
         print(f"{'total (sum of rules)':<20} {sample:<20} {total:>9.1f}")
+
+    all_seconds = sum(r["seconds"] for r in rows)
+    print(f"\n{'rule':<20} {'jobs':>5} {'seconds':>9} {'share':>7}")
+    by_rule = {}
+    for row in rows:
+        jobs, seconds = by_rule.get(row["rule"], (0, 0.0))
+        by_rule[row["rule"]] = (jobs + 1, seconds + row["seconds"])
+    for rule, (jobs, seconds) in sorted(by_rule.items(), key=lambda item: -item[1][1]):
+        print(f"{rule:<20} {jobs:>5} {seconds:>9.1f} {100 * seconds / all_seconds:>6.1f}%")
+    print(f"{'all rules':<20} {len(rows):>5} {all_seconds:>9.1f}")
+
+    run = last_run(results.resolve().parent / ".snakemake" / "log")
+    if run:
+        print(f"\nwall time of the last run: {run['seconds']:.0f} s ({run['steps']}; {run['command']}; {run['log'].name})")
+    else:
+        print("\nno Snakemake log of a run with more than one job under .snakemake/log")
     return 0
 
 
