@@ -10,6 +10,7 @@ from rvae_pathways.atoms import (
     refine_positions,
     spacing_in_pixels,
 )
+import rvae_pathways.atoms as atoms_module
 from rvae_pathways.errors import InputError
 from rvae_pathways.metrics import detection_counts, detection_scores, match_points
 
@@ -65,6 +66,21 @@ def test_find_atoms_finds_dim_atoms_next_to_bright_ones():
     # the bright atoms' fitted intensity is (14/6)**1.7 = 4.2 times the others'
     ratio = np.median(found["intensity"][i_found[bright]]) / np.median(found["intensity"][i_found[~bright]])
     assert ratio == pytest.approx((14 / 6) ** 1.7, rel=0.15)
+
+
+def test_float32_fits_that_stop_when_settled_agree_with_float64_fits_run_to_the_end(monkeypatch):
+    """The speed-ups of the fits (float32 pixel arithmetic, rows that stop once settled, blocks of
+    atoms) move positions by at most the stated 0.004 px and find the same atoms."""
+    image, _ = honeycomb_image(shape=(160, 160), bright=[5, 40], seed=2)
+    fast = find_atoms(image, 14.2)
+    monkeypatch.setattr(atoms_module, "PIXEL_DTYPE", np.float64)
+    monkeypatch.setattr(atoms_module, "SETTLED_STEP", 0.0)
+    monkeypatch.setattr(atoms_module, "FIT_BLOCK", 10**9)
+    exact = find_atoms(image, 14.2)
+    assert len(fast["y"]) == len(exact["y"]) > 50
+    shift = np.hypot(fast["y"] - exact["y"], fast["x"] - exact["x"])
+    assert shift.max() < 0.004
+    np.testing.assert_allclose(fast["intensity"], exact["intensity"], rtol=2e-3)
 
 
 def test_find_atoms_ignores_noise_in_vacuum():
