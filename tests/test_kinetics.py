@@ -6,6 +6,7 @@ from rvae_pathways.errors import InputError
 from rvae_pathways.kinetics import (
     class_composition,
     class_fractions,
+    coordination_groups,
     event_footprints,
     find_events,
     fit_classes,
@@ -42,6 +43,27 @@ def test_fit_classes_recovers_three_clusters_chosen_by_bic_and_ordered_by_popula
     assert info["counts"] == [300, 200, 100]
     np.testing.assert_allclose(info["weights"], [0.5, 1 / 3, 1 / 6], atol=0.01)
     np.testing.assert_allclose(info["means"], [[0, 0], [8, 0], [0, 8]], atol=0.15)  # units of z
+
+
+def test_fit_classes_within_groups_never_mixes_groups_and_caps_small_groups():
+    z, truth = _three_clusters()
+    # group 1: 40 rows sitting inside the 300-row cluster (as edge atoms whose latents look like
+    # lattice atoms'); 40 // MIN_ROWS_PER_CLASS = 2 classes at most
+    group = np.zeros(len(z), np.int64)
+    group[np.flatnonzero(truth == 1)[:40]] = 1
+    labels, info = fit_classes(z, bic_range=(2, 6), seed=0, groups=group)
+    for c in range(info["k"]):
+        assert len(np.unique(group[labels == c])) == 1  # a class holds one group only
+    assert sorted(info["bic"]) == ["0", "1"] and sorted(info["bic"]["1"]) == ["2"]
+    assert info["group"].count(1) <= 2 and info["group"].count(0) == 3
+    assert info["counts"] == sorted(info["counts"], reverse=True) and sum(info["counts"]) == len(z)
+    np.testing.assert_allclose(sum(info["weights"]), 1.0)
+    assert coordination_groups([1, 2, 3, 4]).tolist() == [1, 1, 0, 0]
+    # without groups, the same rows give the three clusters and no group
+    _, plain = fit_classes(z, bic_range=(2, 6), seed=0)
+    assert plain["k"] == 3 and plain["group"] == [None, None, None]
+    with pytest.raises(InputError, match="groups"):
+        fit_classes(z, groups=group[:10])
 
 
 def test_fit_classes_is_deterministic_by_seed_and_takes_a_fixed_number():

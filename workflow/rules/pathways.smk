@@ -29,6 +29,7 @@ rule analyse_pathways:
     input:
         tracks="results/{sample}/tracks.zarr",
         latents="results/{sample}/{model}/latents.zarr",
+        atoms="results/{sample}/atoms.zarr",
     output:
         trajectories=directory("results/{sample}/{model}/trajectories.zarr"),
         kinetics="results/{sample}/{model}/kinetics.json",
@@ -37,6 +38,7 @@ rule analyse_pathways:
         source=sample_source,
         n_classes=config["pathways"]["n_classes"],
         bic_range=config["pathways"]["bic_range"],
+        split_by_coordination=config["pathways"]["split_by_coordination"],
         min_persist_frames=config["pathways"]["min_persist_frames"],
         swap_radius_spacings=config["pathways"]["swap_radius_spacings"],
         seed=config["rvae"]["seed"],

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import xarray as xr
 
-from rvae_pathways.kinetics import class_fractions, find_events, fit_classes, transitions
+from rvae_pathways.kinetics import class_fractions, coordination_groups, find_events, fit_classes, transitions
 from rvae_pathways.rule_runner import run
 from rvae_pathways.tracking import latent_trajectories
 
@@ -19,7 +19,13 @@ def main(snakemake, log):
     frame, y, x = latents["frame"].values, latents["y"].values, latents["x"].values
     z = latents["z_mean"].values
 
-    labels, info = fit_classes(z, params.n_classes, tuple(params.bic_range), seed=params.seed)
+    groups = None
+    if params.split_by_coordination:
+        neighbours = xr.open_zarr(snakemake.input.atoms)["neighbours"].values
+        groups = coordination_groups(neighbours[latents["atom"].values])
+        log.info("classes fitted apart for %d lattice patches (3+ neighbours) and %d under-coordinated ones",
+                 int((groups == 0).sum()), int((groups == 1).sum()))
+    labels, info = fit_classes(z, params.n_classes, tuple(params.bic_range), seed=params.seed, groups=groups)
     k = int(info["k"])
     log.info("%d structural classes (%s); patches per class %s", k, info["chosen_by"], info["counts"])
     fractions = class_fractions(labels, frame, n_frames, k)

@@ -5,6 +5,8 @@ has a patch, hence a latent; ``track`` from :mod:`rvae_pathways.tracking`):
 
 1. :func:`fit_classes`: a Gaussian mixture on the standardised content latents cuts the latent
    space into classes (the number fixed, or chosen by BIC); class 0 is the most populous.
+   Optionally one mixture per group of atoms (:func:`coordination_groups`: lattice atoms with
+   three neighbours, under-coordinated atoms at edges), so that no class mixes the groups.
 2. :func:`class_fractions`: the share of each class per frame (the kinetics curve).
 3. :func:`transitions`: class-to-class counts and per-frame rates between consecutive
    observations of one track.
@@ -52,6 +54,7 @@ __all__ = [
     "TARGETS",
     "SCORED_KINDS",
     "fit_classes",
+    "coordination_groups",
     "class_fractions",
     "transitions",
     "find_events",
@@ -81,6 +84,7 @@ SCORED_KINDS = {
 
 PRISTINE, SILICON, DEFECT = "pristine C", "Si", "C in 5-7 defect"
 N_INIT = 3  # Gaussian mixture restarts per number of components
+MIN_ROWS_PER_CLASS = 20  # with groups: a group of n rows gets at most n // 20 classes
 _LIST_MAX = 10  # unmatched events listed per kind in the scores
 
 
@@ -109,36 +113,46 @@ def _json_float(v):
 # 1. classes
 
 
-def fit_classes(z, n_components=None, bic_range=(2, 8), seed=0):
-    """Cut the content latents into classes with a Gaussian mixture.
+def fit_classes(z, n_components=None, bic_range=(2, 8), seed=0, groups=None):
+    """Cut the content latents into classes with a Gaussian mixture, optionally within groups.
 
     Each latent is standardised (zero mean, unit standard deviation) before fitting a
     full-covariance :class:`sklearn.mixture.GaussianMixture` (3 restarts, ``random_state=seed``),
     so the result depends only on the input and the seed.
+
+    With ``groups`` (one value per row, e.g. each atom's coordination: see
+    :func:`coordination_groups`), every group gets a mixture of its own (standardised on its own
+    rows), so no class mixes groups: the latents describe the structure, the groups say what the
+    atom finder already knows for sure. A group of n rows gets at most ``n //``
+    :data:`MIN_ROWS_PER_CLASS` components (at least 1), and fewer than the low end of
+    ``bic_range`` when that is more.
 
     Parameters
     ----------
     z : (n, k) array
         Content latents (e.g. ``z_mean`` of ``latents.zarr``); a 1-D array is one latent.
     n_components : int or None
-        Number of classes; None chooses the number with the lowest BIC in ``bic_range``.
+        Number of classes (per group); None chooses the number with the lowest BIC in
+        ``bic_range`` (per group).
     bic_range : (int, int)
         Smallest and largest number of components tried (both included) when
         ``n_components`` is None.
     seed : int
+    groups : (n,) int array or None
 
     Returns
     -------
     labels : (n,) int64 array
         Class of each row (the component of highest posterior), renumbered by population:
-        class 0 holds the most rows, class 1 the next, ...; ties keep the mixture's order.
+        class 0 holds the most rows, class 1 the next, ...; ties keep the fitting order (groups
+        in increasing value, then the mixture's order).
     info : dict (JSON-ready)
-        ``k`` (classes), ``chosen_by`` ("bic" or "fixed"), ``bic`` ({k as str: BIC}),
-        ``counts``, ``weights``, ``means`` and ``covariances`` (in the units of ``z``) in
-        class order, ``standardise`` ({"mean", "scale"}) and ``seed``.
+        ``k`` (classes), ``chosen_by`` ("bic" or "fixed"), ``bic`` ({k as str: BIC}; with
+        groups, {group as str: {k as str: BIC}}), ``counts``, ``weights`` (share of all rows),
+        ``means`` and ``covariances`` (in the units of ``z``) in class order, ``group`` of
+        each class (None without groups), ``standardise`` ({"mean", "scale"}, per group with
+        groups) and ``seed``.
     """
-    from sklearn.mixture import GaussianMixture
-
     z = np.asarray(z, dtype=float)
     if z.ndim == 1:
         z = z[:, None]
@@ -158,14 +172,57 @@ def fit_classes(z, n_components=None, bic_range=(2, 8), seed=0):
         if lo < 1 or hi < lo:
             raise InputError(f"bic_range must be (low, high) with 1 <= low <= high, got {bic_range!r}")
         ks = list(range(lo, hi + 1))
-    if max(ks) > len(z):
-        raise InputError(f"{max(ks)} classes need at least as many rows of z, got {len(z)}")
+    if groups is None:
+        if max(ks) > len(z):
+            raise InputError(f"{max(ks)} classes need at least as many rows of z, got {len(z)}")
+        group_of = np.zeros(len(z), np.int64)
+    else:
+        group_of = _int_array("groups", groups, len(z))
+
+    raw = np.empty(len(z), np.int64)
+    parts, bic, standardise = [], {}, {}
+    for g in np.unique(group_of):
+        rows = np.flatnonzero(group_of == g)
+        cap = len(z) if groups is None else max(1, len(rows) // MIN_ROWS_PER_CLASS)
+        ks_g = sorted({min(k, cap) for k in ks})
+        labels_g, gm, bic_g, mean, scale = _fit_mixture(z[rows], ks_g, seed)
+        raw[rows] = labels_g + sum(len(p["weights"]) for p in parts)
+        parts.append({"group": None if groups is None else int(g), "rows": len(rows), "weights": gm.weights_,
+                      "means": gm.means_ * scale + mean, "covariances": gm.covariances_ * np.outer(scale, scale)[None]})
+        bic[str(int(g))] = bic_g
+        standardise[str(int(g))] = {"mean": mean.tolist(), "scale": scale.tolist()}
+    k_total = int(raw.max()) + 1
+    counts = np.bincount(raw, minlength=k_total)
+    order = np.lexsort((np.arange(k_total), -counts))  # most populous first
+    rank = np.empty(k_total, np.int64)
+    rank[order] = np.arange(k_total)
+    weights = np.concatenate([p["weights"] * p["rows"] / len(z) for p in parts])
+    means = np.concatenate([p["means"] for p in parts])
+    covariances = np.concatenate([p["covariances"] for p in parts])
+    class_group = [p["group"] for p in parts for _ in range(len(p["weights"]))]
+    info = {
+        "k": k_total,
+        "chosen_by": "fixed" if n_components is not None else "bic",
+        "bic": bic["0"] if groups is None else bic,
+        "counts": counts[order].tolist(),
+        "weights": weights[order].tolist(),
+        "means": means[order].tolist(),
+        "covariances": covariances[order].tolist(),
+        "group": [class_group[i] for i in order],
+        "standardise": standardise["0"] if groups is None else standardise,
+        "seed": int(seed),
+    }
+    return rank[raw], info
+
+
+def _fit_mixture(z, ks, seed):
+    """The Gaussian mixture of lowest BIC over ``ks`` on standardised ``z``: labels, model, BICs, mean, scale."""
+    from sklearn.mixture import GaussianMixture
 
     mean = z.mean(axis=0)
     scale = z.std(axis=0)
     scale[scale == 0] = 1.0
     zs = (z - mean) / scale
-
     bic, models = {}, {}
     for k in ks:
         gm = GaussianMixture(k, covariance_type="full", n_init=N_INIT, random_state=seed)
@@ -173,26 +230,16 @@ def fit_classes(z, n_components=None, bic_range=(2, 8), seed=0):
         bic[k] = float(gm.bic(zs))
         models[k] = gm
     best = min(ks, key=lambda k: (bic[k], k))
-    gm = models[best]
-    raw = gm.predict(zs)
-    counts = np.bincount(raw, minlength=best)
-    order = np.lexsort((np.arange(best), -counts))  # most populous first
-    rank = np.empty(best, np.int64)
-    rank[order] = np.arange(best)
-    labels = rank[raw]
-    cov = gm.covariances_[order] * np.outer(scale, scale)[None]
-    info = {
-        "k": int(best),
-        "chosen_by": "fixed" if n_components is not None else "bic",
-        "bic": {str(k): bic[k] for k in ks},
-        "counts": counts[order].tolist(),
-        "weights": gm.weights_[order].tolist(),
-        "means": (gm.means_[order] * scale + mean).tolist(),
-        "covariances": cov.tolist(),
-        "standardise": {"mean": mean.tolist(), "scale": scale.tolist()},
-        "seed": int(seed),
-    }
-    return labels, info
+    return models[best].predict(zs), models[best], {str(k): bic[k] for k in ks}, mean, scale
+
+
+def coordination_groups(neighbours, full=3):
+    """0 for atoms with at least ``full`` neighbours (in the lattice), 1 for fewer (at an edge or a vacancy).
+
+    ``neighbours`` is the atom table's count within ``atoms.neighbour_radius`` spacings
+    (:func:`rvae_pathways.atoms.find_atoms`); graphene's lattice atoms have 3.
+    """
+    return (np.asarray(neighbours) < full).astype(np.int64)
 
 
 # --------------------------------------------------------------------------------------------
