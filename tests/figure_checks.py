@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 from matplotlib.image import imread
 from matplotlib.text import Text
 from PIL import Image
@@ -41,3 +45,13 @@ def all_text(fig):
 
 def scale_bar_labels(ax):
     return [t.get_text() for t in ax.texts if t.get_gid() == "scale-bar"]
+
+
+def run_without_pyplot(code: str) -> None:
+    """Run ``code`` (statements separated by ``;``) in a fresh Python, from the repository root
+    with ``tests`` importable, and fail unless it succeeds without importing ``matplotlib.pyplot``."""
+    root = Path(__file__).resolve().parents[1]
+    script = f"import sys; sys.path.insert(0, 'tests'); {code}; " \
+        "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=root)
+    assert result.returncode == 0, result.stderr

@@ -172,7 +172,6 @@ class _Windows:
         self.pad = int(np.ceil(radius)) + 1 if pad is None else pad
         self.padded_shape = (shape[0] + 2 * self.pad, shape[1] + 2 * self.pad)
         width = self.padded_shape[1]
-        self.n = len(centres)
         self.origin = ((centres[:, 0] + self.pad) * width + centres[:, 1] + self.pad).astype(np.intp)  # (n,)
         self.offset_flat = (self.offsets[:, 0] * width + self.offsets[:, 1]).astype(np.intp)  # (P,)
         self.dy = self.offsets[None, :, 0].astype(PIXEL_DTYPE)
@@ -201,7 +200,7 @@ def _render(windows: "_Windows", amp, y0, x0, sigma, block: int = FIT_BLOCK) -> 
     (so the memory it takes does not grow with the number of atoms)."""
     size = windows.padded_shape[0] * windows.padded_shape[1]
     canvas = np.zeros(size)
-    for start in range(0, windows.n, block):
+    for start in range(0, len(windows.origin), block):
         rows = slice(start, start + block)
         spots = _gaussian(amp[rows], y0[rows], x0[rows], sigma[rows], windows.dy, windows.dx)
         canvas += np.bincount(windows.flat(rows).ravel(), weights=spots.ravel(), minlength=size)
@@ -555,8 +554,7 @@ def find_atoms_in_movie(
     # the GIL in the heavy loops), each reading its own frame; results are written in frame
     # order, so the table is the same for any number of workers.
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(find_in_frame, range(n)) if workers > 1 else map(find_in_frame, range(n))
-        for i, found in enumerate(results):
+        for i, found in enumerate(pool.map(find_in_frame, range(n))):
             m = len(found["y"])
             positions = np.stack([found["y"], found["x"]], 1)
             columns = {

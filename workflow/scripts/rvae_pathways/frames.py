@@ -51,7 +51,7 @@ def make_frames(
     xarray.Dataset
         See the module docstring.
     """
-    images = _array_or_lazy(images)
+    images = array_or_lazy(images)
     if images.ndim == 2:
         images = images[np.newaxis]
     if images.ndim != 3:
@@ -79,8 +79,11 @@ def make_frames(
     )
 
 
-def _array_or_lazy(images):
-    """``images`` as it is if it is an array (numpy's, or one read on demand), else as a numpy array."""
+def array_or_lazy(images):
+    """``images`` as it is if it is an array (numpy's, or one read on demand), else as a numpy array.
+
+    Only an array's ``shape``, ``dtype`` and ``ndim`` are looked at, so a lazy one stays unread.
+    """
     if all(hasattr(images, name) for name in ("shape", "dtype", "ndim")):
         return images
     return np.asarray(images)

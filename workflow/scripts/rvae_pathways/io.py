@@ -48,7 +48,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from .errors import InputError
-from .frames import MODALITIES, check_frames, make_frames
+from .frames import MODALITIES, array_or_lazy, check_frames, make_frames
 from .pfm import add_piezoresponse, pick_pfm_channels
 
 SUPPORTED_SUFFIXES = (
@@ -284,8 +284,7 @@ def _check_image_array(data: np.ndarray, source: str) -> np.ndarray:
 
     Only the array's dtype and shape are looked at: a memory-mapped or lazy array stays unread.
     """
-    if not all(hasattr(data, name) for name in ("shape", "dtype", "ndim")):
-        data = np.asarray(data)
+    data = array_or_lazy(data)
     if data.dtype.names is not None:
         raise InputError(
             f"{source} holds a colour (RGB) or structured image of dtype {data.dtype}; "
