@@ -37,7 +37,7 @@ SPACING_PX = 14.2
 def finder_settings() -> dict:
     """The ``atoms`` block of config/config.yaml (the demo's finder)."""
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    keys = ("smooth", "min_distance", "threshold", "fit_radius", "neighbour_radius")
+    keys = ("smooth", "min_distance", "threshold", "fit_radius", "neighbour_radius", "significance", "background")
     return {k: config["atoms"][k] for k in keys if k in config["atoms"]}
 
 

@@ -12,7 +12,8 @@ comparison) uses the first ``--bf16-patches`` patches; the lines say so.
 On a GPU it also runs a large configuration: bf16 autocast with ``--gpu-batch`` patches per batch
 (the patch array lives on the device for the whole run; see ``train.fit``).
 
-Usage: ``python bench/train_throughput.py [--patches 12000] [--epochs 2] [--threads N] [--gpu-batch 2000]``
+Usage: ``python bench/train_throughput.py [--patches 12000] [--epochs 2] [--threads N] [--gpu-batch 2000]
+[--devices cpu,cuda]``
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--bf16-patches", type=int, default=600, help="bf16 subset on CPUs without bf16 arithmetic")
     parser.add_argument("--gpu-batch", type=int, default=2000, help="batch size of the large GPU configuration")
+    parser.add_argument("--devices", default="cpu,cuda", help="comma-separated: cpu, cuda (cuda only where available)")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -142,7 +144,8 @@ def main() -> None:
     x = synthetic_patches(args.patches)
     print(f"data: {len(x)} synthetic patches, mean {x.mean():.3f}, max {x.max():.3f}", flush=True)
 
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    asked = args.devices.split(",")
+    devices = [d for d in ("cpu", "cuda") if d in asked and (d == "cpu" or torch.cuda.is_available())]
     for device in devices:
         if device == "cuda":
             print(f"gpu: {torch.cuda.get_device_name()}", flush=True)

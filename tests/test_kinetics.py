@@ -59,6 +59,7 @@ def test_fit_classes_within_groups_never_mixes_groups_and_caps_small_groups():
     assert info["counts"] == sorted(info["counts"], reverse=True) and sum(info["counts"]) == len(z)
     np.testing.assert_allclose(sum(info["weights"]), 1.0)
     assert coordination_groups([1, 2, 3, 4]).tolist() == [1, 1, 0, 0]
+    assert coordination_groups([-1, 0]).tolist() == [0, 1]  # -1: at the frame's border, not known
     # without groups, the same rows give the three clusters and no group
     _, plain = fit_classes(z, bic_range=(2, 6), seed=0)
     assert plain["k"] == 3 and plain["group"] == [None, None, None]

@@ -91,7 +91,7 @@ def pathway(trained, tmp_path_factory):
     labels, info = fit_classes(latents["z"], settings["n_classes"], tuple(settings["bic_range"]), seed=0, groups=groups)
     events = find_events(labels, track[patches["atom"].values], patches["frame"].values, patches["y"].values,
                          patches["x"].values, settings["min_persist_frames"],
-                         settings["swap_radius_spacings"] * SPACING_PX)
+                         settings["swap_radius_spacings"] * SPACING_PX, latents=latents["z"])
     names = movie.attrs["true_class_names"].split(",")
     structure = majority_structure(labels, patches["true_class"].values, names)  # scoring only
     found = score_events(events, movie, structure, settings["event_tolerance_spacings"] * SPACING_PX)

@@ -7,6 +7,7 @@ rule find_atoms:
     params:
         source=sample_source,
         spacing_nm=sample_spacing,
+        contrast=sample_contrast,
         finder=config["atoms"],
         tolerance_nm=config["score"]["tolerance_nm"],
     log:

@@ -115,6 +115,13 @@ def sample_spacing(wildcards):
     return float(samples.loc[wildcards.sample, "spacing_nm"])
 
 
+def sample_contrast(wildcards):
+    """Atom contrast from the samples table: "bright", "dark", or None (decide from the data)."""
+    if "contrast" not in samples:
+        return None
+    return samples.loc[wildcards.sample, "contrast"] or None
+
+
 def model_hyper(wildcards):
     """The rVAE hyper-parameters of a model variant: the rVAE has rotation and translation latents,
     the plain VAE baseline neither, and reads the pixels only (no rotation-invariant ring spectra),

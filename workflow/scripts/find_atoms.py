@@ -19,6 +19,7 @@ def main(snakemake, log):
         tolerance_px=snakemake.params.tolerance_nm / pixel_size_nm,
         log=log,
         workers=snakemake.threads,
+        contrast=snakemake.params.contrast,
     )
     log.info("%d atoms in %d frames", total, aligned.sizes["frame"])
 

@@ -3,15 +3,21 @@
 The scale of everything follows from one number, the expected nearest-neighbour spacing of
 atoms (or atomic columns) in pixels: ``spacing_px = spacing_nm / pixel_size_nm``.
 
-1. Smooth with a Gaussian of ``sigma = smooth * spacing_px`` (a matched filter for the probe).
-2. Local maxima at least ``min_distance * spacing_px`` apart.
-3. Keep maxima whose height above the background exceeds ``threshold`` times that of a
-   typical atom (the 75th percentile of all maxima), which drops noise in vacuum and holes.
-4. Refine every atom at once by Levenberg-Marquardt fits of a 2-D Gaussian spot on a constant
-   background to the unsmoothed image, in a disc of radius ``fit_radius * spacing_px``, with
-   the fitted spots of all other atoms subtracted (a few rounds), so bright neighbours do not
-   pull the positions.
-5. Subtract the fitted atoms and look for peaks left in the residual (atoms hidden in the tail
+0. Contrast: atoms are bright (HAADF) or dark (ABF, bright field); a dark-contrast image is
+   negated, so that atoms are always peaks (:func:`detect_contrast` decides from the data when
+   the user does not say).
+1. Background: variations slower than about two spacings (thickness, a support, scan gain) are
+   estimated as the lower envelope of the image (:func:`estimate_background`) and subtracted.
+2. Smooth with a Gaussian of ``sigma = smooth * spacing_px`` (a matched filter for the probe).
+3. Local maxima at least ``min_distance * spacing_px`` apart.
+4. Keep maxima that rise above the background by more than ``significance`` times the noise
+   left after smoothing *at that place* (:func:`noise_map`: Poisson noise is larger on bright
+   atoms than in vacuum), and by more than ``threshold`` times a typical atom's rise.
+5. Refine every atom at once by Levenberg-Marquardt fits of a 2-D Gaussian spot on a constant
+   background to the background-free image, in a disc of radius ``fit_radius * spacing_px``,
+   with the fitted spots of all other atoms subtracted (a few rounds), so bright neighbours do
+   not pull the positions. The spot width is measured from the data (free-width fits).
+6. Subtract the fitted atoms and look for peaks left in the residual (atoms hidden in the tail
    of a bright neighbour); refit with them.
 """
 
@@ -62,6 +68,9 @@ def find_peaks(
     smooth: float = 0.25,
     min_distance: float = 0.5,
     threshold: float = 0.3,
+    significance: float = 5.0,
+    contrast: str = "bright",
+    background: float = 3.0,
 ) -> np.ndarray:
     """Integer (y, x) positions of candidate atoms, shape (n, 2).
 
@@ -75,13 +84,33 @@ def find_peaks(
     min_distance : float
         Smallest distance between two peaks as a fraction of the spacing.
     threshold : float
-        Peaks must rise above the background (the image's 1st percentile after smoothing) by
-        this fraction of a typical atom's rise (the 75th percentile of all local maxima), and
-        by at least five times the noise left after smoothing.
+        Peaks must rise above the background by this fraction of a typical atom's rise (the
+        75th percentile of the significant peaks' rises).
+    significance : float
+        ... and by this many times the noise left after smoothing (see :func:`find_atoms`).
+    contrast : {"bright", "dark"}
+    background : float
+        Scale (in spacings) of the background removed (:func:`estimate_background`); 0: none.
     """
+    signal, noise = _prepared(image, spacing_px, contrast, background)
+    smoothed = ndimage.gaussian_filter(signal, smooth * spacing_px)
+    return _peaks_above(smoothed, spacing_px, min_distance, threshold, noise, smooth * spacing_px, significance)[0]
+
+
+def _prepared(image, spacing_px: float, contrast: str, background: float):
+    """The image with atoms as peaks on a flat floor (negated for dark contrast, background
+    removed), and its white-noise sigma per pixel."""
     image = np.asarray(image, dtype=np.float64)
-    smoothed = ndimage.gaussian_filter(image, smooth * spacing_px)
-    return _peaks_above(smoothed, spacing_px, min_distance, threshold, noise_sigma(image), smooth * spacing_px)[0]
+    if contrast not in CONTRASTS:
+        raise InputError(f"contrast must be one of {CONTRASTS}, got {contrast!r}")
+    if contrast == "dark":
+        image = -image
+    noise = white_noise_sigma(image)
+    if background:
+        image = image - estimate_background(image, spacing_px, background)
+    else:
+        image = image - np.percentile(ndimage.gaussian_filter(image, 0.25 * spacing_px), 1.0)
+    return image, noise
 
 
 def noise_sigma(image: np.ndarray) -> float:
@@ -93,6 +122,105 @@ def noise_sigma(image: np.ndarray) -> float:
     """
     diff = np.diff(np.asarray(image, dtype=np.float64), axis=1)
     return float(np.mean(np.abs(diff - np.mean(diff))) * np.sqrt(np.pi / 2) / np.sqrt(2))
+
+
+CONTRASTS = ("bright", "dark")
+#: |skewness| of the band-passed image below which the contrast is called uncertain (logged).
+CONTRAST_SKEW_MIN = 0.1
+
+
+def detect_contrast(image: np.ndarray, spacing_px: float) -> tuple[str, float]:
+    """Whether atoms are bright (HAADF) or dark (ABF, bright field) in ``image``.
+
+    Atoms are small spots that cover a minority of the field; the gaps between them are broad.
+    After a band-pass at the atom scale (Gaussian smoothing at a quarter spacing minus smoothing
+    at one spacing) the spots form a long tail on their side of the distribution: the skewness
+    is positive when atoms are bright and negative when they are dark.
+
+    Returns
+    -------
+    contrast : {"bright", "dark"}
+    skewness : float
+        Its magnitude says how clear the decision was (below :data:`CONTRAST_SKEW_MIN`: unclear).
+    """
+    image = np.asarray(image, dtype=np.float64)
+    band = ndimage.gaussian_filter(image, 0.25 * spacing_px) - ndimage.gaussian_filter(image, spacing_px)
+    margin = int(np.ceil(spacing_px))  # the filters' mirrored borders
+    if min(band.shape) > 4 * margin:
+        band = band[margin:-margin, margin:-margin]
+    band = band - band.mean()
+    spread = np.sqrt(np.mean(band**2))
+    skewness = float(np.mean(band**3) / spread**3) if spread > 0 else 0.0
+    return ("bright" if skewness >= 0 else "dark"), skewness
+
+
+def resolve_contrast(contrast: str | None, image: np.ndarray, spacing_px: float, log=None, name: str = "") -> str:
+    """``contrast`` as given ("bright"/"dark"), or decided by :func:`detect_contrast` when empty
+    or "auto"; the decision is logged (with a warning when it is unclear)."""
+    if contrast in CONTRASTS:
+        return contrast
+    if contrast not in (None, "", "auto"):
+        raise InputError(f"contrast must be one of {CONTRASTS} or empty (auto), got {contrast!r}")
+    decided, skewness = detect_contrast(image, spacing_px)
+    if log:
+        unclear = abs(skewness) < CONTRAST_SKEW_MIN
+        (log.warning if unclear else log.info)(
+            "%scontrast detected: atoms are %s (skewness of the band-passed frame %+.2f%s)",
+            f"{name}: " if name else "", decided, skewness,
+            "; unclear: set the contrast column of the samples table" if unclear else "",
+        )  # fmt: skip
+    return decided
+
+
+def estimate_background(image: np.ndarray, spacing_px: float, scale: float = 3.0) -> np.ndarray:
+    """The image's variations slower than about ``scale`` atom spacings (thickness, a support,
+    scan gain), as its lower envelope; subtract it to leave the atoms on a flat floor.
+
+    The image, lightly smoothed (a quarter spacing), is opened (a minimum then a maximum
+    filter over a square of ``scale`` spacings: wide enough always to hold a gap between atoms,
+    so the atoms are cut off and the floor between them stays; 3 spacings hold a hexagon centre
+    of graphene wherever the square lies, 2 do not), then smoothed with a Gaussian of
+    ``scale / 2`` spacings. The work is done on the smoothed image sampled every quarter spacing
+    (it holds nothing finer) and interpolated back. For dark-contrast images negate the image
+    first.
+    """
+    image = np.asarray(image, dtype=np.float64)
+    step = max(1, int(spacing_px / 4))
+    smoothed = ndimage.gaussian_filter(image, 0.25 * spacing_px)[::step, ::step]
+    size = max(3, int(round(scale * spacing_px / step)) | 1)
+    floor = ndimage.grey_opening(smoothed, size=(size, size), mode="reflect")
+    floor = ndimage.gaussian_filter(floor, 0.5 * scale * spacing_px / step)
+    if step == 1:
+        return floor
+    # back to every pixel: sample k of the coarse grid sits at pixel k * step
+    yy = np.arange(image.shape[0]) / step
+    xx = np.arange(image.shape[1]) / step
+    return ndimage.map_coordinates(floor, np.meshgrid(yy, xx, indexing="ij"), order=1, mode="nearest")
+
+
+def white_noise_sigma(image: np.ndarray) -> float:
+    """Per-pixel standard deviation of the image's white (shot or detector) noise.
+
+    Two estimates, each an upper bound where the image holds structure, and the smaller is
+    returned: :func:`noise_sigma` (neighbouring-pixel differences, inflated by steep atoms at
+    high dose), and the floor of the power spectrum at the highest spatial frequencies (0.7 to
+    1 times Nyquist, where a probe-limited image holds only noise when it is sampled finer than
+    its resolution, as atom-resolved images are). For white noise of std s every Fourier
+    coefficient has E|F|^2 = N s^2 and |F|^2 is exponential, so the median over the annulus
+    divided by ln 2 estimates N s^2.
+    """
+    image = np.asarray(image, dtype=np.float64)
+    by_differences = noise_sigma(image)
+    ny, nx = image.shape
+    if min(ny, nx) < 16:
+        return by_differences
+    power = np.abs(np.fft.rfft2(image - image.mean())) ** 2 / image.size
+    ky = np.fft.fftfreq(ny)[:, None]
+    kx = np.fft.rfftfreq(nx)[None, :]
+    radius = np.hypot(ky, kx) / 0.5
+    band = (radius >= 0.7) & (radius <= 1.0) & (ky != 0) & (kx != 0)
+    by_spectrum = float(np.sqrt(np.median(power[band]) / np.log(2))) if band.any() else by_differences
+    return min(by_differences, by_spectrum)
 
 
 def smoothing_noise_gain(n: int, sigma: float) -> np.ndarray:
@@ -120,18 +248,24 @@ def smoothing_noise_gain(n: int, sigma: float) -> np.ndarray:
     return gain
 
 
+#: The floor of :func:`estimate_background` lies below the mean level between atoms by about
+#: this many sigmas of the smoothed noise (it is an opening of a noisy image, a lower envelope).
+FLOOR_BIAS_SIGMAS = 2.0
+
+
 def _peaks_above(smoothed: np.ndarray, spacing_px: float, min_distance: float, threshold: float,
                  noise: float = 0.0, sigma_smooth: float = 1.0, significance: float = 5.0,
-                 atom_rise: float | None = None, background: float | None = None):
-    """Peaks of a smoothed image that clear the threshold; also returns a typical atom's rise.
+                 atom_rise: float | None = None):
+    """Peaks of a smoothed, background-free image that clear the thresholds; also returns a
+    typical atom's rise.
 
-    A peak must rise above the background (the smoothed image's 1st percentile) by more than
-    ``threshold`` times a typical atom's rise (the 75th percentile of all local maxima, or
-    ``atom_rise`` when given) and above the mean background by more than ``significance``
-    times the noise left after smoothing at that place (white noise of ``noise`` per pixel smoothed by a Gaussian of
+    A peak must rise above the floor (zero) by more than ``significance`` times the noise left
+    after smoothing at that place (white noise of ``noise`` per pixel smoothed by a Gaussian of
     ``sigma_smooth`` px keeps ``noise / (2 sqrt(pi) sigma_smooth)``, more near the border: see
-    :func:`smoothing_noise_gain`), so an image holding few atoms is not read as one holding many
-    atoms of noise. ``background`` may be given too (for a residual image, that of the image).
+    :func:`smoothing_noise_gain`), plus the floor's bias (:data:`FLOOR_BIAS_SIGMAS`), so that an
+    image holding few atoms is not read as one holding many atoms of noise; and by more than
+    ``threshold`` times a typical atom's rise (the 75th percentile of the significant peaks'
+    rises, or ``atom_rise`` when given).
     """
     peaks = peak_local_max(
         smoothed, min_distance=max(1, int(round(min_distance * spacing_px))), exclude_border=False
@@ -139,15 +273,13 @@ def _peaks_above(smoothed: np.ndarray, spacing_px: float, min_distance: float, t
     if len(peaks) == 0:
         return peaks.reshape(0, 2), atom_rise
     heights = smoothed[peaks[:, 0], peaks[:, 1]]
-    if background is None:
-        background = np.percentile(smoothed, 1.0)
-    if atom_rise is None:
-        atom_rise = np.percentile(heights, 75.0) - background
     ny, nx = smoothed.shape
     gain = smoothing_noise_gain(ny, sigma_smooth)[peaks[:, 0]] * smoothing_noise_gain(nx, sigma_smooth)[peaks[:, 1]]
-    # The background (1st percentile) lies 2.33 noise sigmas below the mean background level.
-    noise_level = (significance + 2.33) * noise / (2 * np.sqrt(np.pi) * sigma_smooth) * gain
-    keep = (heights - background > threshold * atom_rise) & (heights - background > noise_level)
+    noise_level = (significance + FLOOR_BIAS_SIGMAS) * noise / (2 * np.sqrt(np.pi) * sigma_smooth) * gain
+    significant = heights > noise_level
+    if atom_rise is None:
+        atom_rise = float(np.percentile(heights[significant], 75.0)) if significant.any() else np.inf
+    keep = significant & (heights > threshold * atom_rise)
     return peaks[keep], atom_rise
 
 
@@ -335,9 +467,12 @@ def refine_positions(
     # Starting background: mean of the valid pixels in the outer ring of the disc.
     ring = (np.sum(fit.offsets**2, axis=1) >= (0.7 * radius) ** 2)[None, :] * weight
     background = np.sum(ring * values_raw, axis=1) / np.maximum(ring.sum(axis=1), 1)
-    centre = values_raw[:, np.argmin(np.sum(fit.offsets**2, axis=1))]
+    # Starting amplitude: the mean of the pixels within a third of the disc's radius (one pixel
+    # alone is too noisy at low dose: a start at zero amplitude leaves the fit nothing to follow).
+    core = (np.sum(fit.offsets**2, axis=1) <= max(1.0, radius / 3) ** 2)[None, :] * weight
+    centre = np.sum(core * values_raw, axis=1) / np.maximum(core.sum(axis=1), 1)
     params = np.zeros((n, 5))
-    params[:, 0] = np.maximum(centre - background, 1e-6)
+    params[:, 0] = np.maximum(centre - background, 0.1 * np.maximum(np.abs(centre - background).max(initial=0), 1e-6))
     params[:, 1:3] = peaks - start
     params[:, 3] = np.log(sigma_px if sigma_px else max(1.0, 0.25 * spacing_px))
     params[:, 4] = background
@@ -386,13 +521,27 @@ def refine_positions(
     }
 
 
-def count_neighbours(positions: np.ndarray, radius: float) -> np.ndarray:
-    """Number of other points within ``radius`` of each point."""
+#: ``neighbours`` of an atom whose neighbourhood reaches beyond the frame: not known.
+UNKNOWN_NEIGHBOURS = -1
+
+
+def count_neighbours(positions: np.ndarray, radius: float, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Number of other points within ``radius`` of each point.
+
+    With the frame's ``shape`` given, points closer than ``radius`` to the frame's border get
+    :data:`UNKNOWN_NEIGHBOURS`: part of their neighbourhood lies outside the field of view, so
+    a low count there says nothing about the atom (it is not an edge or a vacancy).
+    """
     positions = np.asarray(positions, dtype=float).reshape(-1, 2)
     if len(positions) == 0:
         return np.zeros(0, int)
     tree = cKDTree(positions)
-    return np.asarray([len(n) - 1 for n in tree.query_ball_point(positions, radius)], dtype=int)
+    count = np.asarray([len(n) - 1 for n in tree.query_ball_point(positions, radius)], dtype=int)
+    if shape is not None:
+        to_border = np.minimum.reduce([positions[:, 0], positions[:, 1], shape[0] - 1 - positions[:, 0],
+                                       shape[1] - 1 - positions[:, 1]])
+        count[to_border < radius] = UNKNOWN_NEIGHBOURS
+    return count
 
 
 def find_atoms(
@@ -405,12 +554,14 @@ def find_atoms(
     sigma_px: float | None = None,
     neighbour_radius: float = 1.25,
     significance: float = 5.0,
+    contrast: str = "bright",
+    background: float = 3.0,
 ) -> dict[str, np.ndarray]:
     """Find atoms in one image.
 
-    Peaks of the smoothed image are fitted (:func:`refine_positions`); then the fitted atoms
-    are subtracted and peaks of the residual that clear the same threshold (atoms hidden in
-    the tails of bright neighbours) are added, and everything is fitted again.
+    Peaks of the smoothed, background-free image are fitted (:func:`refine_positions`); then
+    the fitted atoms are subtracted and peaks of the residual that clear the same thresholds
+    (atoms hidden in the tails of bright neighbours) are added, and everything is fitted again.
 
     Parameters
     ----------
@@ -425,35 +576,41 @@ def find_atoms(
     neighbour_radius : float
         Atoms closer than this multiple of the spacing count as neighbours.
     significance : float
-        Atoms whose fitted amplitude is below this many standard errors are dropped (noise
-        peaks, notably in image corners where smoothing averages fewer pixels).
+        The detection bar in noise sigmas (the noise measured on the image by
+        :func:`white_noise_sigma`): peaks of the smoothed image must clear it, and atoms whose
+        fitted amplitude is below this many standard errors are dropped.
+    contrast : {"bright", "dark"}
+        Atoms brighter (HAADF) or darker (ABF) than their surroundings (see
+        :func:`detect_contrast`).
+    background : float
+        Variations slower than this many spacings are removed first (:func:`estimate_background`);
+        0 keeps the image as it is (the floor is then its 1st percentile).
 
     Returns
     -------
     dict of 1-D arrays, one entry per atom: ``y``, ``x`` (px, sub-pixel), ``intensity``
-    (fitted peak height above the local background), ``refined`` (bool) and ``neighbours``
-    (count within ``neighbour_radius * spacing_px``); plus the scalar ``sigma_px`` (fitted spot
-    width). Empty arrays when the image holds no atoms.
+    (fitted peak height above the local background, image units, positive for either contrast),
+    ``refined`` (bool) and ``neighbours`` (count within ``neighbour_radius * spacing_px``;
+    :data:`UNKNOWN_NEIGHBOURS` for atoms closer than that to the frame's border); plus
+    the scalars ``sigma_px`` (fitted spot width) and ``noise`` (per-pixel noise sigma). Empty
+    arrays when the image holds no atoms.
     """
-    image = np.asarray(image, dtype=np.float64)
+    signal, noise = _prepared(image, spacing_px, contrast, background)
     sigma_smooth = smooth * spacing_px
-    smoothed = ndimage.gaussian_filter(image, sigma_smooth)
-    noise = noise_sigma(image)
+    smoothed = ndimage.gaussian_filter(signal, sigma_smooth)
     peaks, atom_rise = _peaks_above(smoothed, spacing_px, min_distance, threshold, noise, sigma_smooth, significance)
-    fit = refine_positions(image, peaks, spacing_px, fit_radius, sigma_px)
+    fit = refine_positions(signal, peaks, spacing_px, fit_radius, sigma_px)
     if len(peaks):
-        # Atoms hidden in a bright neighbour's tail: peaks of (image - model) clearing the same bar.
-        residual = ndimage.gaussian_filter(image - _model_image(image.shape, fit, spacing_px), sigma_smooth)
-        extra, _ = _peaks_above(
-            residual, spacing_px, min_distance, threshold, noise, sigma_smooth, significance, atom_rise,
-            background=np.percentile(smoothed, 1.0),
-        )
+        # Atoms hidden in a bright neighbour's tail: peaks of (image - model) clearing the same bars.
+        residual = ndimage.gaussian_filter(signal - _model_image(signal.shape, fit, spacing_px), sigma_smooth)
+        extra, _ = _peaks_above(residual, spacing_px, min_distance, threshold, noise, sigma_smooth, significance,
+                                atom_rise)
         if len(extra):
             found = np.stack([fit["y"], fit["x"]], axis=1)
             far = cKDTree(found).query(extra)[0] >= min_distance * spacing_px
             if far.any():
                 peaks = np.concatenate([found, extra[far]])
-                fit = refine_positions(image, peaks, spacing_px, fit_radius, fit["sigma_px"])
+                fit = refine_positions(signal, peaks, spacing_px, fit_radius, fit["sigma_px"])
     significant = fit["amplitude"] > significance * fit["amplitude_error"]
     fit = {k: (v[significant] if isinstance(v, np.ndarray) else v) for k, v in fit.items()}
     positions = np.stack([fit["y"], fit["x"]], axis=1)
@@ -462,8 +619,9 @@ def find_atoms(
         "x": fit["x"].astype(np.float32),
         "intensity": fit["amplitude"].astype(np.float32),
         "refined": fit["refined"],
-        "neighbours": count_neighbours(positions, neighbour_radius * spacing_px).astype(np.int16),
+        "neighbours": count_neighbours(positions, neighbour_radius * spacing_px, signal.shape).astype(np.int16),
         "sigma_px": fit["sigma_px"],
+        "noise": noise,
     }
 
 
@@ -496,6 +654,7 @@ def find_atoms_in_movie(
     chunk_rows: int = 65536,
     log=None,
     workers: int = 1,
+    contrast: str | None = None,
 ) -> int:
     """Find the atoms of every frame and write one table (dimension ``atom``) to Zarr.
 
@@ -520,6 +679,9 @@ def find_atoms_in_movie(
     log : logging.Logger, optional
     workers : int
         Frames processed at once (threads); the table does not depend on it.
+    contrast : {"bright", "dark"} or None
+        Atom contrast; None (or "auto"): decided from the first frame (:func:`resolve_contrast`,
+        logged) and stored in the table's ``attrs["contrast"]``.
 
     Returns
     -------
@@ -531,6 +693,9 @@ def find_atoms_in_movie(
     finder = dict(finder or {})
     workers = check_number("workers", workers, low=1, integer=True)
     n = aligned.sizes["frame"]
+    given = contrast if contrast else "auto"
+    contrast = resolve_contrast(contrast, aligned["image"][0].values, spacing_px, log)
+    finder["contrast"] = contrast
     has_truth = "true_frame" in aligned
     if has_truth:
         true_frame = aligned["true_frame"].values
@@ -542,7 +707,9 @@ def find_atoms_in_movie(
         "spacing_px": float(spacing_px),
         "n_frames": int(n),
         "position_units": "px",
-        **{f"finder_{k}": v for k, v in finder.items()},
+        "contrast": contrast,
+        "contrast_given": given,
+        **{f"finder_{k}": v for k, v in finder.items() if k != "contrast"},
     }
     table = ZarrAppender(path, "atom", chunk_rows, attrs=attrs)
     drift_y, drift_x = aligned["drift_y"].values, aligned["drift_x"].values

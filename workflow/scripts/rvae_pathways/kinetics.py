@@ -237,9 +237,12 @@ def coordination_groups(neighbours, full=3):
     """0 for atoms with at least ``full`` neighbours (in the lattice), 1 for fewer (at an edge or a vacancy).
 
     ``neighbours`` is the atom table's count within ``atoms.neighbour_radius`` spacings
-    (:func:`rvae_pathways.atoms.find_atoms`); graphene's lattice atoms have 3.
+    (:func:`rvae_pathways.atoms.find_atoms`); graphene's lattice atoms have 3. A negative count
+    (an atom at the frame's border, whose neighbourhood is partly outside the field of view) is
+    not evidence of an edge: such atoms join the lattice group.
     """
-    return (np.asarray(neighbours) < full).astype(np.int64)
+    neighbours = np.asarray(neighbours)
+    return ((neighbours >= 0) & (neighbours < full)).astype(np.int64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -350,7 +353,7 @@ def transitions(labels, track, frame, n_classes):
     }
 
 
-def find_events(labels, track, frame, y, x, min_persist=2, swap_radius_px=None):
+def find_events(labels, track, frame, y, x, min_persist=2, swap_radius_px=None, latents=None):
     """Persistent class changes along tracks.
 
     Each track's observations (in frame order) are cut into runs of equal class. A run is
@@ -363,7 +366,12 @@ def find_events(labels, track, frame, y, x, min_persist=2, swap_radius_px=None):
       track within ``swap_radius_px`` changes class so that the class this track left appears
       there, or the class this track entered leaves there (a dopant trading sites with a
       carbon). A hop and its hop back one frame later, or a hop in the movie's last frame, are
-      swaps that no persistence could confirm.
+      swaps that no persistence could confirm. With ``latents`` given, two changes also pair
+      when they move in opposite directions between the classes' mean latents (cosine at most
+      :data:`SWAP_COSINE`, lengths within a factor 2): a model may give the same species on the
+      two sublattices of a lattice two classes (Si on A, Si on B), and a dopant trading sites
+      then leaves one and enters the other, while the content moved, Si to C and C to Si, is
+      opposite.
 
     Shorter runs are flicker and are dropped: the track keeps the class of its last confirmed
     run. An event is a confirmed run whose class differs from the track's previous confirmed
@@ -388,6 +396,8 @@ def find_events(labels, track, frame, y, x, min_persist=2, swap_radius_px=None):
     swap_radius_px : float or None
         Largest distance (px) between the two tracks of a swap (about 1.25 atom spacings);
         None: no swap rule.
+    latents : (n, d) float array, optional
+        The observations' latents; their class means let swaps pair by opposite moves.
 
     Returns
     -------
@@ -415,7 +425,8 @@ def find_events(labels, track, frame, y, x, min_persist=2, swap_radius_px=None):
     first[1:] = t[start[1:]] != t[start[:-1]]
     confirmed = (length >= min_persist) | first
     if swap_radius_px is not None:
-        confirmed |= _swaps(start, first, c, frame[rows], y[rows], x[rows], swap_radius_px)
+        means = None if latents is None else _class_means(latents, labels)
+        confirmed |= _swaps(start, first, c, frame[rows], y[rows], x[rows], swap_radius_px, means)
     ends = np.append(start[1:], len(rows))[confirmed]  # one past each confirmed run's end
     start = start[confirmed]
     rt, rc = t[start], c[start]
@@ -440,7 +451,23 @@ def find_events(labels, track, frame, y, x, min_persist=2, swap_radius_px=None):
     return out.sort_values(["frame", "track"], kind="stable").reset_index(drop=True)
 
 
-def _swaps(start, first, c, f, y, x, radius):
+#: Two class changes at neighbouring sites pair as a swap when their moves between class means
+#: point this opposite or more (cosine; -1 is exactly opposite). See :func:`find_events`.
+SWAP_COSINE = -0.8
+
+
+def _class_means(latents, labels):
+    """Mean latent of every class, (k, d); rows of classes without members are NaN."""
+    latents = np.asarray(latents, dtype=float).reshape(len(labels), -1)
+    labels = np.asarray(labels)
+    k = int(labels.max()) + 1 if len(labels) else 0
+    means = np.full((k, latents.shape[1]), np.nan)
+    for cls in np.unique(labels[labels >= 0]):
+        means[cls] = latents[labels == cls].mean(axis=0)
+    return means
+
+
+def _swaps(start, first, c, f, y, x, radius, means=None):
     """Runs (by index into ``start``) that begin with one half of a swap (see :func:`find_events`).
 
     ``start``: first sorted observation of each run; ``first``: run opens its track; ``c``,
@@ -462,6 +489,12 @@ def _swaps(start, first, c, f, y, x, radius):
             continue
         a, b = i[pairs[:, 0]], i[pairs[:, 1]]
         swap = (old[a] == new[b]) | (new[a] == old[b])
+        if means is not None:
+            move_a, move_b = means[new[a]] - means[old[a]], means[new[b]] - means[old[b]]
+            len_a, len_b = np.linalg.norm(move_a, axis=1), np.linalg.norm(move_b, axis=1)
+            cosine = np.sum(move_a * move_b, axis=1) / np.maximum(len_a * len_b, 1e-12)
+            similar = (len_a <= 2 * len_b) & (len_b <= 2 * len_a)
+            swap |= (cosine <= SWAP_COSINE) & similar
         out[chg[a[swap]]] = True
         out[chg[b[swap]]] = True
     return out

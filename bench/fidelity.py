@@ -1,0 +1,56 @@
+"""Atom finding on the physics corpus: one table of every case x (F1, RMSE, QC, speed).
+
+Every case of ``tests/data/corpus`` (abTEM simulations, see its README) is found with the
+finder settings of ``config/config.yaml`` (contrast decided from the data) and scored against its
+truth at a 0.3 A tolerance, atoms at least one spacing inside the frame
+(:func:`rvae_pathways.fidelity.score_case`). Where atomap is installed (``pip install atomap``,
+optional), its documented path runs beside ours on the same frames: ``get_atom_positions``
+(separation from the spacing) then ``refine_position_using_2d_gaussian`` on a Sublattice.
+Prints numbers, never pass/fail.
+
+Usage: ``python bench/fidelity.py [--cases NAME ...] [--no-atomap]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
+
+from rvae_pathways.fidelity import CORPUS, corpus_cases, score_case  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def finder_settings() -> dict:
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    return dict(config["atoms"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", nargs="*", default=None)
+    parser.add_argument("--no-atomap", action="store_true")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    finder = finder_settings()
+    print(f"finder (config/config.yaml atoms): {finder}")
+    print(f"{'case':22s} {'contrast':9s} {'frames':>6s} {'prec':>6s} {'recall':>6s} {'F1':>6s} {'RMSE px':>7s} "
+          f"{'particle':>8s} {'QC':>5s} {'Mpx/s':>6s}")
+    for case in args.cases or corpus_cases():
+        r = score_case(CORPUS / f"{case}.zarr", finder)
+        particle = f"{r['particle_precision']:.3f}" if "particle_precision" in r else "-"
+        contrast = r["contrast"] + ("" if r["contrast"] == r["contrast_as_recorded"] else "!")
+        print(f"{case:22s} {contrast:9s} {len(r['frames']):6d} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f} "
+              f"{r['rmse_px']:7.3f} {particle:>8s} {r['qc']['verdict']:>5s} {r['mpx_per_s']:6.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
