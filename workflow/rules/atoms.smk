@@ -1,15 +1,17 @@
 rule find_atoms:
-    """Atoms of every frame: sub-pixel positions, drift-corrected positions, intensity, neighbours."""
+    """Atoms of every frame: sub-pixel positions, drift-corrected positions, intensity, neighbours; the lattice check of every frame."""
     input:
         aligned="results/{sample}/aligned.zarr",
     output:
         atoms=directory("results/{sample}/atoms.zarr"),
+        qc="results/{sample}/atom_qc.json",
     params:
         source=sample_source,
         spacing_nm=sample_spacing,
         contrast=sample_contrast,
         finder=config["atoms"],
         tolerance_nm=config["score"]["tolerance_nm"],
+        strict=config["qc"]["strict"],
     log:
         "results/logs/find_atoms/{sample}.log",
     benchmark:

@@ -159,7 +159,7 @@ def figure_paths(sample):
         for w in config["pfm"]["windows_px"]:
             paths += [f"results/{sample}/figures/w{w}_{kind}.png" for kind in ("manifold", "training")]
         return paths
-    paths = [f"results/{sample}/figures/overview.png", f"results/{sample}/figures/gmm_baseline.png"]
+    paths = [f"results/{sample}/figures/{name}.png" for name in ("overview", "atom_qc", "gmm_baseline")]
     for model in config["models"]:
         paths += [
             f"results/{sample}/figures/{model}_{kind}.png"
@@ -187,6 +187,7 @@ def all_outputs():
         targets += figure_paths(sample)
     for sample in sample_names("stem"):
         targets += [f"results/{sample}/{stage}.zarr" for stage in ("frames", "aligned", "atoms", "patches")]
+        targets.append(f"results/{sample}/atom_qc.json")
         targets.append(f"results/{sample}/tracks.zarr")
         for model in config["models"]:
             targets += [f"results/{sample}/{model}/{name}" for name in

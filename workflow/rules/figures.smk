@@ -30,6 +30,33 @@ rule plot_overview:
         "../scripts/plot_overview.py"
 
 
+rule plot_atom_qc:
+    """The lattice check of every frame: density, neighbour distances, resolved field, atoms outside the lattice."""
+    input:
+        qc="results/{sample}/atom_qc.json",
+    output:
+        figure=report(
+            "results/{sample}/figures/atom_qc.png",
+            caption="../report/atom_qc.rst",
+            category="Data",
+            subcategory="{sample}",
+            labels={"sample": "{sample}", "figure": "lattice check"},
+        ),
+    params:
+        source=sample_source,
+    log:
+        "results/logs/plot_atom_qc/{sample}.log",
+    benchmark:
+        "results/benchmarks/plot_atom_qc/{sample}.tsv"
+    conda:
+        "../../envs/rvae.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/plot_atom_qc.py"
+
+
 rule plot_gmm_baseline:
     """Baseline: Gaussian-mixture clusters of the raw patches, their means and their map on a frame."""
     input:

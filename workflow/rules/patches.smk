@@ -12,6 +12,7 @@ rule extract_patches:
         window_factor=config["patches"]["window_factor"],
         patch_px=config["patches"].get("patch_px"),
         chunk_patches=config["patches"]["chunk_patches"],
+        lattice_only=config["patches"]["lattice_only"],
     log:
         "results/logs/extract_patches/{sample}.log",
     benchmark:

@@ -15,9 +15,11 @@ def main(snakemake, log):
     log.info("patch window %.1f px (atom spacing %.2f px) sampled on %d x %d points, %.2f px apart",
              window, spacing_px, patch_px, patch_px, window / patch_px)
     counts = extract_movie_patches(
-        aligned, atoms, snakemake.output.patches, window, patch_px, snakemake.params.chunk_patches, log
+        aligned, atoms, snakemake.output.patches, window, patch_px, snakemake.params.chunk_patches, log,
+        lattice_only=snakemake.params.lattice_only,
     )
-    log.info("%(n_patches)d patches; %(n_dropped_at_border)d atoms dropped at the border", counts)
+    log.info("%(n_patches)d patches; %(n_dropped_at_border)d atoms dropped at the border, "
+             "%(n_dropped_outside_lattice)d outside the resolved lattice (patches.lattice_only)", counts)
 
 
 run(snakemake, main)  # noqa: F821

@@ -1,8 +1,12 @@
-"""Rule find_atoms: the atom table of every frame, written to Zarr."""
+"""Rule find_atoms: the atom table of every frame, written to Zarr, and the lattice check of every frame."""
+
+import json
 
 import xarray as xr
 
+from rvae_pathways.atom_qc import qc_messages, summarise
 from rvae_pathways.atoms import find_atoms_in_movie, spacing_in_pixels
+from rvae_pathways.errors import InputError
 from rvae_pathways.rule_runner import run
 
 
@@ -11,6 +15,7 @@ def main(snakemake, log):
     pixel_size_nm = aligned.attrs["pixel_size_nm"]
     spacing_px = spacing_in_pixels(snakemake.params.spacing_nm, pixel_size_nm)
     log.info("atom spacing %.3f nm = %.2f px", snakemake.params.spacing_nm, spacing_px)
+    frames = []
     total = find_atoms_in_movie(
         aligned,
         snakemake.output.atoms,
@@ -20,8 +25,24 @@ def main(snakemake, log):
         log=log,
         workers=snakemake.threads,
         contrast=snakemake.params.contrast,
+        qc_frames=frames,
     )
     log.info("%d atoms in %d frames", total, aligned.sizes["frame"])
+    sample = snakemake.wildcards.sample
+    qc = {"sample": sample, "spacing_nm": snakemake.params.spacing_nm, "pixel_size_nm": pixel_size_nm,
+          "summary": summarise(frames), "frames": frames}
+    with open(snakemake.output.qc, "w") as f:
+        json.dump(qc, f, indent=1)
+    for line in qc_messages(sample, frames):
+        log.warning(line)
+    log.info("lattice check: %s (%s)", qc["summary"]["verdict"],
+             ", ".join(f"{n} {v}" for v, n in qc["summary"]["counts"].items()))
+    if snakemake.params.strict and qc["summary"]["verdict"] == "fail":
+        raise InputError(
+            f"the lattice check failed on frames {qc['summary']['worst_frames']} (qc.strict is on): the atoms found "
+            f"do not form a lattice of spacing {snakemake.params.spacing_nm} nm; check spacing_nm, pixel_size_nm "
+            "and contrast in the samples table (details in atom_qc.json)"
+        )
 
 
 run(snakemake, main)  # noqa: F821

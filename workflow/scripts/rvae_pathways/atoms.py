@@ -28,7 +28,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
-from skimage.feature import peak_local_max
 
 from .errors import InputError, check_number
 
@@ -67,7 +66,7 @@ def find_peaks(
     spacing_px: float,
     smooth: float = 0.25,
     min_distance: float = 0.5,
-    threshold: float = 0.3,
+    threshold: float = 0.1,
     significance: float = 5.0,
     contrast: str = "bright",
     background: float = 3.0,
@@ -267,20 +266,51 @@ def _peaks_above(smoothed: np.ndarray, spacing_px: float, min_distance: float, t
     ``threshold`` times a typical atom's rise (the 75th percentile of the significant peaks'
     rises, or ``atom_rise`` when given).
     """
-    peaks = peak_local_max(
-        smoothed, min_distance=max(1, int(round(min_distance * spacing_px))), exclude_border=False
-    )
-    if len(peaks) == 0:
-        return peaks.reshape(0, 2), atom_rise
+    peaks = local_maxima(smoothed)
     heights = smoothed[peaks[:, 0], peaks[:, 1]]
     ny, nx = smoothed.shape
     gain = smoothing_noise_gain(ny, sigma_smooth)[peaks[:, 0]] * smoothing_noise_gain(nx, sigma_smooth)[peaks[:, 1]]
     noise_level = (significance + FLOOR_BIAS_SIGMAS) * noise / (2 * np.sqrt(np.pi) * sigma_smooth) * gain
     significant = heights > noise_level
+    peaks, heights = peaks[significant], heights[significant]
+    peaks, heights = spaced_peaks(peaks, heights, min_distance * spacing_px)
+    if len(peaks) == 0:
+        return peaks.reshape(0, 2), atom_rise
     if atom_rise is None:
-        atom_rise = float(np.percentile(heights[significant], 75.0)) if significant.any() else np.inf
-    keep = significant & (heights > threshold * atom_rise)
+        atom_rise = float(np.percentile(heights, 75.0))
+    keep = heights > threshold * atom_rise
     return peaks[keep], atom_rise
+
+
+def local_maxima(image: np.ndarray) -> np.ndarray:
+    """Integer (y, x) of every pixel not lower than its 8 neighbours, shape (n, 2)."""
+    return np.argwhere(image >= ndimage.maximum_filter(image, size=3, mode="nearest"))
+
+
+def spaced_peaks(peaks: np.ndarray, heights: np.ndarray, distance: float) -> tuple[np.ndarray, np.ndarray]:
+    """The highest peaks at least ``distance`` px apart (Euclidean): peaks are taken from the
+    highest down, and each one taken removes the lower ones within ``distance``.
+
+    A square window (a maximum filter of side ``2 distance``) would let the bright halo of a
+    neighbour in its corner, at up to 1.41 x ``distance``, hide a dim atom; a disc does not.
+    """
+    order = np.argsort(-heights, kind="stable")
+    peaks, heights = peaks[order], heights[order]
+    if len(peaks) < 2 or distance <= 1:
+        return peaks, heights
+    pairs = cKDTree(peaks).query_pairs(distance - 1e-9, output_type="ndarray")
+    if len(pairs) == 0:
+        return peaks, heights
+    pairs.sort(axis=1)  # (higher, lower): indices follow the height order
+    lower_of = [[] for _ in range(len(peaks))]
+    for hi, lo in pairs:
+        lower_of[hi].append(lo)
+    removed = np.zeros(len(peaks), bool)
+    for i in range(len(peaks)):
+        if not removed[i]:
+            removed[lower_of[i]] = True
+    keep = ~removed
+    return peaks[keep], heights[keep]
 
 
 def _disc_offsets(radius: float) -> np.ndarray:
@@ -444,7 +474,8 @@ def refine_positions(
     dict of arrays, one value per peak: ``y``, ``x`` (px), ``amplitude`` (peak height above the
     local background, image units), ``amplitude_error`` (its standard error from the fit
     residuals), ``background``, and ``refined`` (False where the fit failed
-    or wandered more than half the fit radius, and the starting position was kept); plus the
+    or wandered to the edge of its disc (0.9 of the fit radius; a start on a border pixel
+    may be half the radius off), and the starting position was kept); plus the
     scalar ``sigma_px`` used.
     """
     image = np.asarray(image, dtype=PIXEL_DTYPE)
@@ -509,7 +540,7 @@ def refine_positions(
     y = start[:, 0] + params[:, 1]
     x = start[:, 1] + params[:, 2]
     moved = np.hypot(y - peaks[:, 0], x - peaks[:, 1])
-    ok = np.isfinite(y) & np.isfinite(x) & (params[:, 0] > 0) & (moved < 0.5 * radius)
+    ok = np.isfinite(y) & np.isfinite(x) & (params[:, 0] > 0) & (moved < 0.9 * radius)
     return {
         "y": np.where(ok, y, peaks[:, 0]),
         "x": np.where(ok, x, peaks[:, 1]),
@@ -549,7 +580,7 @@ def find_atoms(
     spacing_px: float,
     smooth: float = 0.25,
     min_distance: float = 0.5,
-    threshold: float = 0.3,
+    threshold: float = 0.1,
     fit_radius: float = 0.5,
     sigma_px: float | None = None,
     neighbour_radius: float = 1.25,
@@ -655,6 +686,7 @@ def find_atoms_in_movie(
     log=None,
     workers: int = 1,
     contrast: str | None = None,
+    qc_frames: list | None = None,
 ) -> int:
     """Find the atoms of every frame and write one table (dimension ``atom``) to Zarr.
 
@@ -666,7 +698,9 @@ def find_atoms_in_movie(
     path : path-like
         The Zarr store written, with columns ``frame``, ``y``, ``x`` (px in the frame),
         ``y_aligned``, ``x_aligned`` (drift-corrected), ``intensity``, ``refined``,
-        ``neighbours``; where the frames carry truth also ``true_id``, ``true_class``,
+        ``neighbours``, ``in_lattice`` (the atom sits where the lattice check finds a lattice of
+        the given spacing resolved: :func:`rvae_pathways.atom_qc.check_frame`); where the
+        frames carry truth also ``true_id``, ``true_class``,
         ``true_sublattice`` of the true atom within ``tolerance_px`` (-1 where none) and
         ``true_distance_px``.
     spacing_px : float
@@ -682,11 +716,15 @@ def find_atoms_in_movie(
     contrast : {"bright", "dark"} or None
         Atom contrast; None (or "auto"): decided from the first frame (:func:`resolve_contrast`,
         logged) and stored in the table's ``attrs["contrast"]``.
+    qc_frames : list, optional
+        Receives the lattice check's metrics of every frame (dicts with ``frame`` and
+        ``verdict``; see :func:`rvae_pathways.atom_qc.check_frame`), in frame order.
 
     Returns
     -------
     Number of atoms written. Raises :class:`InputError` when no frame holds any atom.
     """
+    from .atom_qc import check_frame
     from .metrics import match_points
     from .store import ZarrAppender
 
@@ -715,13 +753,19 @@ def find_atoms_in_movie(
     drift_y, drift_x = aligned["drift_y"].values, aligned["drift_x"].values
 
     def find_in_frame(i):
-        return find_atoms(aligned["image"][i].values, spacing_px, **finder)
+        image = aligned["image"][i].values
+        found = find_atoms(image, spacing_px, **finder)
+        radius = finder.get("neighbour_radius", 1.25)
+        metrics, in_lattice = check_frame(image, found["y"], found["x"], spacing_px, radius, contrast)
+        return found, {"frame": int(i), **metrics}, in_lattice
 
     # Frames are independent: ``workers`` threads find them at once (numpy and scipy release
     # the GIL in the heavy loops), each reading its own frame; results are written in frame
     # order, so the table is the same for any number of workers.
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for i, found in enumerate(pool.map(find_in_frame, range(n))):
+        for i, (found, metrics, in_lattice) in enumerate(pool.map(find_in_frame, range(n))):
+            if qc_frames is not None:
+                qc_frames.append(metrics)
             m = len(found["y"])
             positions = np.stack([found["y"], found["x"]], 1)
             columns = {
@@ -733,6 +777,7 @@ def find_atoms_in_movie(
                 "intensity": found["intensity"],
                 "refined": found["refined"],
                 "neighbours": found["neighbours"],
+                "in_lattice": in_lattice,
             }
             if has_truth:
                 rows = truth_rows[i]
@@ -747,7 +792,8 @@ def find_atoms_in_movie(
             if m:
                 table.append(**columns)
             if log:
-                log.info("frame %d/%d: %d atoms (fit width %.2f px)", i + 1, n, m, found["sigma_px"])
+                log.info("frame %d/%d: %d atoms (fit width %.2f px), %d outside the resolved lattice; lattice check: %s",
+                         i + 1, n, m, found["sigma_px"], m - int(np.sum(in_lattice)), metrics["verdict"])
     total = table.close()
     if total == 0:
         raise InputError(

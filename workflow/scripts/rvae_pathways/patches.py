@@ -90,7 +90,8 @@ def sample_patches(image: np.ndarray, y: np.ndarray, x: np.ndarray, window_px: f
 PATCH_COLUMNS = ("frame", "y", "x", "intensity", "neighbours", "true_id", "true_class", "true_sublattice")
 
 
-def extract_movie_patches(aligned, atoms, path, window_px: float, patch_px: int, chunk_rows: int = 4096, log=None) -> dict:
+def extract_movie_patches(aligned, atoms, path, window_px: float, patch_px: int, chunk_rows: int = 4096, log=None,
+                          lattice_only: bool = True) -> dict:
     """Sample the patches of every frame (:func:`sample_patches`) and append them to one Zarr store, frame by frame.
 
     Parameters
@@ -111,11 +112,14 @@ def extract_movie_patches(aligned, atoms, path, window_px: float, patch_px: int,
         Samples per side.
     chunk_rows : int
     log : logging.Logger, optional
+    lattice_only : bool
+        Leave out atoms the lattice check placed outside the resolved lattice (the table's
+        ``in_lattice`` column, where it has one): peaks on an amorphous support or in noise.
 
     Returns
     -------
-    dict with ``n_patches`` and ``n_dropped_at_border``. Raises :class:`InputError` if no patch
-    fits.
+    dict with ``n_patches``, ``n_dropped_at_border`` and ``n_dropped_outside_lattice``. Raises
+    :class:`InputError` if no patch fits.
     """
     from .atoms import frame_slices
     from .store import ZarrAppender
@@ -137,12 +141,16 @@ def extract_movie_patches(aligned, atoms, path, window_px: float, patch_px: int,
         if key in aligned.attrs:
             attrs[key] = aligned.attrs[key]
     store = ZarrAppender(path, "patch", chunk_rows, attrs=attrs, extra_dims={"image": ("py", "px")})
-    dropped = 0
+    dropped = outside = 0
     for i in range(n):
         table = atoms.isel(atom=rows[i])
         image = aligned["image"][i].values
         cut, kept = sample_patches(image, table["y"].values, table["x"].values, window_px, patch_px)
         dropped += int((~kept).sum())
+        if lattice_only and "in_lattice" in table:
+            in_lattice = table["in_lattice"].values.astype(bool)
+            outside += int((kept & ~in_lattice).sum())
+            cut, kept = cut[in_lattice[kept]], kept & in_lattice
         if kept.any():
             store.append(
                 image=cut,
@@ -150,7 +158,8 @@ def extract_movie_patches(aligned, atoms, path, window_px: float, patch_px: int,
                 **{c: table[c].values[kept] for c in columns},
             )
         if log:
-            log.info("frame %d/%d: %d patches, %d atoms too close to the border", i + 1, n, kept.sum(), (~kept).sum())
+            log.info("frame %d/%d: %d patches, %d atoms too close to the border", i + 1, n, kept.sum(),
+                     len(kept) - int(kept.sum()))
     total = store.close()
     if total == 0:
         raise InputError(
@@ -159,6 +168,8 @@ def extract_movie_patches(aligned, atoms, path, window_px: float, patch_px: int,
         )
     import zarr
 
-    zarr.open_group(path, mode="r+").attrs["n_dropped_at_border"] = dropped
+    group = zarr.open_group(path, mode="r+")
+    group.attrs["n_dropped_at_border"] = dropped
+    group.attrs["n_dropped_outside_lattice"] = outside
     zarr.consolidate_metadata(path)
-    return {"n_patches": total, "n_dropped_at_border": dropped}
+    return {"n_patches": total, "n_dropped_at_border": dropped, "n_dropped_outside_lattice": outside}
