@@ -247,6 +247,10 @@ def smoothing_noise_gain(n: int, sigma: float) -> np.ndarray:
     return gain
 
 
+#: Peaks of the residual (the image minus the fitted atoms) count as hidden atoms only this many
+#: spacings or more from every atom found: closer ones are what a Gaussian leaves of a real probe
+#: or column (its tails, an ABF column's ring), not atoms (in a lattice they sit 1 spacing apart).
+RESIDUAL_MIN_DISTANCE = 0.75
 #: The floor of :func:`estimate_background` lies below the mean level between atoms by about
 #: this many sigmas of the smoothed noise (it is an opening of a noisy image, a lower envelope).
 FLOOR_BIAS_SIGMAS = 2.0
@@ -443,10 +447,12 @@ def refine_positions(
     image: np.ndarray,
     peaks: np.ndarray,
     spacing_px: float,
-    fit_radius: float = 0.5,
+    fit_radius: float = 0.6,
     sigma_px: float | None = None,
     rounds: int = 3,
     iterations: int = 6,
+    weighted: bool = True,
+    variance: tuple[float, float] | None = None,
 ) -> dict[str, np.ndarray]:
     """Sub-pixel positions by 2-D Gaussian fits, all atoms at once, neighbours subtracted.
 
@@ -468,6 +474,13 @@ def refine_positions(
         Spot width; estimated from the image when None.
     rounds, iterations : int
         Rounds of neighbour subtraction, and Levenberg-Marquardt steps per round.
+    weighted : bool
+        After one round, measure how the noise variance grows with the signal
+        (:func:`noise_variance_model`; shot noise) and fit the other ``rounds - 1`` rounds with
+        inverse-variance weights (closer to the maximum-likelihood positions at low dose).
+    variance : (float, float), optional
+        The noise model ``(a, b)`` to weight with, instead of measuring it (a refit of a few
+        atoms has too few pixels to measure it).
 
     Returns
     -------
@@ -476,7 +489,7 @@ def refine_positions(
     residuals), ``background``, and ``refined`` (False where the fit failed
     or wandered to the edge of its disc (0.9 of the fit radius; a start on a border pixel
     may be half the radius off), and the starting position was kept); plus the
-    scalar ``sigma_px`` used.
+    scalar ``sigma_px`` used and ``noise_variance`` (the weights' ``(a, b)``, or None).
     """
     image = np.asarray(image, dtype=PIXEL_DTYPE)
     peaks = np.asarray(peaks, dtype=float).reshape(-1, 2)
@@ -484,7 +497,7 @@ def refine_positions(
     if n == 0:
         empty = np.zeros(0)
         return {"y": empty, "x": empty, "amplitude": empty, "amplitude_error": empty, "background": empty,
-                "refined": np.zeros(0, bool), "sigma_px": float("nan")}
+                "refined": np.zeros(0, bool), "sigma_px": float("nan"), "noise_variance": None}
     start = np.rint(peaks).astype(int)
     radius = max(1.5, fit_radius * spacing_px)
     pad = int(np.ceil(3.5 * radius)) + 1  # room for rendering spots up to sigma = radius
@@ -508,16 +521,21 @@ def refine_positions(
     params[:, 3] = np.log(sigma_px if sigma_px else max(1.0, 0.25 * spacing_px))
     params[:, 4] = background
 
-    def fit_round(free_sigma: bool):
+    def others_removed():
+        """The disc values with every other atom's fitted spot subtracted, and the whole model
+        (all spots plus the local background) on the discs."""
         sigma = np.exp(params[:, 3])
         render = _Windows(image.shape, start, max(radius, 3.5 * float(np.median(sigma))), pad)
-        canvas = _render(render, params[:, 0], params[:, 1], params[:, 2], sigma)
+        canvas = _render(render, params[:, 0], params[:, 1], params[:, 2], sigma)[fit_flat].astype(PIXEL_DTYPE)
         own = _gaussian(params[:, 0], params[:, 1], params[:, 2], sigma, fit.dy, fit.dx)
-        values = values_raw - canvas[fit_flat].astype(PIXEL_DTYPE) + own
+        return values_raw - canvas + own, canvas + _column(params[:, 4])
+
+    def fit_round(free_sigma: bool, w=weight):
+        values, _ = others_removed()
         residual_ss = np.empty(n)
         for first in range(0, n, FIT_BLOCK):  # the fits are independent; blocks bound the memory
             rows = slice(first, first + FIT_BLOCK)
-            residual_ss[rows] = _levenberg_marquardt(values[rows], weight[rows], fit.dy, fit.dx, params[rows],
+            residual_ss[rows] = _levenberg_marquardt(values[rows], w[rows], fit.dy, fit.dx, params[rows],
                                                      free_sigma, iterations, radius)
         return residual_ss
 
@@ -529,8 +547,21 @@ def refine_positions(
             params[:, 3] = np.log(np.median(np.exp(params[:, 3])))
         sigma_px = float(np.exp(params[0, 3]))
     params[:, 3] = np.log(sigma_px)
-    for _ in range(rounds):
-        residual_ss = fit_round(free_sigma=False)
+    for _ in range(1 if weighted else rounds):
+        fit_round(free_sigma=False)
+    if weighted:
+        # Shot noise grows with the signal: measure how (variance = a + b * model, from the
+        # residuals of the fits so far) and refit with inverse-variance weights.
+        values, model = others_removed()
+        if variance is None:
+            variance = noise_variance_model(values_raw - model, model, weight)
+        if variance is not None:
+            inverse = weight / np.maximum(variance[0] + variance[1] * model, 0.1 * variance[0])
+            inverse *= weight.sum() / np.maximum(inverse.sum(), 1e-12)
+            for _ in range(max(1, rounds - 1)):
+                fit_round(free_sigma=False, w=inverse.astype(PIXEL_DTYPE))
+    values, model = others_removed()
+    residual_ss = np.sum(weight * (values_raw - model) ** 2, axis=1)
     # Standard error of each amplitude: residual RMS over the Gaussian's weight in the disc.
     n_pixels = weight.sum(axis=1)
     rms = np.sqrt(residual_ss / np.maximum(n_pixels - 4, 1))
@@ -549,11 +580,41 @@ def refine_positions(
         "background": params[:, 4],
         "refined": ok,
         "sigma_px": sigma_px,
+        "noise_variance": variance if weighted else None,
     }
 
 
 #: ``neighbours`` of an atom whose neighbourhood reaches beyond the frame: not known.
 UNKNOWN_NEIGHBOURS = -1
+
+
+def noise_variance_model(residual: np.ndarray, model: np.ndarray, mask: np.ndarray, bins: int = 12):
+    """Noise variance as ``a + b * model`` from fit residuals, or None where it cannot be told.
+
+    The pixels are binned by their model value (quantiles, ``mask`` > 0 only), the mean squared
+    residual of each bin is taken, and a straight line is fitted to them. Shot (Poisson) noise
+    gives b > 0; a detector's Gaussian noise b ~ 0. Returns ``(a, b)`` with ``a > 0`` and
+    ``b >= 0``, or None when fewer than 1,000 pixels or no growth is measured.
+    """
+    valid = mask > 0
+    m = model[valid].astype(float)
+    r2 = residual[valid].astype(float) ** 2
+    if m.size < 1000:
+        return None
+    edges = np.unique(np.quantile(m, np.linspace(0, 1, bins + 1)))
+    if len(edges) < 3:
+        return None
+    which = np.clip(np.searchsorted(edges, m, side="right") - 1, 0, len(edges) - 2)
+    count = np.bincount(which, minlength=len(edges) - 1)
+    ok = count > 0
+    centre = np.bincount(which, weights=m, minlength=len(edges) - 1)[ok] / count[ok]
+    mean_r2 = np.bincount(which, weights=r2, minlength=len(edges) - 1)[ok] / count[ok]
+    b, a = np.polyfit(centre, mean_r2, 1)
+    if not (np.isfinite(a) and np.isfinite(b)) or b <= 0:
+        return None
+    floor = float(mean_r2.min())
+    a = max(a, 0.5 * floor) if floor > 0 else a
+    return (float(a), float(b)) if a > 0 else None
 
 
 def count_neighbours(positions: np.ndarray, radius: float, shape: tuple[int, int] | None = None) -> np.ndarray:
@@ -581,7 +642,7 @@ def find_atoms(
     smooth: float = 0.25,
     min_distance: float = 0.5,
     threshold: float = 0.1,
-    fit_radius: float = 0.5,
+    fit_radius: float = 0.6,
     sigma_px: float | None = None,
     neighbour_radius: float = 1.25,
     significance: float = 5.0,
@@ -638,10 +699,12 @@ def find_atoms(
                                 atom_rise)
         if len(extra):
             found = np.stack([fit["y"], fit["x"]], axis=1)
-            far = cKDTree(found).query(extra)[0] >= min_distance * spacing_px
+            far = cKDTree(found).query(extra)[0] >= RESIDUAL_MIN_DISTANCE * spacing_px
             if far.any():
-                peaks = np.concatenate([found, extra[far]])
-                fit = refine_positions(signal, peaks, spacing_px, fit_radius, fit["sigma_px"])
+                # everything is fitted again: the new atoms change their neighbours' fits, and a
+                # fit of only the atoms near them would weight their pixels without the rest
+                fit = refine_positions(signal, np.concatenate([found, extra[far]]), spacing_px, fit_radius,
+                                       fit["sigma_px"], variance=fit["noise_variance"])
     significant = fit["amplitude"] > significance * fit["amplitude_error"]
     fit = {k: (v[significant] if isinstance(v, np.ndarray) else v) for k, v in fit.items()}
     positions = np.stack([fit["y"], fit["x"]], axis=1)
