@@ -316,3 +316,26 @@ def test_stone_wales_footprint_holds_the_defect_atoms_and_the_atoms_bonded_to_th
     events = _events([(7, 200, 200 + 1.5 * b, 0, 2), (7, 200, 200 + 2.5 * b, 0, 2)])
     sw = score_events(events, truth, CLASS_TO_STRUCTURE, 3)["kinds"]["defect formation"]
     assert (sw["n_matched_predicted"], sw["n_predicted"], sw["recall"]) == (1, 2, 1.0)
+
+
+def test_find_events_swap_pairs_opposite_moves_between_sublattice_classes():
+    # The model gives Si and C on sublattice A classes 0 and 1, on sublattice B classes 2 and 3
+    # (the latents: content along z1, sublattice along z2). The dopant at P (A) hops to Q (B) at
+    # frame 3 and back at frame 4: P goes 0 -> 1, Q goes 3 -> 2, no class is traded, but the
+    # content moves are opposite.
+    means = {0: (1.0, 0.0), 1: (0.0, 0.0), 2: (1.0, 1.0), 3: (0.0, 1.0)}
+    p = [0, 0, 0, 1, 0, 0]
+    q = [3, 3, 3, 2, 3, 3]
+    labels = np.r_[p, q]
+    latents = np.array([means[c] for c in labels])
+    track = np.repeat([0, 1], 6)
+    frame = np.r_[np.arange(6), np.arange(6)]
+    y, x = np.r_[np.zeros(6), np.full(6, 14.2)], np.zeros(12)
+    assert len(find_events(labels, track, frame, y, x, min_persist=2, swap_radius_px=18.0)) == 0
+    ev = find_events(labels, track, frame, y, x, min_persist=2, swap_radius_px=18.0, latents=latents)
+    assert ev[["frame", "track", "from_class", "to_class"]].values.tolist() == [
+        [3, 0, 0, 1], [3, 1, 3, 2], [4, 0, 1, 0], [4, 1, 2, 3]]
+    # moves in the same direction (both sites losing the same content) are no swap
+    labels = np.r_[[0, 0, 0, 1, 0, 0], [2, 2, 2, 3, 2, 2]]
+    latents = np.array([means[c] for c in labels])
+    assert len(find_events(labels, track, frame, y, x, min_persist=2, swap_radius_px=18.0, latents=latents)) == 0

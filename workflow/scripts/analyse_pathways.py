@@ -32,8 +32,10 @@ def main(snakemake, log):
     steps = transitions(labels, track, frame, k)
     swap_px = (None if params.swap_radius_spacings is None
                else params.swap_radius_spacings * tracks.attrs["spacing_px"])
-    events = find_events(labels, track, frame, y, x, min_persist=params.min_persist_frames, swap_radius_px=swap_px)
-    log.info("%d events (class changes that persist %d frames, or swaps within %s px)",
+    events = find_events(labels, track, frame, y, x, min_persist=params.min_persist_frames, swap_radius_px=swap_px,
+                         latents=z)
+    log.info("%d events (class changes that persist %d frames, or swaps within %s px: same classes traded, or "
+             "opposite moves between class means)",
              len(events), params.min_persist_frames, swap_px)
 
     theta = latents["theta_deg"].values if "theta_deg" in latents else None
