@@ -18,7 +18,7 @@ Usage::
 
     PYTHONPATH=workflow/scripts python bench/corpus_rvae.py [--cases graphene_s0_d3 ...]
         [--models rvae vae] [--epochs 8] [--set ring_weight=100 --set window_factor=2.5 ...]
-        [--threads 1] [--json out.json] [--cache DIR]
+        [--seed 0] [--threads 1] [--json out.json] [--cache DIR]
 
 ``--set KEY=VALUE`` overrides a key of ``rvae.hyper`` (or ``window_factor`` / ``patch_px`` of
 ``patches``) for every model (the vae keeps ring_weight 0, rotation and translation off).
@@ -199,6 +199,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="default: config rvae.epochs")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override rvae.hyper KEY (or patches window_factor / patch_px)")
+    parser.add_argument("--seed", type=int, default=None, help="training seed; default: config rvae.seed")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None, help="write every row (and the full scores) here")
     parser.add_argument("--cache", type=Path, default=None, help="keep and reuse each case's patches here")
@@ -216,7 +217,8 @@ def main() -> None:
             hyper[key] = parse_value(value)
     epochs = args.epochs or config["rvae"]["epochs"]
     models = args.models or config["models"]
-    print(f"torch {torch.__version__}, {args.threads} thread(s); epochs {epochs}, seed {config['rvae']['seed']}, "
+    seed = config["rvae"]["seed"] if args.seed is None else args.seed
+    print(f"torch {torch.__version__}, {args.threads} thread(s); epochs {epochs}, seed {seed}, "
           f"augment_rot90 {config['rvae']['augment_rot90']}; patches {patch_settings}; hyper {hyper}", flush=True)
 
     rows, full = [], []
@@ -240,7 +242,7 @@ def main() -> None:
               f"{info['n_atoms']} atoms found, {info['matched']} of {info['n_true']} true atoms matched; "
               f"prepared in {info['prep_s']:.0f} s", flush=True)
         for model_name in models:
-            scores = train_and_score(patches, model_name, hyper, epochs, config["rvae"]["seed"],
+            scores = train_and_score(patches, model_name, hyper, epochs, seed,
                                      config["rvae"]["augment_rot90"])
             row = summary_row(case, model_name, scores)
             if not rows:

@@ -308,3 +308,21 @@ def test_zarr_round_trip(movie, tmp_path, n_frames):
         assert back[name].dims == var.dims
         assert back[name].dtype == var.dtype, name
         np.testing.assert_array_equal(back[name].values, var.values)
+
+
+def test_probe_tails_keep_the_counts_and_a_support_leaves_the_atoms_alone():
+    plain = simulate_stem_movie(n_frames=2, shape=(96, 96), seed=2, shot_noise=False, scan_noise=0.0)
+    tails = simulate_stem_movie(n_frames=2, shape=(96, 96), seed=2, shot_noise=False, scan_noise=0.0,
+                                probe_tail_fraction=0.25)
+    support = simulate_stem_movie(n_frames=2, shape=(96, 96), seed=2, shot_noise=False, scan_noise=0.0,
+                                  support_counts=3.0)
+    # a quarter of each spot's counts moves into the wide tail: the peaks drop, the sum barely
+    # changes (only what the tails spill over the border)
+    assert tails["image"].max() < 0.85 * plain["image"].max()
+    assert float(tails["image"].sum()) == pytest.approx(float(plain["image"].sum()), rel=0.03)
+    # the support adds a smooth, non-negative field of the asked spread; the atoms are the same
+    extra = (support["image"] - plain["image"]).values
+    assert extra.min() >= -1e-3 and 2.0 < extra.std() < 4.0
+    assert np.array_equal(support["true_x"].values, plain["true_x"].values)
+    with pytest.raises(InputError, match="probe_tail_fwhm_nm"):
+        simulate_stem_movie(n_frames=1, shape=(64, 64), probe_tail_fraction=0.2, probe_tail_fwhm_nm=0.05)

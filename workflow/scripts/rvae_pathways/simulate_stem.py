@@ -35,6 +35,7 @@ import math
 
 import numpy as np
 import xarray as xr
+from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from .errors import InputError, check_number
@@ -209,6 +210,10 @@ def simulate_stem_movie(
     hole_start_frame: int | None = 2,
     hole_growth_per_frame: float = 2.0,
     stone_wales_per_frame: float = 0.25,
+    probe_tail_fraction: float = 0.0,
+    probe_tail_fwhm_nm: float = 0.4,
+    support_counts: float = 0.0,
+    support_scale_nm: float = 0.6,
     seed: int = 0,
 ) -> xr.Dataset:
     """Simulate a HAADF-STEM movie of Si-doped graphene under the beam, with ground truth.
@@ -250,6 +255,18 @@ def simulate_stem_movie(
     shot_noise : bool
         Draw Poisson counts (True) or return the expected counts (False, noise-free except for
         the scan-line gain and jitter).
+    probe_tail_fraction : float
+        Share (0 to < 1) of each atom's counts scattered into the probe's tail, a second, wider
+        Gaussian of FWHM ``probe_tail_fwhm_nm`` (a real probe's aberrations and source size
+        put 10-30 % of the current there); the atom's total counts stay the same. 0: none.
+    probe_tail_fwhm_nm : float
+        Full width at half maximum of the tail (> ``probe_fwhm_nm``).
+    support_counts : float
+        Amplitude (standard deviation, counts) of an amorphous support under the sheet: a
+        smooth random field of correlation length ``support_scale_nm``, shifted to be >= 0,
+        drifting with the specimen. 0: none (vacuum under the sheet).
+    support_scale_nm : float
+        Correlation length of the support (> 0).
     hop_probability : float
         Probability, per Si atom and frame, that it swaps site with a carbon neighbour
         (0 to 1). A hop target must be a carbon bonded to the Si, not part of a rotated bond,
@@ -337,6 +354,14 @@ def simulate_stem_movie(
         hole_start_frame = check_number("hole_start_frame", hole_start_frame, low=1, integer=True)
     hole_growth_per_frame = check_number("hole_growth_per_frame", hole_growth_per_frame, low=0)
     stone_wales_per_frame = check_number("stone_wales_per_frame", stone_wales_per_frame, low=0)
+    probe_tail_fraction = check_number("probe_tail_fraction", probe_tail_fraction, low=0)
+    if probe_tail_fraction >= 1:
+        raise InputError(f"probe_tail_fraction is a share of the counts and must be < 1, got {probe_tail_fraction}")
+    probe_tail_fwhm_nm = check_number("probe_tail_fwhm_nm", probe_tail_fwhm_nm, low=0)
+    if probe_tail_fraction > 0 and probe_tail_fwhm_nm <= probe_fwhm_nm:
+        raise InputError(f"probe_tail_fwhm_nm ({probe_tail_fwhm_nm}) must exceed probe_fwhm_nm ({probe_fwhm_nm})")
+    support_counts = check_number("support_counts", support_counts, low=0)
+    support_scale_nm = check_number("support_scale_nm", support_scale_nm, low=0)
     seed = check_number("seed", seed, low=0, integer=True)
     if n_dopants is not None:
         n_dopants = check_number("n_dopants", n_dopants, low=0, integer=True)
@@ -346,6 +371,7 @@ def simulate_stem_movie(
     a = BOND_LENGTH_NM
     px = pixel_size_nm
     sigma_px = probe_fwhm_nm / _FWHM_PER_SIGMA / px
+    tail_sigma_px = probe_tail_fwhm_nm / _FWHM_PER_SIGMA / px
 
     # ---- drift (pixels) -----------------------------------------------------------------------
     phi0 = rng_structure.uniform(0, 2 * math.pi)
@@ -354,6 +380,16 @@ def simulate_stem_movie(
     steps = (drift_nm_per_frame / px) * np.stack([np.sin(phi), np.cos(phi)], axis=1)
     drift = np.zeros((n_frames, 2))
     drift[1:] = np.cumsum(steps, axis=0)
+
+    # ---- the support: its own random stream, so the sheet and the noise stay as without it ----
+    support, edge = None, 0
+    if support_counts > 0:
+        edge = int(np.ceil(np.abs(drift).max())) + 2
+        rng_support = np.random.default_rng([seed, 1])
+        field = ndimage.gaussian_filter(rng_support.standard_normal((ny + 2 * edge, nx + 2 * edge)),
+                                        support_scale_nm / px)
+        field *= support_counts / max(field.std(), 1e-12)
+        support = field - field.min()
 
     # ---- the sheet ----------------------------------------------------------------------------
     angle = rng_structure.uniform(0, math.pi / 3)
@@ -439,7 +475,13 @@ def simulate_stem_movie(
 
         amp = dose * (sheet.z[alive] / Z_CARBON) ** z_exponent
         jitter = rng_noise.normal(0, line_jitter_px, ny) if line_jitter_px > 0 else None
-        expected = _render(yx[:, 0], yx[:, 1], amp, (ny, nx), sigma_px, jitter) + background
+        expected = _render(yx[:, 0], yx[:, 1], amp * (1 - probe_tail_fraction), (ny, nx), sigma_px, jitter)
+        if probe_tail_fraction > 0:
+            tail_amp = amp * probe_tail_fraction * (sigma_px / tail_sigma_px) ** 2  # same total counts
+            expected += _render(yx[:, 0], yx[:, 1], tail_amp, (ny, nx), tail_sigma_px, jitter)
+        if support is not None:
+            expected += ndimage.shift(support, drift[t], order=1, mode="nearest")[edge:-edge, edge:-edge]
+        expected += background
         gain = np.clip(1.0 + scan_noise * rng_noise.standard_normal(ny), 0.0, None)
         expected *= gain[:, None]
         images[t] = rng_noise.poisson(expected) if shot_noise else expected
@@ -487,6 +529,10 @@ def simulate_stem_movie(
             "hole_start_frame": -1 if hole_start_frame is None else int(hole_start_frame),
             "hole_growth_per_frame": hole_growth_per_frame,
             "stone_wales_per_frame": stone_wales_per_frame,
+            "probe_tail_fraction": probe_tail_fraction,
+            "probe_tail_fwhm_nm": probe_tail_fwhm_nm,
+            "support_counts": support_counts,
+            "support_scale_nm": support_scale_nm,
         }
     )
     if hole_on:  # JSON has no NaN: without a hole the keys are absent
