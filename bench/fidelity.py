@@ -34,14 +34,76 @@ def finder_settings() -> dict:
     return dict(config["atoms"])
 
 
+def atomap_positions(image: np.ndarray, spacing_px: float, contrast: str) -> np.ndarray:
+    """Atom positions (y, x) by atomap's documented path: ``get_atom_positions`` on the image
+    smoothed at a quarter spacing (separation half a spacing), then a Sublattice refined with
+    2-D Gaussians on the unsmoothed image (dark contrast: the image negated first)."""
+    import atomap.api as am
+    import hyperspy.api as hs
+    from scipy import ndimage
+
+    data = -image if contrast == "dark" else image
+    data = data - data.min()
+    smoothed = hs.signals.Signal2D(ndimage.gaussian_filter(data, 0.25 * spacing_px))
+    found = am.get_atom_positions(smoothed, separation=max(2, int(round(0.5 * spacing_px))))
+    if len(found) == 0:
+        return np.zeros((0, 2))
+    sublattice = am.Sublattice(found, image=data)
+    sublattice.find_nearest_neighbors()
+    sublattice.refine_atom_positions_using_2d_gaussian(show_progressbar=False)
+    xy = np.asarray(sublattice.atom_positions, dtype=float).reshape(-1, 2)  # atomap: (x, y) rows
+    return xy[:, ::-1]
+
+
+def score_atomap(path: Path, frames: int) -> dict:
+    """atomap's positions on the first ``frames`` frames of a case, scored like ours."""
+    import xarray as xr
+
+    from rvae_pathways.align import normalise_intensity
+    from rvae_pathways.atoms import resolve_contrast, spacing_in_pixels
+    from rvae_pathways.metrics import detection_counts, detection_scores
+
+    ds = xr.open_zarr(path)
+    pixel_nm = float(ds.attrs["pixel_size_nm"])
+    spacing_px = spacing_in_pixels(float(ds.attrs["spacing_nm"]), pixel_nm)
+    counts = {"tp": 0, "fp": 0, "fn": 0}
+    squares, seconds, pixels = [], 0.0, 0
+    for i in range(min(frames, ds.sizes["frame"])):
+        image = normalise_intensity(ds["image"][i].values)
+        contrast = resolve_contrast(None, image, spacing_px)
+        truth = np.stack([ds["true_y"].values, ds["true_x"].values], axis=1)[ds["true_frame"].values == i]
+        t0 = time.perf_counter()
+        positions = atomap_positions(image, spacing_px, contrast)
+        seconds += time.perf_counter() - t0
+        pixels += image.size
+        c = detection_counts(positions, truth, 0.03 / pixel_nm, image.shape, spacing_px)
+        for key in counts:
+            counts[key] += c[key]
+        squares.append(c["sq_errors"])
+    return {**detection_scores(**counts, sq_errors=np.concatenate(squares)), "mpx_per_s": pixels / seconds / 1e6}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="*", default=None)
     parser.add_argument("--no-atomap", action="store_true")
+    parser.add_argument("--atomap-frames", type=int, default=2, help="frames per case for atomap (its fits are slow)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     finder = finder_settings()
     print(f"finder (config/config.yaml atoms): {finder}")
+    has_atomap = False
+    if not args.no_atomap:
+        try:
+            from importlib.metadata import version
+
+            import atomap  # noqa: F401
+
+            has_atomap = True
+            print(f"atomap {version('atomap')}: get_atom_positions on the image smoothed at a quarter spacing, "
+                  f"then 2-D Gaussian refinement, on the first {args.atomap_frames} frames of each case")
+        except ImportError:
+            print("atomap not installed (pip install atomap): its rows are left out")
     print(f"{'case':22s} {'contrast':9s} {'frames':>6s} {'prec':>6s} {'recall':>6s} {'F1':>6s} {'RMSE px':>7s} "
           f"{'particle':>8s} {'QC':>5s} {'Mpx/s':>6s}")
     for case in args.cases or corpus_cases():
@@ -50,6 +112,11 @@ def main() -> None:
         contrast = r["contrast"] + ("" if r["contrast"] == r["contrast_as_recorded"] else "!")
         print(f"{case:22s} {contrast:9s} {len(r['frames']):6d} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f} "
               f"{r['rmse_px']:7.3f} {particle:>8s} {r['qc']['verdict']:>5s} {r['mpx_per_s']:6.2f}", flush=True)
+        if has_atomap:
+            a = score_atomap(CORPUS / f"{case}.zarr", args.atomap_frames)
+            print(f"{'  atomap':22s} {'':9s} {min(args.atomap_frames, len(r['frames'])):6d} {a['precision']:6.3f} "
+                  f"{a['recall']:6.3f} {a['f1']:6.3f} {a['rmse_px']:7.3f} {'-':>8s} {'-':>5s} {a['mpx_per_s']:6.2f}",
+                  flush=True)
 
 
 if __name__ == "__main__":
