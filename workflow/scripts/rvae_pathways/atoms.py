@@ -179,12 +179,12 @@ def estimate_background(image: np.ndarray, spacing_px: float, scale: float = 3.0
     filter over a square of ``scale`` spacings: wide enough always to hold a gap between atoms,
     so the atoms are cut off and the floor between them stays; 3 spacings hold a hexagon centre
     of graphene wherever the square lies, 2 do not), then smoothed with a Gaussian of
-    ``scale / 2`` spacings. The work is done on the smoothed image sampled every quarter spacing
+    ``scale / 2`` spacings. The work is done on the smoothed image sampled every third of a spacing
     (it holds nothing finer) and interpolated back. For dark-contrast images negate the image
     first.
     """
     image = np.asarray(image, dtype=np.float64)
-    step = max(1, int(spacing_px / 4))
+    step = max(1, int(round(spacing_px / 3)))
     smoothed = ndimage.gaussian_filter(image, 0.25 * spacing_px)[::step, ::step]
     size = max(3, int(round(scale * spacing_px / step)) | 1)
     floor = ndimage.grey_opening(smoothed, size=(size, size), mode="reflect")
