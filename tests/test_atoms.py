@@ -130,3 +130,19 @@ def test_smoothing_noise_gain_matches_simulated_noise():
     smoothed_std = ndimage.gaussian_filter1d(noise, 3.0, axis=1).std(axis=0)
     np.testing.assert_allclose(smoothing_noise_gain(40, 3.0), smoothed_std / smoothed_std[20], rtol=0.03)
     assert noise_sigma(noise[:200]) == pytest.approx(2.0, rel=0.03)
+
+
+def test_the_contrast_is_decided_from_the_frame():
+    # bright atoms (HAADF-like) on small and larger frames; the same frames negated (ABF-like)
+    from rvae_pathways.atoms import detect_contrast, resolve_contrast
+    from rvae_pathways.simulate_stem import simulate_stem_movie
+
+    for shape in ((96, 96), (192, 192)):
+        movie = simulate_stem_movie(n_frames=1, shape=shape, seed=4)
+        image = movie["image"][0].values
+        bright, skew = detect_contrast(image, 14.2)
+        dark, negated = detect_contrast(image.max() - image, 14.2)
+        assert (bright, dark) == ("bright", "dark") and skew > 0.1 and negated < -0.1
+    assert resolve_contrast("dark", image, 14.2) == "dark"  # what the user says wins
+    with pytest.raises(InputError, match="contrast"):
+        resolve_contrast("inverted", image, 14.2)

@@ -132,9 +132,12 @@ def detect_contrast(image: np.ndarray, spacing_px: float) -> tuple[str, float]:
     """Whether atoms are bright (HAADF) or dark (ABF, bright field) in ``image``.
 
     Atoms are small spots that cover a minority of the field; the gaps between them are broad.
-    After a band-pass at the atom scale (Gaussian smoothing at a quarter spacing minus smoothing
-    at one spacing) the spots form a long tail on their side of the distribution: the skewness
-    is positive when atoms are bright and negative when they are dark.
+    After a band-pass at the atom scale (Gaussian smoothing at a tenth of the spacing minus
+    smoothing at half a spacing: slower structure, a hole or a thickness step, is left out) the
+    spots form a long tail on their side of the distribution: the skewness is positive when
+    atoms are bright and negative when they are dark. Measured: |skewness| >= 0.2 on the demo
+    and tiny simulated frames, the physics corpus and the real SrTiO3 HAADF and ABF frames, with
+    the right sign on every one (a band to one spacing got small frames wrong).
 
     Returns
     -------
@@ -143,8 +146,8 @@ def detect_contrast(image: np.ndarray, spacing_px: float) -> tuple[str, float]:
         Its magnitude says how clear the decision was (below :data:`CONTRAST_SKEW_MIN`: unclear).
     """
     image = np.asarray(image, dtype=np.float64)
-    band = ndimage.gaussian_filter(image, 0.25 * spacing_px) - ndimage.gaussian_filter(image, spacing_px)
-    margin = int(np.ceil(spacing_px))  # the filters' mirrored borders
+    band = ndimage.gaussian_filter(image, 0.1 * spacing_px) - ndimage.gaussian_filter(image, 0.5 * spacing_px)
+    margin = int(np.ceil(0.5 * spacing_px))  # the filters' mirrored borders
     if min(band.shape) > 4 * margin:
         band = band[margin:-margin, margin:-margin]
     band = band - band.mean()
