@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -55,34 +54,6 @@ def atomap_positions(image: np.ndarray, spacing_px: float, contrast: str) -> np.
     return xy[:, ::-1]
 
 
-def score_atomap(path: Path, frames: int) -> dict:
-    """atomap's positions on the first ``frames`` frames of a case, scored like ours."""
-    import xarray as xr
-
-    from rvae_pathways.align import normalise_intensity
-    from rvae_pathways.atoms import resolve_contrast, spacing_in_pixels
-    from rvae_pathways.metrics import detection_counts, detection_scores
-
-    ds = xr.open_zarr(path)
-    pixel_nm = float(ds.attrs["pixel_size_nm"])
-    spacing_px = spacing_in_pixels(float(ds.attrs["spacing_nm"]), pixel_nm)
-    counts = {"tp": 0, "fp": 0, "fn": 0}
-    squares, seconds, pixels = [], 0.0, 0
-    for i in range(min(frames, ds.sizes["frame"])):
-        image = normalise_intensity(ds["image"][i].values)
-        contrast = resolve_contrast(None, image, spacing_px)
-        truth = np.stack([ds["true_y"].values, ds["true_x"].values], axis=1)[ds["true_frame"].values == i]
-        t0 = time.perf_counter()
-        positions = atomap_positions(image, spacing_px, contrast)
-        seconds += time.perf_counter() - t0
-        pixels += image.size
-        c = detection_counts(positions, truth, 0.03 / pixel_nm, image.shape, spacing_px)
-        for key in counts:
-            counts[key] += c[key]
-        squares.append(c["sq_errors"])
-    return {**detection_scores(**counts, sq_errors=np.concatenate(squares)), "mpx_per_s": pixels / seconds / 1e6}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="*", default=None)
@@ -113,8 +84,9 @@ def main() -> None:
         print(f"{case:22s} {contrast:9s} {len(r['frames']):6d} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f} "
               f"{r['rmse_px']:7.3f} {particle:>8s} {r['qc']['verdict']:>5s} {r['mpx_per_s']:6.2f}", flush=True)
         if has_atomap:
-            a = score_atomap(CORPUS / f"{case}.zarr", args.atomap_frames)
-            print(f"{'  atomap':22s} {'':9s} {min(args.atomap_frames, len(r['frames'])):6d} {a['precision']:6.3f} "
+            a = score_case(CORPUS / f"{case}.zarr", frames=range(min(args.atomap_frames, len(r["frames"]))),
+                           qc=False, locate=atomap_positions)
+            print(f"{'  atomap':22s} {'':9s} {len(a['frames']):6d} {a['precision']:6.3f} "
                   f"{a['recall']:6.3f} {a['f1']:6.3f} {a['rmse_px']:7.3f} {'-':>8s} {'-':>5s} {a['mpx_per_s']:6.2f}",
                   flush=True)
 

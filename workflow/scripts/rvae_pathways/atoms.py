@@ -6,17 +6,19 @@ atoms (or atomic columns) in pixels: ``spacing_px = spacing_nm / pixel_size_nm``
 0. Contrast: atoms are bright (HAADF) or dark (ABF, bright field); a dark-contrast image is
    negated, so that atoms are always peaks (:func:`detect_contrast` decides from the data when
    the user does not say).
-1. Background: variations slower than about two spacings (thickness, a support, scan gain) are
-   estimated as the lower envelope of the image (:func:`estimate_background`) and subtracted.
+1. Background: variations slower than about three spacings (thickness, a support, scan gain)
+   are estimated as the lower envelope of the image (:func:`estimate_background`) and subtracted.
 2. Smooth with a Gaussian of ``sigma = smooth * spacing_px`` (a matched filter for the probe).
-3. Local maxima at least ``min_distance * spacing_px`` apart.
-4. Keep maxima that rise above the background by more than ``significance`` times the noise
-   left after smoothing *at that place* (:func:`noise_map`: Poisson noise is larger on bright
-   atoms than in vacuum), and by more than ``threshold`` times a typical atom's rise.
+3. Local maxima at least ``min_distance * spacing_px`` apart, taken from the highest down
+   (:func:`spaced_peaks`).
+4. Keep maxima that rise above the floor by more than ``significance`` times the white noise
+   measured on the image (:func:`white_noise_sigma`) left after smoothing, and by more than
+   ``threshold`` times a typical atom's rise.
 5. Refine every atom at once by Levenberg-Marquardt fits of a 2-D Gaussian spot on a constant
    background to the background-free image, in a disc of radius ``fit_radius * spacing_px``,
    with the fitted spots of all other atoms subtracted (a few rounds), so bright neighbours do
-   not pull the positions. The spot width is measured from the data (free-width fits).
+   not pull the positions. The spot width is measured from the data (free-width fits), and the
+   fits are weighted by the noise measured against the signal (:func:`noise_variance_model`).
 6. Subtract the fitted atoms and look for peaks left in the residual (atoms hidden in the tail
    of a bright neighbour); refit with them.
 """
@@ -156,7 +158,7 @@ def detect_contrast(image: np.ndarray, spacing_px: float) -> tuple[str, float]:
     return ("bright" if skewness >= 0 else "dark"), skewness
 
 
-def resolve_contrast(contrast: str | None, image: np.ndarray, spacing_px: float, log=None, name: str = "") -> str:
+def resolve_contrast(contrast: str | None, image: np.ndarray, spacing_px: float, log=None) -> str:
     """``contrast`` as given ("bright"/"dark"), or decided by :func:`detect_contrast` when empty
     or "auto"; the decision is logged (with a warning when it is unclear)."""
     if contrast in CONTRASTS:
@@ -167,8 +169,8 @@ def resolve_contrast(contrast: str | None, image: np.ndarray, spacing_px: float,
     if log:
         unclear = abs(skewness) < CONTRAST_SKEW_MIN
         (log.warning if unclear else log.info)(
-            "%scontrast detected: atoms are %s (skewness of the band-passed frame %+.2f%s)",
-            f"{name}: " if name else "", decided, skewness,
+            "contrast detected: atoms are %s (skewness of the band-passed frame %+.2f%s)",
+            decided, skewness,
             "; unclear: set the contrast column of the samples table" if unclear else "",
         )  # fmt: skip
     return decided
@@ -535,12 +537,9 @@ def refine_positions(
 
     def fit_round(free_sigma: bool, w=weight):
         values, _ = others_removed()
-        residual_ss = np.empty(n)
         for first in range(0, n, FIT_BLOCK):  # the fits are independent; blocks bound the memory
             rows = slice(first, first + FIT_BLOCK)
-            residual_ss[rows] = _levenberg_marquardt(values[rows], w[rows], fit.dy, fit.dx, params[rows],
-                                                     free_sigma, iterations, radius)
-        return residual_ss
+            _levenberg_marquardt(values[rows], w[rows], fit.dy, fit.dx, params[rows], free_sigma, iterations, radius)
 
     if sigma_px is None:
         # The width is shared by all atoms: two rounds of free fits (the second with neighbours
@@ -555,7 +554,7 @@ def refine_positions(
     if weighted:
         # Shot noise grows with the signal: measure how (variance = a + b * model, from the
         # residuals of the fits so far) and refit with inverse-variance weights.
-        values, model = others_removed()
+        _, model = others_removed()
         if variance is None:
             variance = noise_variance_model(values_raw - model, model, weight)
         if variance is not None:
@@ -563,7 +562,7 @@ def refine_positions(
             inverse *= weight.sum() / np.maximum(inverse.sum(), 1e-12)
             for _ in range(max(1, rounds - 1)):
                 fit_round(free_sigma=False, w=inverse.astype(PIXEL_DTYPE))
-    values, model = others_removed()
+    _, model = others_removed()
     residual_ss = np.sum(weight * (values_raw - model) ** 2, axis=1)
     # Standard error of each amplitude: residual RMS over the Gaussian's weight in the disc.
     n_pixels = weight.sum(axis=1)

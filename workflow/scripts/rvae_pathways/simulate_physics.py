@@ -169,6 +169,16 @@ class Optics:
         }
         return out
 
+    def detector_attrs(self, name: str, dose: float) -> dict:
+        """Store attributes of one detector's image: its name, angles and mean dose."""
+        inner, outer = self.detectors[name]
+        return {
+            "detector": name.upper(),
+            "detector_inner_mrad": float(inner),
+            "detector_outer_mrad": float(outer),
+            "dose_counts_per_px": float(dose),
+        }
+
 
 def _gpts(length_A: float, sampling_A: float, multiple: int) -> int:
     """Smallest multiple of ``multiple`` with ``length / n <= sampling``, preferring 2-3-5-7 sizes."""
@@ -675,10 +685,7 @@ def graphene_movie(
             "case": f"graphene_s{seed}_d{dose:g}",
             "description": "Si-doped graphene under a 60 kV beam: Si hops, Stone-Wales defects, a growing hole",
             **optics.attrs(),
-            "detector_inner_mrad": float(optics.detectors["haadf"][0]),
-            "detector_outer_mrad": float(optics.detectors["haadf"][1]),
-            "detector": "HAADF",
-            "dose_counts_per_px": float(dose),
+            **optics.detector_attrs("haadf", dose),
             "seed": int(seed),
             "abtem_version": _abtem_version(),
             "contrast": "bright",
@@ -854,10 +861,7 @@ def srtio3_110(
             "case": f"srtio3_110_{kind}",
             "description": f"SrTiO3 [110], {desc}",
             **common,
-            "detector": kind.upper(),
-            "detector_inner_mrad": float(optics.detectors[kind][0]),
-            "detector_outer_mrad": float(optics.detectors[kind][1]),
-            "dose_counts_per_px": float(dose),
+            **optics.detector_attrs(kind, dose),
             "contrast": contrast,
             "spacing_nm": spacing[kind],
         }
@@ -990,10 +994,7 @@ def au_nanoparticle(
         "case": "au_nanoparticle",
         "description": "Au nanoparticle ([110] zone axis) on amorphous carbon; truth = Au columns",
         **optics.attrs(),
-        "detector": "HAADF",
-        "detector_inner_mrad": float(optics.detectors["haadf"][0]),
-        "detector_outer_mrad": float(optics.detectors["haadf"][1]),
-        "dose_counts_per_px": float(dose),
+        **optics.detector_attrs("haadf", dose),
         "seed": int(seed),
         "abtem_version": _abtem_version(),
         "contrast": "bright",
@@ -1118,10 +1119,7 @@ def mos2_vacancies(
         "case": "mos2_vacancies",
         "description": "monolayer 2H-MoS2 with S vacancies (S1 columns) and one Mo vacancy",
         **optics.attrs(),
-        "detector": "HAADF",
-        "detector_inner_mrad": float(optics.detectors["haadf"][0]),
-        "detector_outer_mrad": float(optics.detectors["haadf"][1]),
-        "dose_counts_per_px": float(dose),
+        **optics.detector_attrs("haadf", dose),
         "seed": int(seed),
         "abtem_version": _abtem_version(),
         "contrast": "bright",
