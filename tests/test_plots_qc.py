@@ -20,15 +20,16 @@ def make_qc(n_frames=12, sample="graphene_1"):
     for i in range(n_frames):
         metrics = {"frame": i, "n_atoms": 150, "spacing_px": 14.2, "density_ratio": 0.8 + 0.01 * i,
                    "nn_ratio_median": 0.99, "missed_peak_share": 0.02, "resolved_fraction": 1.0 - 0.03 * i,
-                   "lattice_atom_share": 1.0, "outside_lattice_share": 0.01}
+                   "lattice_atom_share": 1.0, "outside_lattice_share": 0.01, "amorphous_fraction": 0.0}
         if i in (8, 9):
-            metrics.update(resolved_fraction=0.5, outside_lattice_share=0.45)
+            metrics.update(resolved_fraction=0.5, outside_lattice_share=0.45, amorphous_fraction=0.45)
         if i == 10:
             metrics.update(density_ratio=0.2, nn_ratio_median=1.95, lattice_atom_share=0.05)
         if i == 11:
             metrics = {"frame": i, "n_atoms": 0, "spacing_px": 14.2, "resolved_fraction": 0.0,
                        **{k: None for k in ("density_ratio", "nn_ratio_median", "missed_peak_share",
-                                            "lattice_atom_share", "outside_lattice_share")}}
+                                            "lattice_atom_share", "outside_lattice_share",
+                                            "amorphous_fraction")}}
         metrics["verdict"], metrics["reasons"] = verdict_of(metrics)
         frames.append(metrics)
     return {"sample": sample, "frames": frames, "summary": summarise(frames)}
@@ -70,7 +71,7 @@ def test_figure_has_a_panel_per_metric_with_bands_points_and_labels(qc, tmp_path
     check_png(tmp_path / "qc.png")
     fig = plots_qc.atom_qc_figure(qc)
     axes = panels(fig)
-    assert len(axes) == len(plots_qc.PANELS) == 6
+    assert len(axes) == len(plots_qc.PANELS) == 7
     text = all_text(fig)
     assert "Atom QC of graphene_1: FAIL" in fig.get_suptitle()
     assert "8 ok" in fig.get_suptitle() and "2 warn" in fig.get_suptitle()
@@ -108,5 +109,5 @@ def test_points_are_the_frames_coloured_by_verdict(qc):
 def test_a_sample_without_values_still_draws():
     frames = [{"frame": 0, "n_atoms": 0, "verdict": "fail", "reasons": ["no atoms found"]}]
     fig = plots_qc.atom_qc_figure({"frames": frames, "summary": summarise(frames)})
-    assert all_text(fig).count(plots_qc.NO_VALUES_TEXT) == 6
+    assert all_text(fig).count(plots_qc.NO_VALUES_TEXT) == len(plots_qc.PANELS)
     assert "Atom QC: FAIL" in fig.get_suptitle()

@@ -18,11 +18,18 @@ nearest-neighbour spacing (``spacing_px``, ``d`` below) implies and with what th
 2. **Which atoms belong to the lattice?** (:func:`lattice_members`) Those where it is
    resolved, and those bonded to them with the lattice's own bond vectors (the map blurs over a
    few spacings: rims of holes, narrow strips, image borders).
-3. **Were atoms missed?** (:func:`missed_peak_share`) A spacing 2x too large makes the finder
+3. **Is there material without a lattice?** (:func:`material_map`) An amorphous support has no
+   spots, like vacuum, so the map above cannot tell them apart (and, blurred over several
+   spacings, it spreads a particle's lattice over the support beside it). Texture can: a film
+   holds speckle at atomic scales, vacuum only white noise or nothing. Where the band power
+   stands well above the place's own noise, farther than a spacing from every atom of the
+   lattice (:func:`lattice_area`), the field holds material but no lattice: it counts as
+   unresolved, and warns.
+4. **Were atoms missed?** (:func:`missed_peak_share`) A spacing 2x too large makes the finder
    smooth the lattice away and keep a sparse subset whose density and neighbour distances look
    right *in units of the wrong spacing*. Peaks found at half the spacing, in the lattice, that
    no found atom accounts for show it.
-4. **What did the finder return?** (:func:`check_frame`) Density of atoms in the resolved
+5. **What did the finder return?** (:func:`check_frame`) Density of atoms in the resolved
    area, median nearest-neighbour distance, share of atoms with a neighbour at about one
    spacing, share of atoms outside the lattice.
 
@@ -51,6 +58,8 @@ __all__ = [
     "lattice_analysis",
     "resolved_lattice_map",
     "lattice_members",
+    "material_map",
+    "lattice_area",
     "missed_peak_share",
     "check_frame",
     "verdict_of",
@@ -90,6 +99,28 @@ THRESHOLDS = {
     # controls. Measured (score percentiles): support and noise median 1.0-1.3, 99 % below 4.3;
     # graphene at dose 5-50 counts 5 % below 10-34, median 50-250; SrTiO3 5 % below 90-145.
     "resolved_score": 6.0,
+    # -- material without a lattice ----------------------------------------------------------
+    # Band of |k| * d where "structure at atomic scales" is measured (half-power edges of a
+    # difference of Gaussians): from a third of the lowest lattice frequency searched to twice
+    # a spacing's frequency, wide enough to hold an amorphous film's speckle (a-C under a particle
+    # shows it from 0.3 to 1.5 cycles per Au spacing).
+    "structure_band": (1.0 / 3.0, 2.0),
+    # Side of the square over which band and noise power are averaged, in spacings: 3 keeps pure
+    # noise below a ratio of 2.2 everywhere (measured: Poisson means 0.2-50, spacings 8-20 px,
+    # 512^2 fields) and an a-C support (the corpus' Au case, 0.6 counts/px) above 2.5 on 98 %.
+    "structure_window": 3.0,
+    # A place holds material (amorphous or crystalline) when the band power there is this many
+    # times what the place's own white noise puts in the band ...
+    "structure_ratio": 2.5,
+    # ... and its noise power is at least this share of the frame's median: noise-free vacuum
+    # (simulations, or counting detectors at low dose) carries no structure whatever the ratio.
+    "structure_min_noise": 0.01,
+    # The lattice's own area, left out of the search: within this many spacings of an atom of
+    # the lattice, closed over one spacing (it is filled with the local level of its surroundings first, so that its
+    # strong spectrum does not leak into the places next to it).
+    "lattice_reach": 1.0,
+    # Below this spacing (px) the band reaches the noise's: no search, the metric is undefined.
+    "structure_min_spacing_px": 6.0,
     # -- atoms -------------------------------------------------------------------------------
     # A neighbour "at about one spacing" lies in this shell; wide enough for lattices whose
     # columns have different coordination (SrTiO3 [110]: 0.5 a and 0.71 a = 1 and 1.41 d).
@@ -132,6 +163,10 @@ THRESHOLDS = {
     # Share of atoms outside the lattice: a support or contamination holding a sixth of the
     # atoms warns, over half fails (the frame is then mostly not crystal, or noise).
     "outside_lattice_share": {"ok": (None, 0.15), "warn": (None, 0.5)},
+    # Share of the field that holds material but no lattice (see material_map): an amorphous
+    # support beside a particle, contamination, or a lattice the finder missed. A fact of the
+    # sample more than a fault of the finder, so it warns and never fails on its own.
+    "amorphous_fraction": {"ok": (None, 0.05), "warn": (None, None)},
     # Share of the field where a lattice is resolved. Vacuum is not a fault, so this only fails
     # when atoms were found but (almost) no lattice is resolved: a noise or amorphous image.
     "resolved_fraction": {"ok": (0.02, None), "warn": (0.02, None)},
@@ -145,6 +180,7 @@ METRIC_BANDS = (
     "lattice_atom_share",
     "outside_lattice_share",
     "resolved_fraction",
+    "amorphous_fraction",
 )
 
 _CHECK = "check spacing_nm and pixel_size_nm in the samples table"
@@ -465,6 +501,147 @@ def resolved_lattice_map(
 
 
 # --------------------------------------------------------------------------------------------
+# material without a lattice
+
+
+def _noise_gain(filter_, radius: int) -> float:
+    """Variance a linear filter passes of unit white noise: the sum of its squared weights."""
+    impulse = np.zeros((2 * radius + 1, 2 * radius + 1), np.float32)
+    impulse[radius, radius] = 1.0
+    return float(np.sum(filter_(impulse).astype(np.float64) ** 2))
+
+
+def _block_means(values: np.ndarray, step: int) -> np.ndarray:
+    """Means over ``step x step`` blocks (the image padded at its far edges to whole blocks)."""
+    ny, nx = values.shape
+    gy, gx = -(-ny // step), -(-nx // step)
+    padded = np.pad(values, ((0, gy * step - ny), (0, gx * step - nx)), mode="edge")
+    return padded.reshape(gy, step, gx, step).mean(axis=(1, 3))
+
+
+def _to_pixels(grid: np.ndarray, step: int, shape: tuple[int, int]) -> np.ndarray:
+    """A block grid back on the pixels (each block's value on its pixels)."""
+    return np.repeat(np.repeat(grid, step, axis=0), step, axis=1)[: shape[0], : shape[1]]
+
+
+def _grid_step(spacing_px: float) -> int:
+    """Block side of the coarse grid of :func:`material_map`: a quarter of a spacing."""
+    return max(1, int(spacing_px / 4.0))
+
+
+def lattice_area(points: np.ndarray, shape: tuple[int, int], spacing_px: float,
+                 reach: float = THRESHOLDS["lattice_reach"]) -> np.ndarray:
+    """The area a lattice of atoms ``points`` ((n, 2) y, x in px) covers, as a bool array of
+    ``shape``: within ``reach`` spacings of an atom, closed over one spacing (so that the gaps
+    inside a cell with several columns, as SrTiO3 [110] in ABF, belong to it), on the grid of
+    :func:`material_map` (to within a quarter spacing)."""
+    step = _grid_step(spacing_px)
+    gy, gx = -(-shape[0] // step), -(-shape[1] // step)
+    points = np.asarray(points, dtype=float).reshape(-1, 2)
+    points = points[np.all(np.isfinite(points), axis=1)]
+    if len(points) == 0:
+        return np.zeros(shape, bool)
+    seeds = np.ones((gy, gx), bool)
+    cells = np.clip(np.floor(points / step).astype(int), 0, [gy - 1, gx - 1])
+    seeds[cells[:, 0], cells[:, 1]] = False
+    grown = ndimage.distance_transform_edt(seeds) * step <= (reach + 1.0) * spacing_px
+    if grown.all():
+        return np.ones(shape, bool)
+    area = ndimage.distance_transform_edt(grown) * step > spacing_px
+    return _to_pixels(area, step, shape)
+
+
+def material_map(
+    image: np.ndarray,
+    spacing_px: float,
+    lattice_area: np.ndarray | None = None,
+    band: tuple[float, float] = THRESHOLDS["structure_band"],
+    window: float = THRESHOLDS["structure_window"],
+    ratio: float = THRESHOLDS["structure_ratio"],
+    min_noise: float = THRESHOLDS["structure_min_noise"],
+) -> np.ndarray:
+    """Where an image holds material but no lattice: structure at atomic scales above its noise.
+
+    An amorphous film (the carbon under a nanoparticle, contamination) scatters like a
+    lattice but without its sharp spots, so the lattice map calls it unresolved, as it calls
+    vacuum. The two differ in texture: vacuum holds only white noise (or nothing, where no
+    electron is counted), a film holds speckle at atomic scales. Here the image's power in the
+    band ``band`` (cycles per spacing; a difference of Gaussians) is compared with what white
+    noise of the place's own strength puts there, measured from the image minus its 1-px
+    Gaussian blur (above the band: a probe-limited image holds only noise there when, as
+    atom-resolved images are, it is sampled finer than its resolution). Both powers are
+    averaged over squares of ``window`` spacings on a grid of quarter-spacing blocks.
+
+    Parameters
+    ----------
+    image : 2-D array
+        One frame (any scale; bright or dark atoms).
+    spacing_px : float
+        Nearest-neighbour spacing of the lattice in px; at least 6 px (coarser sampling leaves
+        no band above the atoms for the noise).
+    lattice_area : bool array of the image's shape, optional
+        The lattice's own area, left out: filled with the local level of its surroundings
+        before filtering, so that its strong spectrum does not leak into its neighbourhood,
+        and never marked.
+    band, window, ratio, min_noise
+        See :data:`THRESHOLDS` (``structure_*``): a place is marked when its band power is at
+        least ``ratio`` times its noise's and its noise power at least ``min_noise`` times the
+        frame's median (noise-free vacuum holds no material, whatever the ratio).
+
+    Returns
+    -------
+    bool array of the image's shape.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> noise = rng.poisson(3.0, (160, 160)).astype(float)
+    >>> bool(material_map(noise, 12.0).any())
+    False
+    """
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 2:
+        raise ValueError(f"expected a 2-D image, got shape {image.shape}")
+    if not spacing_px >= 6.0:
+        raise ValueError(f"spacing_px must be at least 6 px to tell structure from noise, got {spacing_px}")
+    step = _grid_step(spacing_px)
+    sigma_fine, sigma_coarse = 0.1874 * spacing_px / band[1], 0.1874 * spacing_px / band[0]  # half power at the edges
+
+    def band_pass(values):
+        return ndimage.gaussian_filter(values, sigma_fine) - ndimage.gaussian_filter(values, sigma_coarse)
+
+    def high_pass(values):
+        return values - ndimage.gaussian_filter(values, 1.0)
+
+    lattice = np.zeros(image.shape, bool) if lattice_area is None else np.asarray(lattice_area, bool)
+    filled = image
+    if lattice.any() and not lattice.all():
+        # the local level of the surroundings: a normalised Gaussian average over the grid
+        outside = 1.0 - _block_means(lattice.astype(np.float32), step)
+        level = _block_means(image, step)
+        sigma = spacing_px / step
+        weight = ndimage.gaussian_filter(outside, sigma)
+        level = ndimage.gaussian_filter(level * outside, sigma) / np.maximum(weight, 1e-6)
+        level = np.where(weight > 1e-3, level, np.median(image[~lattice]))
+        filled = np.where(lattice, _to_pixels(level, step, image.shape), image).astype(np.float32)
+    radius = int(np.ceil(4.0 * sigma_coarse))
+    size = max(1, int(round(window * spacing_px / step)))
+    # Near the image's edges the filters see the image mirrored, whose noise is not white: the
+    # blocks there take the powers of the nearest blocks two coarse widths inside.
+    margin = int(np.ceil(2.0 * sigma_coarse / step))
+    band_power = _block_means(band_pass(filled) ** 2, step) / _noise_gain(band_pass, radius)
+    noise_power = _block_means(high_pass(filled) ** 2, step) / _noise_gain(high_pass, 4)
+    if min(band_power.shape) <= 2 * margin:
+        return np.zeros(image.shape, bool)
+    inside = (slice(margin, band_power.shape[0] - margin), slice(margin, band_power.shape[1] - margin))
+    band_power, noise_power = (np.pad(ndimage.uniform_filter(power[inside], size, mode="nearest"), margin, mode="edge")
+                               for power in (band_power, noise_power))
+    floor = min_noise * float(np.median(noise_power))
+    marked = (band_power >= ratio * noise_power) & (noise_power >= floor) & (noise_power > 0)
+    return _to_pixels(marked, step, image.shape) & ~lattice
+
+
+# --------------------------------------------------------------------------------------------
 # one frame
 
 
@@ -498,6 +675,10 @@ def _reason(name: str, value: float, metrics: dict, spacing_px: float) -> str:
     if name == "outside_lattice_share":
         return (f"{value:.0%} of the atoms lie where no lattice is resolved and are not bonded like it "
                 f"(amorphous support, contamination or noise); check the contrast and spacing_nm")
+    if name == "amorphous_fraction":
+        return (f"{value:.0%} of the field holds material but no lattice (structure at atomic scales above the "
+                f"noise, no lattice atom near: an amorphous support, contamination, or a lattice at another "
+                f"spacing); its atoms are left out of the patches; if it should be crystal, {_CHECK}")
     if name == "resolved_fraction":
         return (f"no lattice at the given spacing is resolved ({value:.1%} of the field) yet "
                 f"{metrics['n_atoms']} atoms were found; {_CHECK}, and the contrast")
@@ -671,10 +852,14 @@ def check_frame(
         over the resolved area, or over the occupied area where less than
         ``THRESHOLDS["density_min_area"]`` spacings^2 are resolved; ``density_area`` says
         which); ``nn_ratio_median`` (median nearest-neighbour distance / ``spacing_px``);
-        ``missed_peak_share`` (see :func:`missed_peak_share`); ``resolved_fraction`` (share of
-        the field where :func:`resolved_lattice_map` is True); ``lattice_atom_share`` (share of
-        atoms with a neighbour at ``THRESHOLDS["neighbour_shell"]`` spacings);
-        ``outside_lattice_share`` (share of atoms not ``in_lattice``); ``verdict`` (one of
+        ``missed_peak_share`` (see :func:`missed_peak_share`); ``amorphous_fraction`` (share
+        of the field where :func:`material_map` finds material farther than
+        ``THRESHOLDS["lattice_reach"]`` spacings from every atom of the lattice; None below
+        ``THRESHOLDS["structure_min_spacing_px"]``); ``resolved_fraction`` (share of the field
+        where :func:`resolved_lattice_map` is True and no such material lies);
+        ``lattice_atom_share`` (share of atoms with a neighbour at
+        ``THRESHOLDS["neighbour_shell"]`` spacings); ``outside_lattice_share`` (share of
+        atoms not ``in_lattice``); ``verdict`` (one of
         :data:`VERDICTS`, see :func:`verdict_of`) and ``reasons`` (list of str). Undefined
         values (no atoms, nothing resolved) are None.
     in_lattice : bool array, one per atom
@@ -704,6 +889,13 @@ def check_frame(
     ix = np.clip(np.rint(np.where(finite, x, 0)), 0, nx - 1).astype(int)
     in_lattice = np.zeros(len(y), bool)
     in_lattice[finite] = lattice_members(np.stack([y[finite], x[finite]], axis=1), resolved[iy, ix][finite], spacing_px)
+    # Material without a lattice (an amorphous support, contamination) is not resolved either,
+    # however close to a lattice the blurred map spreads.
+    amorphous = None
+    if not too_small and spacing_px >= THRESHOLDS["structure_min_spacing_px"]:
+        covered = lattice_area(np.stack([y, x], axis=1)[in_lattice], image.shape, spacing_px)
+        amorphous = material_map(image, spacing_px, covered)
+        resolved = resolved & ~amorphous
 
     resolved_area = float(resolved.sum())
     metrics = {
@@ -717,6 +909,7 @@ def check_frame(
         "resolved_fraction": resolved_area / resolved.size,
         "lattice_atom_share": None,
         "outside_lattice_share": None,
+        "amorphous_fraction": None if amorphous is None else float(amorphous.mean()),
     }
     positions = np.stack([y[finite], x[finite]], axis=1)
     if n:
@@ -770,6 +963,7 @@ _SUMMARY_METRICS = (
     "resolved_fraction",
     "lattice_atom_share",
     "outside_lattice_share",
+    "amorphous_fraction",
 )
 
 

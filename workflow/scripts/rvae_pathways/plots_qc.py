@@ -32,6 +32,7 @@ PANELS = (
     ("resolved_fraction", "Field with a resolved lattice", "share of the field", (0.0, 1.0)),
     ("lattice_atom_share", "Atoms with a neighbour at ~1 spacing", "share of the atoms", (0.0, 1.0)),
     ("outside_lattice_share", "Atoms outside the lattice", "share of the atoms", (0.0, 1.0)),
+    ("amorphous_fraction", "Material without a lattice", "share of the field", (0.0, 1.0)),
 )
 #: Colours of the verdicts: points (frames) in full, bands faint.
 VERDICT_COLOURS = {"ok": "#2ca02c", "warn": "#ff9f1a", "fail": "#d62728"}
@@ -89,8 +90,12 @@ def atom_qc_figure(qc: dict):
     verdicts = [verdicts[i] for i in order]
     many = len(frames) > 60
 
-    fig = new_figure(PAGE_WIDTH_IN, 7.4)
-    axes = fig.subplots(3, 2, sharex=True).ravel()
+    rows = -(-len(PANELS) // 2)
+    fig = new_figure(PAGE_WIDTH_IN, 2.45 * rows + 0.05)
+    grid = fig.subplots(rows, 2, sharex=True)
+    for ax in grid.ravel()[len(PANELS):]:
+        ax.set_visible(False)
+    axes = grid.ravel()[: len(PANELS)]
     for ax, (name, title, label, (low, high)) in zip(axes, PANELS):
         values = _values(frames, name)
         finite = values[np.isfinite(values)]
@@ -113,8 +118,9 @@ def atom_qc_figure(qc: dict):
         ax.set_title(title)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3, linewidth=0.5)
-    for ax in axes[-2:]:
+    for ax in axes[-2:]:  # the lowest panel of each column
         ax.set_xlabel("frame (index)")
+        ax.xaxis.set_tick_params(labelbottom=True)
     if len(frames):
         span = max(numbers.max() - numbers.min(), 1.0)
         axes[0].set_xlim(numbers.min() - 0.03 * span - 0.5, numbers.max() + 0.03 * span + 0.5)
@@ -135,10 +141,11 @@ def atom_qc_figure(qc: dict):
 def plot_atom_qc(qc: dict, path) -> None:
     """The lattice metrics of every frame of one sample, in their ok / warn / fail bands.
 
-    Layout: six panels (three rows of two, frame across, shared): atom density in the resolved
+    Layout: seven panels (four rows of two, frame across, shared): atom density in the resolved
     lattice (atoms per spacing²), median nearest-neighbour distance over the spacing, share of
     the lattice's peaks without an atom, share of the field with a resolved lattice, share of
-    atoms with a neighbour at about one spacing, share of atoms outside the lattice. Each panel
+    atoms with a neighbour at about one spacing, share of atoms outside the lattice, share of
+    the field holding material without a lattice (an amorphous support). Each panel
     is shaded green / orange / red where :data:`~rvae_pathways.atom_qc.THRESHOLDS` make a value
     ok / warn / fail (the resolved share fails only with atoms found). Points are the frames,
     coloured by the frame's verdict (the worst of its metrics), joined by a grey line. One legend
