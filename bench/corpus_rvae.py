@@ -251,7 +251,7 @@ def main() -> None:
             rows.append(row)
             full.append({"case": case, "model": model_name, "info": info, "scores": scores})
             if args.json:
-                args.json.write_text(json.dumps({"hyper": hyper, "patches": patch_settings, "epochs": epochs,
+                args.json.write_text(json.dumps({"hyper": hyper, "patches": patch_settings, "epochs": epochs, "seed": seed,
                                                  "rows": rows, "full": full}, indent=1, default=float))
     print()
     print(HEADER)

@@ -6,14 +6,18 @@ truth at a 0.3 A tolerance, atoms at least one spacing inside the frame
 (:func:`rvae_pathways.fidelity.score_case`). Where atomap is installed (``pip install atomap``,
 optional), its documented path runs beside ours on the same frames: ``get_atom_positions``
 (separation from the spacing) then ``refine_position_using_2d_gaussian`` on a Sublattice.
-Prints numbers, never pass/fail.
+With ``--rvae-json FILE`` (the ``--json`` output of ``bench/corpus_rvae.py``, which trains the
+rVAE and the VAE baseline on the graphene movies) the latent scores of each case follow its row:
+Si vs C AUC, sublattice, 5-7 defect vs C AUC, rotation ratio, collapsed latents (one line per
+model and training seed). Prints numbers, never pass/fail.
 
-Usage: ``python bench/fidelity.py [--cases NAME ...] [--no-atomap]``
+Usage: ``python bench/fidelity.py [--cases NAME ...] [--no-atomap] [--rvae-json FILE ...]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import warnings
 from pathlib import Path
@@ -54,12 +58,35 @@ def atomap_positions(image: np.ndarray, spacing_px: float, contrast: str) -> np.
     return xy[:, ::-1]
 
 
+def rvae_rows(paths) -> dict:
+    """The rows of ``bench/corpus_rvae.py --json`` files, by case."""
+    by_case: dict[str, list] = {}
+    for path in paths or []:
+        data = json.loads(Path(path).read_text())
+        for row in data["rows"]:
+            by_case.setdefault(row["case"], []).append({**row, "seed": data.get("seed")})
+    return by_case
+
+
+def print_rvae(rows: list) -> None:
+    def f(v):
+        return "-" if v is None else f"{v:.3f}"
+
+    for r in rows:
+        seed = "" if r.get("seed") is None else f" seed {r['seed']}"
+        print(f"  {r['model'] + seed:20s} Si AUC {f(r['si_auc'])}, sublattice {f(r['sublattice'])}, "
+              f"5-7 defect AUC {f(r['defect_auc'])}, rotation ratio {f(r['rotation_ratio'])}, "
+              f"collapsed latents {r['collapsed']}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="*", default=None)
     parser.add_argument("--no-atomap", action="store_true")
     parser.add_argument("--atomap-frames", type=int, default=2, help="frames per case for atomap (its fits are slow)")
+    parser.add_argument("--rvae-json", nargs="*", default=None, help="bench/corpus_rvae.py --json outputs")
     args = parser.parse_args()
+    latent = rvae_rows(args.rvae_json)
     warnings.filterwarnings("ignore")
     finder = finder_settings()
     print(f"finder (config/config.yaml atoms): {finder}")
@@ -83,6 +110,7 @@ def main() -> None:
         contrast = r["contrast"] + ("" if r["contrast"] == r["contrast_as_recorded"] else "!")
         print(f"{case:22s} {contrast:9s} {len(r['frames']):6d} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f} "
               f"{r['rmse_px']:7.3f} {particle:>8s} {r['qc']['verdict']:>5s} {r['mpx_per_s']:6.2f}", flush=True)
+        print_rvae(latent.get(case, []))
         if has_atomap:
             a = score_case(CORPUS / f"{case}.zarr", frames=range(min(args.atomap_frames, len(r["frames"]))),
                            qc=False, locate=atomap_positions)

@@ -70,6 +70,26 @@ def test_two_runs_with_one_seed_are_bitwise_identical_and_seeds_differ():
     assert all(h["patches_per_s"] > 0 for h in hist_a)
 
 
+def test_restarts_go_on_with_the_start_of_lowest_loss_after_the_warm_up(caplog):
+    x = blobs(48)
+    hyper = {**TINY, "warmup_epochs": 2, "warmup_kl_z_weight": 20.0}
+    starts = [fit(x, hyper, epochs=2, seed=5 + i)[1][-1]["total"] for i in range(3)]  # seeds 5, 6, 7
+    best = int(np.argmin(starts))
+    with caplog.at_level(logging.INFO):
+        model, history = fit(x, {**hyper, "restarts": 3}, epochs=3, seed=5, log=logging.getLogger("t"))
+    assert [h["epoch"] for h in history] == [1, 2, 3] and {h["start"] for h in history} == {best}
+    assert history[1]["total"] == starts[best]
+    alone, alone_history = fit(x, hyper, epochs=3, seed=5 + best)
+    assert same_weights(model, alone) and losses(history) == losses(alone_history)
+    assert f"start {best + 1} of 3 goes on" in caplog.text
+    # one start is the run without restarts; no warm-up (or no rotation): compared after one epoch
+    assert same_weights(fit(x, {**hyper, "restarts": 1}, epochs=2, seed=5)[0], fit(x, hyper, epochs=2, seed=5)[0])
+    assert train_module.selection_epochs({"rotation": False, "warmup_epochs": 3}, 8) == 1
+    assert train_module.selection_epochs({"rotation": True, "warmup_epochs": 3}, 2) == 2
+    with pytest.raises(InputError, match="restarts"):
+        fit(x, {**hyper, "restarts": 0}, epochs=1, seed=0)
+
+
 def test_resume_from_a_checkpoint_ends_where_an_uninterrupted_run_ends(tmp_path):
     x = blobs(40)
     reference, ref_history = fit(x, TINY, epochs=4, seed=0)

@@ -21,6 +21,7 @@ def write_config(workdir: Path, rows: list[dict], **overrides) -> Path:
     config["samples"] = "samples.tsv"
     config["simulate_stem"].update(n_frames=3, height=96, width=96, seed=1)
     config["rvae"]["epochs"] = 3
+    config["rvae"]["hyper"]["restarts"] = 1  # 3 epochs are all warm-up: starts would triple the training
     config["simulate_pfm"].update(n_frames=3, size=48, seed=1)
     config["pfm"].update(windows_px=[8, 16], stride_px=8, epochs=2)
     for section, values in overrides.items():

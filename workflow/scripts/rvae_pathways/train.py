@@ -59,6 +59,9 @@ DEFAULT_HYPER = {
     # content latents' KL term weighted up
     "warmup_epochs": 0,
     "warmup_kl_z_weight": 50.0,
+    # independent starts (see fit): each trains until the end of the warm-up (one epoch
+    # without one), the one with the lowest loss goes on
+    "restarts": 1,
 }
 MODEL_KEYS = (
     "patch_size", "n_latent", "rotation", "translation", "hidden", "layers", "activation", "conv", "ring_weight",
@@ -164,6 +167,19 @@ def content_kl_weight(hyper: dict, epoch: int) -> float:
     if hyper.get("rotation") and epoch <= int(hyper.get("warmup_epochs", 0)):
         return float(hyper["warmup_kl_z_weight"])
     return 1.0
+
+
+def selection_epochs(hyper: dict, epochs: int) -> int:
+    """Epochs each start of :func:`fit` trains before the starts are compared: the orientation
+    warm-up (see :func:`content_kl_weight`) where there is one, else one; at most ``epochs``."""
+    warm = int(hyper.get("warmup_epochs", 0)) if hyper.get("rotation") else 0
+    return min(max(warm, 1), int(epochs))
+
+
+def start_seed(seed: int, start: int) -> int:
+    """Seed of the generator of start ``start`` (0-based) of a run seeded ``seed``: ``seed +
+    start``, so start 0 is the run without restarts."""
+    return int(seed) + int(start)
 
 
 def batch_backward(model: RVAE, x, noise, priors=None, likelihood="gaussian", precision="fp32", n_slice=None,
@@ -436,7 +452,16 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
         On ``device``.
     history : list of dict
         Per epoch: ``epoch`` (1-based), the loss terms (the plain ELBO's), ``kl_z_weight`` (see
-        :func:`content_kl_weight`), ``seconds``, ``patches_per_s``.
+        :func:`content_kl_weight`), ``seconds``, ``patches_per_s``; with ``restarts`` > 1 also
+        ``start``, the start that went on (its own first epochs included).
+
+    Notes
+    -----
+    With ``hyper["restarts"]`` = k > 1, k starts (generators seeded :func:`start_seed`) each
+    train :func:`selection_epochs` epochs; the one with the lowest loss goes on, the others
+    are dropped. Start 0 is the run without restarts, so a run's loss at the choice is never
+    worse than without restarts. The checkpoint is written from the choice on; a run killed
+    before it repeats the starts.
 
     Raises
     ------
@@ -447,12 +472,62 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
     """
     patches = check_patches(patches)
     hyper = resolve_hyper(hyper, patches.shape[1])
+    restarts = int(hyper["restarts"])
+    if restarts < 1:
+        raise InputError(f"restarts must be at least 1, got {hyper['restarts']}")
     device = pick_device(device)
     if device.type == "cpu":
         keep_freed_memory()
-    generator = torch.Generator().manual_seed(int(seed))
-    model = build_model(hyper, generator).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=hyper["lr"])
+    x = torch.as_tensor(patches, device=device)  # (N, n, n), on the device once
+    priors = priors_of(hyper)
+
+    def start(index: int):
+        generator = torch.Generator().manual_seed(start_seed(seed, index))
+        model = build_model(hyper, generator).to(device)
+        return model, torch.optim.Adam(model.parameters(), lr=hyper["lr"]), generator
+
+    def train_epochs(model, optimizer, generator, history, first, last, label="", extra=None):
+        for epoch in range(first, last + 1):
+            t0 = time.perf_counter()
+            try:
+                weight = content_kl_weight(hyper, epoch)
+                terms = train_epoch(
+                    model, optimizer, x, hyper["batch_size"], generator, priors, hyper["likelihood"],
+                    hyper["precision"], weight,
+                )
+            except RuntimeError as err:
+                raise RuntimeError(f"rVAE training, epoch {epoch}: {err}") from err
+            seconds = time.perf_counter() - t0
+            history.append(
+                {"epoch": epoch, **terms, "kl_z_weight": weight, "seconds": seconds, "patches_per_s": len(x) / seconds,
+                 **(extra or {})}
+            )
+            if log:
+                log.info(
+                    "%sepoch %d/%d: loss %.4f (reconstruction %.4f, kl_z %.4f, kl_theta %.4f, kl_shift %.4f), "
+                    "%.0f patches/s%s",
+                    label, epoch, epochs, *(terms[k] for k in TERMS), len(x) / seconds,
+                    f" (orientation warm-up: kl_z weighted x{weight:g})" if weight != 1 else "",
+                )  # fmt: skip
+            if not label:
+                save(model, optimizer, generator, history)
+
+    def save(model, optimizer, generator, history):
+        if checkpoint is not None:
+            save_checkpoint(
+                checkpoint,
+                {
+                    "state_dict": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "epoch": history[-1]["epoch"],
+                    "generator": generator.get_state(),
+                    "history": history,
+                    "hyper": hyper,
+                    "seed": int(seed),
+                },
+            )
+
+    model, optimizer, generator = start(0)
     history: list[dict] = []
     done = 0
     if checkpoint is not None and Path(checkpoint).exists():
@@ -469,41 +544,26 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
         done = int(state["epoch"])
         if log:
             log.info("resuming from %s after epoch %d", checkpoint, done)
-    x = torch.as_tensor(patches, device=device)  # (N, n, n), on the device once
-    priors = priors_of(hyper)
-    for epoch in range(done + 1, epochs + 1):
-        t0 = time.perf_counter()
-        try:
-            weight = content_kl_weight(hyper, epoch)
-            terms = train_epoch(
-                model, optimizer, x, hyper["batch_size"], generator, priors, hyper["likelihood"], hyper["precision"],
-                weight,
-            )
-        except RuntimeError as err:
-            raise RuntimeError(f"rVAE training, epoch {epoch}: {err}") from err
-        seconds = time.perf_counter() - t0
-        history.append(
-            {"epoch": epoch, **terms, "kl_z_weight": weight, "seconds": seconds, "patches_per_s": len(x) / seconds}
-        )
+    elif restarts > 1:
+        # Independent starts, compared by their loss (the plain ELBO) at the end of the warm-up:
+        # a start whose content latent collapsed, or whose orientations did not settle, ends it
+        # clearly worse, and stays worse (measured on the physics corpus' low-dose movies).
+        trial = selection_epochs(hyper, epochs)
+        best = None
+        for index in range(restarts):
+            candidate = start(index) if index else (model, optimizer, generator)
+            trial_history: list[dict] = []
+            train_epochs(*candidate, trial_history, 1, trial, f"start {index + 1}/{restarts}: ", {"start": index})
+            loss = trial_history[-1]["total"]
+            if best is None or loss < best[0]:
+                best = (loss, index, candidate, trial_history)
+        loss, index, (model, optimizer, generator), history = best
+        done = trial
+        save(model, optimizer, generator, history)
         if log:
-            log.info(
-                "epoch %d/%d: loss %.4f (reconstruction %.4f, kl_z %.4f, kl_theta %.4f, kl_shift %.4f), %.0f patches/s%s",
-                epoch, epochs, *(terms[k] for k in TERMS), len(x) / seconds,
-                f" (orientation warm-up: kl_z weighted x{weight:g})" if weight != 1 else "",
-            )  # fmt: skip
-        if checkpoint is not None:
-            save_checkpoint(
-                checkpoint,
-                {
-                    "state_dict": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "epoch": epoch,
-                    "generator": generator.get_state(),
-                    "history": history,
-                    "hyper": hyper,
-                    "seed": int(seed),
-                },
-            )
+            log.info("start %d of %d goes on (lowest loss after epoch %d: %.4f)", index + 1, restarts, trial, loss)
+    chosen = {"start": history[0]["start"]} if history and "start" in history[0] else None
+    train_epochs(model, optimizer, generator, history, done + 1, epochs, extra=chosen)
     return model, history
 
 
