@@ -64,7 +64,8 @@ def rvae_rows(paths) -> dict:
     for path in paths or []:
         data = json.loads(Path(path).read_text())
         for row in data["rows"]:
-            by_case.setdefault(row["case"], []).append({**row, "seed": data.get("seed")})
+            by_case.setdefault(row["case"], []).append({**row, "seed": data.get("seed"),
+                                                        "restarts": data.get("hyper", {}).get("restarts", 1)})
     return by_case
 
 
@@ -74,7 +75,8 @@ def print_rvae(rows: list) -> None:
 
     for r in rows:
         seed = "" if r.get("seed") is None else f" seed {r['seed']}"
-        print(f"  {r['model'] + seed:20s} Si AUC {f(r['si_auc'])}, sublattice {f(r['sublattice'])}, "
+        starts = f", {r['restarts']} starts" if r.get("restarts", 1) > 1 else ""
+        print(f"  {r['model'] + seed + starts:28s} Si AUC {f(r['si_auc'])}, sublattice {f(r['sublattice'])}, "
               f"5-7 defect AUC {f(r['defect_auc'])}, rotation ratio {f(r['rotation_ratio'])}, "
               f"collapsed latents {r['collapsed']}", flush=True)
 
