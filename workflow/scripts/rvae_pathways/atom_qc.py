@@ -100,8 +100,8 @@ THRESHOLDS = {
     # graphene at dose 5-50 counts 5 % below 10-34, median 50-250; SrTiO3 5 % below 90-145.
     "resolved_score": 6.0,
     # -- material without a lattice ----------------------------------------------------------
-    # Band of |k| * d where "structure at atomic scales" is measured (half-power edges of a
-    # difference of Gaussians): from a third of the lowest lattice frequency searched to twice
+    # Band of |k| * d where "structure at atomic scales" is measured (where the two Gaussians
+    # of a difference of Gaussians pass half the amplitude): from a third of the lowest lattice frequency searched to twice
     # a spacing's frequency, wide enough to hold an amorphous film's speckle (a-C under a particle
     # shows it from 0.3 to 1.5 cycles per Au spacing).
     "structure_band": (1.0 / 3.0, 2.0),
@@ -602,10 +602,13 @@ def material_map(
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 2:
         raise ValueError(f"expected a 2-D image, got shape {image.shape}")
-    if not spacing_px >= 6.0:
-        raise ValueError(f"spacing_px must be at least 6 px to tell structure from noise, got {spacing_px}")
+    least = THRESHOLDS["structure_min_spacing_px"]
+    if not spacing_px >= least:
+        raise ValueError(f"spacing_px must be at least {least:g} px to tell structure from noise, got {spacing_px}")
     step = _grid_step(spacing_px)
-    sigma_fine, sigma_coarse = 0.1874 * spacing_px / band[1], 0.1874 * spacing_px / band[0]  # half power at the edges
+    # a Gaussian of sigma passes half the amplitude at k = sqrt(ln 2 / 2) / (pi sigma): the band's edges
+    half = np.sqrt(np.log(2.0) / 2.0) / np.pi
+    sigma_fine, sigma_coarse = half * spacing_px / band[1], half * spacing_px / band[0]
 
     def band_pass(values):
         return ndimage.gaussian_filter(values, sigma_fine) - ndimage.gaussian_filter(values, sigma_coarse)
