@@ -98,7 +98,7 @@ def model_hyper(model: str, hyper: dict) -> dict:
     """workflow/rules/common.smk ``model_hyper``."""
     if model == "rvae":
         return {**hyper, "rotation": True, "translation": True}
-    return {**hyper, "rotation": False, "translation": False, "ring_weight": 0.0}
+    return {**hyper, "rotation": False, "translation": False, "ring_weight": 0.0, "ring_reconstruction": 0.0}
 
 
 def train_and_score(patches: xr.Dataset, model_name: str, hyper: dict, epochs: int, seed: int, augment: bool) -> dict:

@@ -90,6 +90,32 @@ def test_restarts_go_on_with_the_start_of_lowest_loss_after_the_warm_up(caplog):
         fit(x, {**hyper, "restarts": 0}, epochs=1, seed=0)
 
 
+def test_the_ring_spectra_reconstruction_trains_z_and_travels_with_the_model(tmp_path):
+    from rvae_pathways.model import RingSpectrum
+
+    x = blobs(48)
+    assert build_model(resolve_hyper(TINY, 8)).ring_decoder is None  # off by default
+    hyper = {**TINY, "ring_reconstruction": 5.0}
+    model, history = fit(x, hyper, epochs=2, seed=1)
+    features = RingSpectrum(8, 1.0)(torch.as_tensor(x)).double()
+    np.testing.assert_allclose(model.ring_decoder.mean.numpy(), features.mean(0).numpy(), rtol=1e-5, atol=1e-9)
+    # the term reaches z: the encoder's gradient differs with and without it
+    grads = []
+    for weight in (0.0, 5.0):
+        model.ring_reconstruction = weight
+        model.zero_grad()
+        batch_backward(model, torch.as_tensor(x[:16]), torch.zeros(16, model.encoder.n_out))
+        grads.append(model.encoder.head.weight.grad.clone())
+        assert (model.ring_decoder.net[-1].weight.grad is not None) == (weight > 0)
+    assert not torch.equal(*grads)
+    # fit once more: the same weights (one seed), and the saved model keeps the standardisation
+    again, _ = fit(x, hyper, epochs=2, seed=1)
+    assert same_weights(model, again)
+    save_model(tmp_path / "m.pt", again, resolve_hyper(hyper, 8))
+    loaded, _ = load_model(tmp_path / "m.pt")
+    assert same_weights(again, loaded) and loaded.ring_reconstruction == 5.0
+
+
 def test_resume_from_a_checkpoint_ends_where_an_uninterrupted_run_ends(tmp_path):
     x = blobs(40)
     reference, ref_history = fit(x, TINY, epochs=4, seed=0)

@@ -128,7 +128,8 @@ def model_hyper(wildcards):
     as the paper's baseline did."""
     if wildcards.model == "rvae":
         return {**config["rvae"]["hyper"], "rotation": True, "translation": True}
-    return {**config["rvae"]["hyper"], "rotation": False, "translation": False, "ring_weight": 0.0}
+    return {**config["rvae"]["hyper"], "rotation": False, "translation": False, "ring_weight": 0.0,
+            "ring_reconstruction": 0.0}
 
 
 def pfm_hyper(wildcards):

@@ -160,6 +160,43 @@ class RingSpectrum(nn.Module):
         return amplitude.flatten(1) * (self.weight / self.n_angles)
 
 
+class RingSpectrumDecoder(nn.Module):
+    """z -> a patch's ring spectra (:class:`RingSpectrum`), standardised: a second thing to draw.
+
+    With ``ring_reconstruction`` > 0 the rVAE also explains the rotation-invariant ring spectra of
+    each patch from its content latents alone, a Gaussian of unit variance on every
+    standardised feature (``(r - mean) / scale``, the mean and spread of each feature over the
+    training patches: :meth:`standardise_on`)::
+
+        loss = 0.5 * sum_f (g(z)_f - (r_f - mean_f) / scale_f) ** 2        per patch
+
+    The pixels of a low-dose patch carry a neighbour's small displacement weakly, the ring
+    spectra strongly (one harmonic on the first-neighbour ring separates 5-7 carbons from
+    pristine ones on its own); so z has a reason to hold it.
+    """
+
+    def __init__(self, patch_size: int, n_latent: int, hidden: int = 128, layers: int = 2, activation: str = "tanh"):
+        super().__init__()
+        self.spectrum = RingSpectrum(patch_size, 1.0)
+        n = self.spectrum.n_features
+        self.net = nn.Sequential(_mlp(n_latent, hidden, layers, activation), nn.Linear(hidden if layers else n_latent, n))
+        self.register_buffer("mean", torch.zeros(n))
+        self.register_buffer("scale", torch.ones(n))
+
+    @torch.no_grad()
+    def standardise_on(self, x: Tensor, chunk: int = 4096) -> None:
+        """Set ``mean`` and ``scale`` to each feature's mean and standard deviation over ``x`` (N, n, n)."""
+        features = torch.cat([self.spectrum(part) for part in x.split(chunk)]).double()
+        self.mean.copy_(features.mean(0))
+        self.scale.copy_(features.std(0).clamp_min(1e-8))
+
+    def loss(self, x: Tensor, z: Tensor) -> Tensor:
+        """The term summed over the batch: patches x (B, n, n), their content latents z (B, k)."""
+        with torch.no_grad():
+            target = (self.spectrum(x.float()) - self.mean) / self.scale
+        return 0.5 * ((self.net(z.float()) - target) ** 2).sum()
+
+
 class Encoder(nn.Module):
     """Patch -> Gaussian posterior over ``(theta, dx, dy, z_1 .. z_k)``.
 
@@ -418,6 +455,10 @@ class RVAE(nn.Module):
         Convolutional encoder (see :class:`Encoder`).
     ring_weight : float
         Rotation-invariant ring spectra as extra encoder inputs (see :class:`Encoder`); 0: none.
+    ring_reconstruction : float
+        > 0: the model also draws each patch's standardised ring spectra from z
+        (:class:`RingSpectrumDecoder`, attribute ``ring_decoder``), a term of this weight in the
+        training loss; 0: none (the model is then exactly the one without it).
     generator : torch.Generator, optional
         Draws the initial weights (each layer uniform in +-1/sqrt(fan_in), PyTorch's default
         scale), so that the initialisation depends on this generator only; without it PyTorch's
@@ -435,10 +476,12 @@ class RVAE(nn.Module):
         activation="tanh",
         conv=False,
         ring_weight=0.0,
+        ring_reconstruction=0.0,
         generator: torch.Generator | None = None,
     ):
         super().__init__()
         self.patch_size = int(patch_size)
+        self.ring_reconstruction = float(ring_reconstruction)
         self.n_latent = int(n_latent)
         self.rotation = bool(rotation)
         self.translation = bool(translation)
@@ -446,6 +489,8 @@ class RVAE(nn.Module):
             patch_size**2, n_latent, rotation, translation, hidden, layers, activation, conv, ring_weight
         )
         self.decoder = SpatialDecoder(n_latent, hidden, layers, activation)
+        self.ring_decoder = (RingSpectrumDecoder(patch_size, n_latent, hidden, layers, activation)
+                             if self.ring_reconstruction > 0 else None)
         self.register_buffer("grid", make_grid(self.patch_size), persistent=False)  # (P, 2)
         if generator is not None:
             reinitialise(self, generator)

@@ -46,6 +46,7 @@ DEFAULT_HYPER = {
     "activation": "tanh",
     "conv": False,
     "ring_weight": 0.0,  # > 0: rotation-invariant ring spectra as extra encoder inputs
+    "ring_reconstruction": 0.0,  # > 0: z also draws the standardised ring spectra, this weight
     # the loss (see rvae_pathways.model.elbo_loss)
     "likelihood": "gaussian",
     "rotation_prior_rad": 0.1,
@@ -65,6 +66,7 @@ DEFAULT_HYPER = {
 }
 MODEL_KEYS = (
     "patch_size", "n_latent", "rotation", "translation", "hidden", "layers", "activation", "conv", "ring_weight",
+    "ring_reconstruction",
 )
 PRIOR_KEYS = ("rotation_prior_rad", "translation_prior", "noise_std")
 TERMS = ("total", "reconstruction", "kl_z", "kl_theta", "kl_shift")
@@ -232,8 +234,11 @@ def batch_backward(model: RVAE, x, noise, priors=None, likelihood="gaussian", pr
         (term / b).backward()
         reconstruction += term.detach()
 
-    # the encoder, from the gradients at the decoder's inputs and from the KL terms
+    # the encoder, from the gradients at the decoder's inputs and from the KL terms (and the ring
+    # spectra's reconstruction, drawn from the whole batch's z)
     kl = (kl_z_weight * sums["kl_z"] + sums["kl_theta"] + sums["kl_shift"]) / b
+    if model.ring_decoder is not None and model.ring_reconstruction > 0:
+        kl = kl + model.ring_reconstruction * model.ring_decoder.loss(x, z) / b
     outputs, grads = [z], [torch.cat([_grad(q) for q in z_slices])]
     if coords.requires_grad:
         outputs.append(coords)
@@ -484,6 +489,8 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
     def start(index: int):
         generator = torch.Generator().manual_seed(start_seed(seed, index))
         model = build_model(hyper, generator).to(device)
+        if model.ring_decoder is not None:
+            model.ring_decoder.standardise_on(x)
         return model, torch.optim.Adam(model.parameters(), lr=hyper["lr"]), generator
 
     def train_epochs(model, optimizer, generator, history, first, last, label="", extra=None):
