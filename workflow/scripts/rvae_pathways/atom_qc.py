@@ -100,10 +100,10 @@ THRESHOLDS = {
     # graphene at dose 5-50 counts 5 % below 10-34, median 50-250; SrTiO3 5 % below 90-145.
     "resolved_score": 6.0,
     # -- material without a lattice ----------------------------------------------------------
-    # Band of |k| * d where "structure at atomic scales" is measured (where the two Gaussians
-    # of a difference of Gaussians pass half the amplitude): from a third of the lowest lattice frequency searched to twice
-    # a spacing's frequency, wide enough to hold an amorphous film's speckle (a-C under a particle
-    # shows it from 0.3 to 1.5 cycles per Au spacing).
+    # Band of |k| * d where "structure at atomic scales" is measured (where the two Gaussians of
+    # a difference of Gaussians pass half the amplitude): from a third of the lowest lattice
+    # frequency searched to twice a spacing's frequency, wide enough to hold an amorphous film's
+    # speckle (a-C under a particle shows it from 0.3 to 1.5 cycles per Au spacing).
     "structure_band": (1.0 / 3.0, 2.0),
     # Side of the square over which band and noise power are averaged, in spacings: 3 keeps pure
     # noise below a ratio of 2.2 everywhere (measured: Poisson means 0.2-50, spacings 8-20 px,
@@ -116,8 +116,8 @@ THRESHOLDS = {
     # (simulations, or counting detectors at low dose) carries no structure whatever the ratio.
     "structure_min_noise": 0.01,
     # The lattice's own area, left out of the search: within this many spacings of an atom of
-    # the lattice, closed over one spacing (it is filled with the local level of its surroundings first, so that its
-    # strong spectrum does not leak into the places next to it).
+    # the lattice, closed over one spacing (it is filled with the local level of its
+    # surroundings first, so that its strong spectrum does not leak into the places next to it).
     "lattice_reach": 1.0,
     # Below this spacing (px) the band reaches the noise's: no search, the metric is undefined.
     "structure_min_spacing_px": 6.0,

@@ -179,7 +179,8 @@ class RingSpectrumDecoder(nn.Module):
         super().__init__()
         self.spectrum = RingSpectrum(patch_size, 1.0)
         n = self.spectrum.n_features
-        self.net = nn.Sequential(_mlp(n_latent, hidden, layers, activation), nn.Linear(hidden if layers else n_latent, n))
+        self.net = nn.Sequential(_mlp(n_latent, hidden, layers, activation),
+                                 nn.Linear(hidden if layers else n_latent, n))
         self.register_buffer("mean", torch.zeros(n))
         self.register_buffer("scale", torch.ones(n))
 

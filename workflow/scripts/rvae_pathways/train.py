@@ -493,7 +493,7 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
             model.ring_decoder.standardise_on(x)
         return model, torch.optim.Adam(model.parameters(), lr=hyper["lr"]), generator
 
-    def train_epochs(model, optimizer, generator, history, first, last, label="", extra=None):
+    def train_epochs(model, optimizer, generator, history, first, last, label="", extra=None, checkpointed=True):
         for epoch in range(first, last + 1):
             t0 = time.perf_counter()
             try:
@@ -516,7 +516,7 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
                     label, epoch, epochs, *(terms[k] for k in TERMS), len(x) / seconds,
                     f" (orientation warm-up: kl_z weighted x{weight:g})" if weight != 1 else "",
                 )  # fmt: skip
-            if not label:
+            if checkpointed:
                 save(model, optimizer, generator, history)
 
     def save(model, optimizer, generator, history):
@@ -560,7 +560,8 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
         for index in range(restarts):
             candidate = start(index) if index else (model, optimizer, generator)
             trial_history: list[dict] = []
-            train_epochs(*candidate, trial_history, 1, trial, f"start {index + 1}/{restarts}: ", {"start": index})
+            train_epochs(*candidate, trial_history, 1, trial, f"start {index + 1}/{restarts}: ", {"start": index},
+                         checkpointed=False)
             loss = trial_history[-1]["total"]
             if best is None or loss < best[0]:
                 best = (loss, index, candidate, trial_history)
