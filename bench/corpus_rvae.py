@@ -1,7 +1,7 @@
 """Issue #3's latent scores of the rVAE and the plain-VAE baseline on the abTEM graphene movies.
 
-For every case (``tests/data/corpus/graphene_s{0,1,2}_d{3,10}.zarr``, or ``demo``: the built-in
-demo movie, ``simulate_stem_movie(n_frames=20, shape=(256, 256), seed=0)``) the library chain
+For every case (``tests/data/corpus/graphene_s{0,1,2}_d{3,10}.zarr``, or ``demo``: the workflow's
+demo movie, ``simulate_stem_movie`` with config/config.yaml's ``simulate_stem`` settings) the library chain
 runs as ``tests/test_rvae_scores.py``'s ``patches_of``, ``trained`` and ``scores`` fixtures do:
 write_frames -> prepare_movie -> find_atoms_in_movie (truth labels within 0.03 nm) ->
 default_window_px / extract_movie_patches -> training_set -> estimate_noise_std -> fit with
@@ -66,10 +66,12 @@ def load_config() -> dict:
 
 def movie_of(case: str):
     """The frames Dataset of a case (truth included) and its atom spacing in nm."""
-    if case == "demo":
+    if case == "demo":  # the workflow's demo movie: config/config.yaml simulate_stem
         from rvae_pathways.simulate_stem import simulate_stem_movie
 
-        return simulate_stem_movie(n_frames=20, shape=(256, 256), seed=0), DEMO_SPACING_NM
+        params = dict(load_config()["simulate_stem"])
+        shape = (params.pop("height"), params.pop("width"))
+        return simulate_stem_movie(shape=shape, **params), DEMO_SPACING_NM
     frames = read_frames(CORPUS / f"{case}.zarr", pixel_size_nm=None)
     return frames, float(frames.attrs["spacing_nm"])
 

@@ -20,6 +20,7 @@ from rvae_pathways.train import (
     batch_backward,
     build_model,
     content_kl_weight,
+    decoder_reads_z,
     estimate_noise_std,
     evaluate,
     fit,
@@ -354,6 +355,29 @@ def test_the_orientation_warm_up_weights_kl_z_for_its_epochs_only():
     assert [content_kl_weight(hyper, e) for e in (1, 2, 3)] == [20.0, 20.0, 1.0]
     assert content_kl_weight(dict(hyper, rotation=False), 1) == 1.0  # nothing to orient in a plain VAE
     assert content_kl_weight(resolve_hyper({}, 8), 1) == 1.0  # off by default
+
+
+def test_with_ring_spectra_to_draw_the_decoder_draws_z_0_during_the_warm_up():
+    hyper = resolve_hyper({**TINY, "warmup_epochs": 2, "warmup_kl_z_weight": 20.0, "ring_reconstruction": 5.0}, 8)
+    assert [decoder_reads_z(hyper, e) for e in (1, 2, 3)] == [False, False, True]
+    assert decoder_reads_z(dict(hyper, ring_reconstruction=0.0), 1)  # the plain warm-up only weights kl_z
+    assert decoder_reads_z(dict(hyper, rotation=False), 1)  # no warm-up without a rotation latent
+    model = build_model(hyper, torch.Generator().manual_seed(0))
+    x = torch.as_tensor(blobs(16))
+    noise = torch.randn(16, model.encoder.n_out, generator=torch.Generator().manual_seed(1))
+    grads, terms = [], []
+    for read_z in (True, False):
+        model.zero_grad()
+        terms.append(batch_backward(model, x, noise, kl_z_weight=0.0, read_z=read_z))
+        grads.append(model.decoder.latent.weight.grad.clone())
+    # blind, the decoder's weights on z learn nothing (it read zeros), and its image is the one of z = 0
+    assert grads[0].abs().sum() > 0 and torch.count_nonzero(grads[1]) == 0
+    with torch.no_grad():
+        draw = model.sample(*model.encoder(x), noise)
+        blind = model.decoder(model.coords(draw["theta"], draw["shift"], 16), torch.zeros(16, model.n_latent))
+    noise_std = train_module.DEFAULT_PRIORS["noise_std"]
+    expected = train_module.reconstruction_loss(x, blind.view_as(x), "gaussian", noise_std)
+    assert terms[1]["reconstruction"].item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 def test_the_warm_up_is_recorded_and_the_reported_kl_z_is_unweighted():

@@ -155,6 +155,26 @@ def _as_tensor(patches, device) -> torch.Tensor:
     return torch.as_tensor(np.asarray(patches, dtype=np.float32), device=device)
 
 
+def in_warmup(hyper: dict, epoch: int) -> bool:
+    """Whether (1-based) ``epoch`` belongs to the orientation warm-up of a model with a rotation latent."""
+    return bool(hyper.get("rotation")) and epoch <= int(hyper.get("warmup_epochs", 0))
+
+
+def decoder_reads_z(hyper: dict, epoch: int) -> bool:
+    """Whether the pixel decoder draws from the content latents in (1-based) ``epoch``.
+
+    Not during the orientation warm-up of a model that also reconstructs ring spectra
+    (``ring_reconstruction`` > 0): z then learns the spectra from the start, while the decoder
+    draws every patch from z = 0, the prior mean, as one image turned and shifted by the
+    posterior's theta and shift (the pixels' gradient at z = 0 still passes on to z: a
+    straight-through estimate). So theta learns one common view of the lattice although z is
+    not empty, and z arrives at the release already holding the neighbours' geometry. Read from
+    the start instead, the informative z lets the decoder draw the atoms next to a defect or an
+    edge in views of their own, turned by 60 degrees (sublattice 0.95 on the demo movie).
+    """
+    return not (in_warmup(hyper, epoch) and float(hyper.get("ring_reconstruction", 0.0)) > 0)
+
+
 def content_kl_weight(hyper: dict, epoch: int) -> float:
     """Weight of the content latents' KL term in (1-based) ``epoch``: the orientation warm-up.
 
@@ -166,9 +186,7 @@ def content_kl_weight(hyper: dict, epoch: int) -> float:
     atom next to a dopant or a defect may be decoded in a frame of its own, turned by 60
     degrees, and read as the other sublattice.
     """
-    if hyper.get("rotation") and epoch <= int(hyper.get("warmup_epochs", 0)):
-        return float(hyper["warmup_kl_z_weight"])
-    return 1.0
+    return float(hyper["warmup_kl_z_weight"]) if in_warmup(hyper, epoch) else 1.0
 
 
 def selection_epochs(hyper: dict, epochs: int) -> int:
@@ -185,7 +203,7 @@ def start_seed(seed: int, start: int) -> int:
 
 
 def batch_backward(model: RVAE, x, noise, priors=None, likelihood="gaussian", precision="fp32", n_slice=None,
-                   kl_z_weight=1.0):
+                   kl_z_weight=1.0, read_z=True):
     """Accumulate into ``.grad`` the gradient of a batch's mean negative ELBO; return its summed terms.
 
     The encoder, the posterior draw and the KL terms run once for the whole batch; the decoder
@@ -208,6 +226,10 @@ def batch_backward(model: RVAE, x, noise, priors=None, likelihood="gaussian", pr
     kl_z_weight : float
         Multiplies the ``kl_z`` term in the gradient (see :func:`content_kl_weight`); the returned
         ``kl_z`` is unweighted.
+    read_z : bool
+        False: the decoder draws from z = 0 (see :func:`decoder_reads_z`); the reconstruction's
+        gradient at z = 0 passes on to z unchanged (straight through), beside the KL and
+        ring-spectrum terms'.
 
     Returns
     -------
@@ -225,7 +247,7 @@ def batch_backward(model: RVAE, x, noise, priors=None, likelihood="gaussian", pr
 
     # the decoder, slice by slice, from detached copies of its inputs
     coord_slices = [c.detach().requires_grad_(coords.requires_grad) for c in coords.split(n_slice)]
-    z_slices = [q.detach().requires_grad_() for q in z.split(n_slice)]
+    z_slices = [(q.detach() if read_z else torch.zeros_like(q)).requires_grad_() for q in z.split(n_slice)]
     reconstruction = torch.zeros((), dtype=torch.float64, device=device)
     for xs, c, q in zip(x.split(n_slice), coord_slices, z_slices):
         with _autocast(device, precision):
@@ -266,6 +288,7 @@ def train_epoch(
     likelihood: str = "gaussian",
     precision: str = "fp32",
     kl_z_weight: float = 1.0,
+    read_z: bool = True,
 ) -> dict:
     """One pass over the shuffled patches, one optimiser step per batch.
 
@@ -285,7 +308,7 @@ def train_epoch(
         "bf16": the forward pass under ``torch.autocast(dtype=torch.bfloat16)``; the loss is in
         fp32. It pays only where the hardware computes in bf16 (recent GPUs; CPUs with
         AVX512-BF16 or AMX); an AVX2-only CPU emulates it about ten times slower than fp32.
-    kl_z_weight : float
+    kl_z_weight, read_z
         See :func:`batch_backward`; the returned terms are unweighted.
 
     Returns
@@ -308,7 +331,7 @@ def train_epoch(
         x = x_all[order[start : start + batch_size]]  # (B, n, n)
         noise = torch.randn((x.shape[0], model.encoder.n_out), generator=generator).to(device)  # (B, D)
         optimizer.zero_grad(set_to_none=True)
-        batch = batch_backward(model, x, noise, priors, likelihood, precision, n_slice, kl_z_weight)
+        batch = batch_backward(model, x, noise, priors, likelihood, precision, n_slice, kl_z_weight, read_z)
         sums = {k: sums[k] + batch[k] for k in sums}
         total = sum(batch.values())
         if not torch.isfinite(total):
@@ -497,10 +520,10 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
         for epoch in range(first, last + 1):
             t0 = time.perf_counter()
             try:
-                weight = content_kl_weight(hyper, epoch)
+                weight, read_z = content_kl_weight(hyper, epoch), decoder_reads_z(hyper, epoch)
                 terms = train_epoch(
                     model, optimizer, x, hyper["batch_size"], generator, priors, hyper["likelihood"],
-                    hyper["precision"], weight,
+                    hyper["precision"], weight, read_z,
                 )
             except RuntimeError as err:
                 raise RuntimeError(f"rVAE training, epoch {epoch}: {err}") from err
@@ -514,7 +537,8 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
                     "%sepoch %d/%d: loss %.4f (reconstruction %.4f, kl_z %.4f, kl_theta %.4f, kl_shift %.4f), "
                     "%.0f patches/s%s",
                     label, epoch, epochs, *(terms[k] for k in TERMS), len(x) / seconds,
-                    f" (orientation warm-up: kl_z weighted x{weight:g})" if weight != 1 else "",
+                    f" (orientation warm-up: kl_z weighted x{weight:g}{'' if read_z else ', decoder draws z = 0'})"
+                    if weight != 1 else "",
                 )  # fmt: skip
             if checkpointed:
                 save(model, optimizer, generator, history)
