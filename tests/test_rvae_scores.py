@@ -6,9 +6,8 @@ patches, train, encode, score. The movie is half the demo's (10 frames of 256x25
 of 20, with Stone-Wales defects twice as often so that enough defect atoms are scored), and the
 epochs (warm-up included) are twice as many, so the model takes about as many optimiser steps
 as in the demo (~1,100). The movie keeps the simulator's plain imaging (no probe tails, no
-support; the demo has both): at this size, with the demo's imaging, the 5-7 defect scores depend
-on the training start (formation precision 0.85 with start 0; defect AUC below 0.9 with the
-start that three starts choose), the limit the README describes. A quarter-size movie (10 frames
+support; the demo has both): at this size, with the demo's imaging, the sublattice score of
+start 0 is 0.988 (every other score passes), the start dependence the README describes. A quarter-size movie (10 frames
 of 192x192) was tried: at ring_weight 200 its sublattice score was 0.95, so that size is too
 small to stand for the demo.
 
