@@ -5,11 +5,9 @@ geometry, model, priors, orientation warm-up, seed): simulate, prepare, find ato
 patches, train, encode, score. The movie is half the demo's (10 frames of 256x256 px instead
 of 20, with Stone-Wales defects twice as often so that enough defect atoms are scored), and the
 epochs (warm-up included) are twice as many, so the model takes about as many optimiser steps
-as in the demo (~1,100). The movie keeps the simulator's plain imaging (no probe tails, no
-support; the demo has both): at this size, with the demo's imaging, the sublattice score of
-start 0 is 0.988 (every other score passes), the start dependence the README describes. A quarter-size movie (10 frames
-of 192x192) was tried: at ring_weight 200 its sublattice score was 0.95, so that size is too
-small to stand for the demo.
+as in the demo (~1,100). The movies have the demo's imaging (probe tails and a support under
+the sheet, config ``simulate_stem``); before the rVAE drew ring spectra with the decoder blind in
+the warm-up, this size needed the simulator's plain imaging to pass.
 
 The trained model then encodes a second movie of the same size (seed 1) in which dopants hop
 three times as often (0.3 per frame) and Stone-Wales defects form twice as often (1 per frame),
@@ -41,6 +39,8 @@ EPOCH_FACTOR = 2
 
 
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+# the demo's imaging: probe tails and a support under the sheet
+IMAGING = {k: CONFIG["simulate_stem"][k] for k in ("probe_tail_fraction", "support_counts")}
 
 
 def patches_of(movie, folder):
@@ -58,7 +58,7 @@ def patches_of(movie, folder):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     config = CONFIG
-    movie = simulate_stem_movie(n_frames=10, shape=(256, 256), seed=0, stone_wales_per_frame=0.5)
+    movie = simulate_stem_movie(n_frames=10, shape=(256, 256), seed=0, stone_wales_per_frame=0.5, **IMAGING)
     patches = patches_of(movie, tmp_path_factory.mktemp("rvae_scores"))
     images = patches["image"].values
     x, scale = training_set(images, config["rvae"]["augment_rot90"])
@@ -82,7 +82,8 @@ def scores(trained):
 @pytest.fixture(scope="module")
 def pathway(trained, tmp_path_factory):
     settings = CONFIG["pathways"]
-    movie = simulate_stem_movie(n_frames=10, shape=(256, 256), seed=0, stone_wales_per_frame=1.0, hop_probability=0.3)
+    movie = simulate_stem_movie(n_frames=10, shape=(256, 256), seed=0, stone_wales_per_frame=1.0, hop_probability=0.3,
+                                **IMAGING)
     folder = tmp_path_factory.mktemp("pathways")
     patches = patches_of(movie, folder)
     latents = encode(trained["model"], patches["image"].values / trained["scale"])
