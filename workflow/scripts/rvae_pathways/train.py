@@ -247,7 +247,7 @@ def batch_backward(model: RVAE, x, noise, priors=None, likelihood="gaussian", pr
 
     # the decoder, slice by slice, from detached copies of its inputs
     coord_slices = [c.detach().requires_grad_(coords.requires_grad) for c in coords.split(n_slice)]
-    z_slices = [(q.detach() if read_z else torch.zeros_like(q)).requires_grad_() for q in z.split(n_slice)]
+    z_slices = [(q.detach() if read_z else torch.zeros_like(q)).requires_grad_(read_z) for q in z.split(n_slice)]
     reconstruction = torch.zeros((), dtype=torch.float64, device=device)
     for xs, c, q in zip(x.split(n_slice), coord_slices, z_slices):
         with _autocast(device, precision):
@@ -261,7 +261,7 @@ def batch_backward(model: RVAE, x, noise, priors=None, likelihood="gaussian", pr
     kl = (kl_z_weight * sums["kl_z"] + sums["kl_theta"] + sums["kl_shift"]) / b
     if model.ring_decoder is not None and model.ring_reconstruction > 0:
         kl = kl + model.ring_reconstruction * model.ring_decoder.loss(x, z) / b
-    outputs, grads = [z], [torch.cat([_grad(q) for q in z_slices]) if read_z else torch.zeros_like(z)]
+    outputs, grads = ([z], [torch.cat([_grad(q) for q in z_slices])]) if read_z else ([], [])
     if coords.requires_grad:
         outputs.append(coords)
         grads.append(torch.cat([_grad(c) for c in coord_slices]))
