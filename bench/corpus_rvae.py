@@ -51,7 +51,7 @@ from rvae_pathways.frames import write_frames  # noqa: E402
 from rvae_pathways.io import read_frames  # noqa: E402
 from rvae_pathways.latent_scores import TARGETS, score_against_truth  # noqa: E402
 from rvae_pathways.patches import default_window_px, extract_movie_patches  # noqa: E402
-from rvae_pathways.train import estimate_noise_std, fit, training_set  # noqa: E402
+from rvae_pathways.train import estimate_noise_std, fit, selection_epochs, training_set  # noqa: E402
 
 CORPUS = ROOT / "tests" / "data" / "corpus"
 GRAPHENE = [f"graphene_s{s}_d{d}" for d in (3, 10) for s in (0, 1, 2)]
@@ -103,7 +103,38 @@ def model_hyper(model: str, hyper: dict) -> dict:
     return {**hyper, "rotation": False, "translation": False, "ring_weight": 0.0, "ring_reconstruction": 0.0}
 
 
-def train_and_score(patches: xr.Dataset, model_name: str, hyper: dict, epochs: int, seed: int, augment: bool) -> dict:
+def fit_probed(x, settings: dict, epochs: int, seed: int):
+    """One start (``restarts`` 1, generator seeded ``seed``), trained as :func:`fit` trains it, stopped
+    at the end of the warm-up to measure what a choice between starts could read there.
+
+    A run with ``restarts`` k and seed s trains start i exactly as a one-start run seeded s + i
+    (``train.start_seed``), so one-start runs over consecutive seeds let every choice rule and
+    every k be scored afterwards. The probe: the last warm-up epoch's training terms (``fit``'s
+    criterion is their ``total``) and the ring spectra's reconstruction loss per patch from the
+    posterior means of z. Training then resumes from the checkpoint (same weights, optimiser
+    and generator state), so the run is the uninterrupted one.
+    """
+    settings = {**settings, "restarts": 1}
+    trial = selection_epochs(settings, epochs)
+    with tempfile.TemporaryDirectory(prefix="corpus_rvae_probe_") as folder:
+        checkpoint = Path(folder) / "checkpoint.pt"
+        model, history = fit(x, settings, epochs=trial, seed=seed, checkpoint=checkpoint)
+        probe = {"epoch": trial, **{k: v for k, v in history[-1].items() if isinstance(v, float)}}
+        if model.ring_decoder is not None:
+            with torch.no_grad():
+                device = next(model.parameters()).device
+                ring = 0.0
+                for chunk in torch.as_tensor(x).split(4096):
+                    chunk = chunk.to(device)
+                    mean, log_std = model.encoder(chunk)
+                    ring += float(model.ring_decoder.loss(chunk, model.split(mean, log_std)["z"][0]))
+            probe["ring_loss"] = ring / len(x)
+        model, history = fit(x, settings, epochs=epochs, seed=seed, checkpoint=checkpoint)
+    return model, history, probe
+
+
+def train_and_score(patches: xr.Dataset, model_name: str, hyper: dict, epochs: int, seed: int, augment: bool,
+                    probe_starts: bool = False) -> dict:
     """The ``trained`` and ``scores`` fixtures of tests/test_rvae_scores.py for one model."""
     images = patches["image"].values
     x, scale = training_set(images, augment)
@@ -111,7 +142,11 @@ def train_and_score(patches: xr.Dataset, model_name: str, hyper: dict, epochs: i
     if settings.get("noise_std") is None:
         settings["noise_std"] = estimate_noise_std(x[: len(images)])
     t0 = time.perf_counter()
-    model, history = fit(x, settings, epochs=epochs, seed=seed)
+    probe = None
+    if probe_starts:
+        model, history, probe = fit_probed(x, settings, epochs, seed)
+    else:
+        model, history = fit(x, settings, epochs=epochs, seed=seed)
     train_s = time.perf_counter() - t0
     scaled = images / scale
     latents = encode(model, scaled)
@@ -122,6 +157,9 @@ def train_and_score(patches: xr.Dataset, model_name: str, hyper: dict, epochs: i
     scores = score_against_truth(model, scaled, table)
     scores["train_s"] = train_s
     scores["final_loss"] = float(history[-1]["total"]) if history and "total" in history[-1] else None
+    scores["history"] = history
+    if probe is not None:
+        scores["warmup_probe"] = probe
     return scores
 
 
@@ -205,6 +243,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None, help="write every row (and the full scores) here")
     parser.add_argument("--cache", type=Path, default=None, help="keep and reuse each case's patches here")
+    parser.add_argument("--probe-starts", action="store_true",
+                        help="one start per run (restarts 1), probed at the end of its warm-up (see fit_probed)")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -245,7 +285,7 @@ def main() -> None:
               f"prepared in {info['prep_s']:.0f} s", flush=True)
         for model_name in models:
             scores = train_and_score(patches, model_name, hyper, epochs, seed,
-                                     config["rvae"]["augment_rot90"])
+                                     config["rvae"]["augment_rot90"], args.probe_starts)
             row = summary_row(case, model_name, scores)
             if not rows:
                 print(HEADER)

@@ -71,15 +71,22 @@ def test_two_runs_with_one_seed_are_bitwise_identical_and_seeds_differ():
     assert all(h["patches_per_s"] > 0 for h in hist_a)
 
 
-def test_restarts_go_on_with_the_start_of_lowest_loss_after_the_warm_up(caplog):
+def test_restarts_go_on_with_the_start_of_lowest_objective_after_the_warm_up(caplog, monkeypatch):
     x = blobs(48)
-    hyper = {**TINY, "warmup_epochs": 2, "warmup_kl_z_weight": 20.0}
-    starts = [fit(x, hyper, epochs=2, seed=5 + i)[1][-1]["total"] for i in range(3)]  # seeds 5, 6, 7
-    best = int(np.argmin(starts))
+    hyper = {**TINY, "warmup_epochs": 2, "warmup_kl_z_weight": 20.0, "ring_reconstruction": 5.0}
+    runs = [fit(x, hyper, epochs=2, seed=5 + i) for i in range(3)]  # seeds 5, 6, 7: the three starts
+    objectives = [train_module.selection_loss(m, x, hyper, h[-1]) for m, h in runs]
+    best = int(np.argmin(objectives))
+    # the choice follows selection_loss: reversed, the start of the highest objective goes on
+    objective = train_module.selection_loss
+    monkeypatch.setattr(train_module, "selection_loss", lambda *args: -objective(*args))
+    worst = fit(x, {**hyper, "restarts": 3}, epochs=2, seed=5)[1]
+    assert {h["start"] for h in worst} == {int(np.argmax(objectives))} != {best}
+    monkeypatch.undo()
     with caplog.at_level(logging.INFO):
         model, history = fit(x, {**hyper, "restarts": 3}, epochs=3, seed=5, log=logging.getLogger("t"))
     assert [h["epoch"] for h in history] == [1, 2, 3] and {h["start"] for h in history} == {best}
-    assert history[1]["total"] == starts[best]
+    assert losses(history[:2]) == losses(runs[best][1])
     alone, alone_history = fit(x, hyper, epochs=3, seed=5 + best)
     assert same_weights(model, alone) and losses(history) == losses(alone_history)
     assert f"start {best + 1} of 3 goes on" in caplog.text
@@ -89,6 +96,23 @@ def test_restarts_go_on_with_the_start_of_lowest_loss_after_the_warm_up(caplog):
     assert train_module.selection_epochs({"rotation": True, "warmup_epochs": 3}, 2) == 2
     with pytest.raises(InputError, match="restarts"):
         fit(x, {**hyper, "restarts": 0}, epochs=1, seed=0)
+
+
+def test_the_starts_are_compared_by_the_objective_they_were_trained_on():
+    x = blobs(40)
+    hyper = {**TINY, "warmup_epochs": 2, "warmup_kl_z_weight": 20.0, "ring_reconstruction": 5.0}
+    model, history = fit(x, hyper, epochs=2, seed=1)
+    terms = history[-1]
+    assert terms["kl_z_weight"] == 20.0
+    with torch.no_grad():
+        patches = torch.as_tensor(x)
+        mean, log_std = model.encoder(patches)
+        ring = float(model.ring_decoder.loss(patches, model.split(mean, log_std)["z"][0])) / len(x)
+    expected = terms["total"] + 19.0 * terms["kl_z"] + 5.0 * ring
+    assert train_module.selection_loss(model, x, hyper, terms, batch_size=16) == pytest.approx(expected, rel=1e-6)
+    # without ring spectra or a warm-up weight it is the plain ELBO
+    plain, plain_history = fit(x, TINY, epochs=1, seed=1)
+    assert train_module.selection_loss(plain, x, TINY, plain_history[-1]) == plain_history[-1]["total"]
 
 
 def test_the_ring_spectra_reconstruction_trains_z_and_travels_with_the_model(tmp_path):
