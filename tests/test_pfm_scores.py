@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from rvae_pathways.pfm_scores import TARGETS, domain_labels, score_pfm, wall_points
-from rvae_pathways.tiles import tile_movie
+from rvae_pathways.scores.pfm import TARGETS, domain_labels, score_pfm, wall_points
+from rvae_pathways.pfm.tiles import tile_movie
 
 
 def test_domain_labels_are_the_sign_of_the_decoded_centre():
@@ -18,8 +18,8 @@ def test_domain_labels_are_the_sign_of_the_decoded_centre():
 def test_decode_centre_is_the_decoded_patch_at_its_middle_pixel():
     import torch
 
-    from rvae_pathways.manifold import decode_centre
-    from rvae_pathways.model import RVAE
+    from rvae_pathways.rvae.manifold import decode_centre
+    from rvae_pathways.rvae.model import RVAE
 
     torch.manual_seed(0)
     model = RVAE(7, n_latent=2)  # odd: the middle pixel sits at grid point (0, 0)

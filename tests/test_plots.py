@@ -9,8 +9,8 @@ import xarray as xr
 from figure_checks import (
     all_text, check_png, colorbar_labels, colorbars, panels, run_without_pyplot, scale_bar_labels,
 )
-from rvae_pathways import plots
-from rvae_pathways.patches import sample_patches
+from rvae_pathways.figures import stem as plots
+from rvae_pathways.stem.patches import sample_patches
 
 CLASS_NAMES = "pristine C,Si,C in 5-7 defect,edge C"
 PIXEL_NM = 0.02
@@ -173,7 +173,7 @@ def test_choose_frames_defaults_to_first_middle_last_and_checks_indices():
 
 def test_plotting_never_imports_pyplot(tmp_path):
     run_without_pyplot(
-        "from rvae_pathways import plots; "
+        "from rvae_pathways.figures import stem as plots; "
         f"plots.plot_training_history({{'loss': [3.0, 2.0, 1.0]}}, r'{tmp_path / 'h.png'}')"
     )
     assert (tmp_path / "h.png").is_file()

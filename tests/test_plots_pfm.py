@@ -9,7 +9,7 @@ import xarray as xr
 from figure_checks import (
     all_text, check_png, colorbar_labels, colorbars, panels, run_without_pyplot, scale_bar_labels,
 )
-from rvae_pathways import plots, plots_pfm
+from rvae_pathways.figures import stem as plots, pfm as plots_pfm
 
 PIXEL_NM = 20.0
 SIZE = 64
@@ -156,7 +156,7 @@ def test_switched_fraction_counts_the_minority_state_of_the_first_frame():
 
 def test_plotting_never_imports_pyplot(tmp_path):
     run_without_pyplot(
-        "import test_plots_pfm as t; from rvae_pathways import plots_pfm as p; "
+        "import test_plots_pfm as t; from rvae_pathways.figures import pfm as p; "
         "frames, lat, lab = t.make_sweep(2); "
         f"p.plot_window_sweep(frames, lat, r'{tmp_path / 'a.png'}'); "
         f"p.plot_switching_path(lat, r'{tmp_path / 'b.png'}', lab); "

@@ -11,7 +11,7 @@ from snakemake.utils import validate
 ROOT = Path(workflow.main_snakefile).parent
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
-from rvae_pathways.io import SUPPORTED_SUFFIXES  # noqa: E402
+from rvae_pathways.io.readers import SUPPORTED_SUFFIXES  # noqa: E402
 
 validate(config, schema="../../config/schemas/config.schema.yaml")
 
