@@ -13,7 +13,6 @@ from ..core.store import ZarrAppender
 from .atoms import find_atoms, resolve_contrast
 from .qc import check_frame
 
-
 TRUTH_LABELS = ("true_id", "true_class", "true_sublattice")
 
 
