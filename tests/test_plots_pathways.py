@@ -10,7 +10,7 @@ import xarray as xr
 from matplotlib.patches import FancyArrowPatch
 
 from figure_checks import all_text, check_png, colorbar_labels, panels, run_without_pyplot
-from rvae_pathways.figures import stem as plots, pathways as plots_pathways
+from rvae_pathways.figures import stem as plots, pathways as plots_pathways, kit
 
 N_TRACKS, N_FRAMES, N_CLASSES, PATCH = 40, 6, 3, 12
 CHANGED = (3, 11, 17, 25, 38)
@@ -259,7 +259,7 @@ def test_kinetics_lines_are_the_fractions(tracks, tmp_path):
     ax_all, ax_min = panels(fig)
     assert ax_all.get_ylim() == (0.0, 1.0)
     assert ax_all.get_xlabel() == "frame (index)" and "fraction" in ax_all.get_ylabel()
-    colours = plots._discrete_colours(N_CLASSES)
+    colours = kit.discrete_colours(N_CLASSES)
     for c in range(N_CLASSES):
         (line,) = by_gid(ax_all, f"class-{c}")
         np.testing.assert_allclose(line.get_xdata(), np.arange(N_FRAMES))

@@ -9,7 +9,7 @@ import xarray as xr
 from figure_checks import (
     all_text, check_png, colorbar_labels, colorbars, panels, run_without_pyplot, scale_bar_labels,
 )
-from rvae_pathways.figures import stem as plots, pfm as plots_pfm
+from rvae_pathways.figures import stem as plots, pfm as plots_pfm, kit
 
 PIXEL_NM = 20.0
 SIZE = 64
@@ -224,11 +224,11 @@ def test_window_sweep_without_theta_says_so(tmp_path):
     plots_pfm.plot_window_sweep(frames, latents, tmp_path / "no_theta.png")
     check_png(tmp_path / "no_theta.png")
     fig = plots_pfm.window_sweep_figure(frames, latents)
-    assert all_text(fig).count(plots.NO_ROTATION_TEXT) == len(WINDOWS)
+    assert all_text(fig).count(kit.NO_ROTATION_TEXT) == len(WINDOWS)
     assert len(colorbars(fig)) == 1 + 2 * len(WINDOWS)
     frames, latents, _ = make_sweep(n_frames=3, theta=False)
     fig = plots_pfm.window_sweep_figure(frames, latents, variable="theta")
-    assert all_text(fig).count(plots.NO_ROTATION_TEXT) == 3 * len(WINDOWS)
+    assert all_text(fig).count(kit.NO_ROTATION_TEXT) == 3 * len(WINDOWS)
     assert len(colorbars(fig)) == 1
 
 
@@ -315,4 +315,4 @@ def test_latent_histograms_of_one_frame_without_theta(tmp_path):
     plots_pfm.plot_latent_histograms(latents, tmp_path / "one.png")
     check_png(tmp_path / "one.png")
     fig = plots_pfm.latent_histograms_figure(latents)
-    assert all_text(fig).count(plots.NO_ROTATION_TEXT) == len(WINDOWS)
+    assert all_text(fig).count(kit.NO_ROTATION_TEXT) == len(WINDOWS)

@@ -35,18 +35,18 @@ import textwrap
 
 import numpy as np
 
-from .stem import (
+from .kit import (
     MAX_HEIGHT_IN,
     PAGE_WIDTH_IN,
-    _bare_image_axes,
-    _count,
-    _discrete_colours,
-    _display_limits,
-    _no_data,
-    _styled,
-    _z_label,
+    bare_image_axes,
+    count_label,
+    discrete_colours,
+    display_limits,
     new_figure,
+    no_data,
     save_figure,
+    styled,
+    z_label,
 )
 
 FRAME_CMAP = "viridis"
@@ -218,7 +218,7 @@ def _plain_log_ticks(bar) -> None:
 # 1. trajectories in the latent plane
 
 
-@_styled
+@styled
 def latent_trajectories_figure(trajectories, changed, background_z=None, max_tracks: int = 300, seed: int = 0,
                                class_means=None, class_names=None):
     """The figure of :func:`plot_latent_trajectories` (see there)."""
@@ -261,7 +261,7 @@ def latent_trajectories_figure(trajectories, changed, background_z=None, max_tra
                                  norm=LogNorm(vmin=1, vmax=max(2.0, counts.max())), alpha=0.75, zorder=0,
                                  rasterized=True)
             bar = fig.colorbar(mesh, ax=ax, location="bottom", shrink=0.55, aspect=30, pad=0.02,
-                               label=f"all patches per bin ({_count(len(bz), 'patch', 'patches')}, log scale)")
+                               label=f"all patches per bin ({count_label(len(bz), 'patch', 'patches')}, log scale)")
             bar.ax.tick_params(labelsize=7)
             _plain_log_ticks(bar)
 
@@ -309,7 +309,7 @@ def latent_trajectories_figure(trajectories, changed, background_z=None, max_tra
         means = np.asarray(class_means, dtype=float).reshape(-1, np.shape(class_means)[-1])[:, :2]
         k = len(means)
         names = _padded_names(class_names if class_names is not None else pathway_class_names(trajectories, k), k)
-        colours = _discrete_colours(k)
+        colours = discrete_colours(k)
         outline = [patheffects.withStroke(linewidth=2.5, foreground="white")]
         for c, (m, name) in enumerate(zip(means, names)):
             ax.scatter(m[0], m[1], s=130, marker="X", color=colours[c], edgecolors="black", linewidths=0.8,
@@ -324,24 +324,24 @@ def latent_trajectories_figure(trajectories, changed, background_z=None, max_tra
         bar.solids.set_alpha(1)
         _integer_colour_bar(bar)
     else:
-        _no_data(ax, NO_TRACKS_TEXT)
+        no_data(ax, NO_TRACKS_TEXT)
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncols=2, framealpha=0.9, fontsize=7.5)
-    ax.set_xlabel(_z_label(0))
-    ax.set_ylabel(_z_label(1))
+    ax.set_xlabel(z_label(0))
+    ax.set_ylabel(z_label(1))
     # room for the markers and class names at the edges of the data (the background mesh's sticky
     # edges would make ax.margins a no-op)
     for get, set_ in ((ax.get_xlim, ax.set_xlim), (ax.get_ylim, ax.set_ylim)):
         low, high = get()
         set_(low - 0.08 * (high - low), high + 0.08 * (high - low))
     n_shown = stayed.size + moved.size
-    ax.set_title(f"{n_shown} of {_count(n_tracks, 'track')} drawn, {int(changed.sum())} whose class changed "
+    ax.set_title(f"{n_shown} of {count_label(n_tracks, 'track')} drawn, {int(changed.sum())} whose class changed "
                  f"highlighted;\npoints coloured by frame", pad=14)
     fig.suptitle("Atom tracks in the latent plane")
     return fig
 
 
-@_styled
+@styled
 def plot_latent_trajectories(trajectories, changed, path, background_z=None, max_tracks: int = 300, seed: int = 0,
                              class_means=None, class_names=None) -> None:
     """Tracks as paths through the latent plane :math:`(z_1, z_2)`.
@@ -382,7 +382,7 @@ def plot_latent_trajectories(trajectories, changed, path, background_z=None, max
 # 2. patches of a few tracks
 
 
-@_styled
+@styled
 def track_patches_figure(images, trajectories, tracks, max_tracks: int = 8, max_frames: int = 10):
     """The figure of :func:`plot_track_patches` (see there)."""
     import matplotlib
@@ -398,7 +398,7 @@ def track_patches_figure(images, trajectories, tracks, max_tracks: int = 8, max_
     patch = _track_array(trajectories, "patch").astype(int)
     n_patches = len(images)
     k = int(trajectories.attrs.get("n_classes", max(int(labels.max()) + 1, 1)))
-    colours = _discrete_colours(max(k, int(labels.max()) + 1, 1))
+    colours = discrete_colours(max(k, int(labels.max()) + 1, 1))
 
     cells = {}
     for r, t in enumerate(rows):
@@ -406,7 +406,7 @@ def track_patches_figure(images, trajectories, tracks, max_tracks: int = 8, max_
             i = patch[t, f]
             if 0 <= i < n_patches:
                 cells[r, c] = np.asarray(images[int(i)], dtype=float)
-    vmin, vmax = _display_limits(list(cells.values())) if cells else (0.0, 1.0)
+    vmin, vmax = display_limits(list(cells.values())) if cells else (0.0, 1.0)
 
     n_rows, n_cols = len(rows), len(columns)
     label_w, bar_w = 1.45, 0.75
@@ -418,7 +418,7 @@ def track_patches_figure(images, trajectories, tracks, max_tracks: int = 8, max_
     for r, t in enumerate(rows):
         for c, f in enumerate(columns):
             ax = axes[r, c]
-            _bare_image_axes(ax)
+            bare_image_axes(ax)
             code = labels[t, f]
             if (r, c) in cells:
                 im = ax.imshow(cells[r, c], cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
@@ -445,14 +445,14 @@ def track_patches_figure(images, trajectories, tracks, max_tracks: int = 8, max_
     names = pathway_class_names(trajectories, k)
     fig.supxlabel("frame (index)\n" + "\n".join(textwrap.wrap("Classes: " + "; ".join(names), 115)),
                   fontsize=8, linespacing=1.5)
-    shown = f"{len(rows)} of {len(given)} tracks" if len(rows) < len(given) else _count(len(rows), "track")
+    shown = f"{len(rows)} of {len(given)} tracks" if len(rows) < len(given) else count_label(len(rows), "track")
     frames_text = (f"{n_cols} of {frames.size} frames, evenly spaced" if n_cols < frames.size
-                   else _count(n_cols, "frame"))
+                   else count_label(n_cols, "frame"))
     fig.suptitle(f"Patches of {shown} over {frames_text}")
     return fig
 
 
-@_styled
+@styled
 def plot_track_patches(images, trajectories, tracks, path, max_tracks: int = 8, max_frames: int = 10) -> None:
     """The patch of each of a few tracks in every frame: how an atom's surroundings change.
 
@@ -487,8 +487,8 @@ def _truth_colours(class_names: list[str], true_names: list[str]) -> tuple[list,
     """Colour of each true class (that of the found class whose name contains it, else a new one)
     and the found class each matches (-1: none)."""
     k = len(class_names)
-    spare = _discrete_colours(k + len(true_names))[k:]
-    found = _discrete_colours(k)
+    spare = discrete_colours(k + len(true_names))[k:]
+    found = discrete_colours(k)
     colours, matches = [], []
     for j, name in enumerate(true_names):
         key = name.strip().lower()
@@ -502,7 +502,7 @@ def _truth_colours(class_names: list[str], true_names: list[str]) -> tuple[list,
     return colours, matches
 
 
-@_styled
+@styled
 def kinetics_figure(fractions, class_names, true_fractions=None, true_names=None, frames=None):
     """The figure of :func:`plot_kinetics` (see there)."""
     fractions = np.asarray(fractions, dtype=float)
@@ -513,7 +513,7 @@ def kinetics_figure(fractions, class_names, true_fractions=None, true_names=None
     x = np.arange(n_frames) if frames is None else np.asarray(frames, dtype=float).ravel()
     if x.size != n_frames:
         raise ValueError(f"{x.size} frame numbers for {n_frames} frames of fractions")
-    colours = _discrete_colours(k)
+    colours = discrete_colours(k)
     truth = None
     if true_fractions is not None:
         truth = np.asarray(true_fractions, dtype=float)
@@ -554,7 +554,7 @@ def kinetics_figure(fractions, class_names, true_fractions=None, true_names=None
         ax_min.set_ylim(0, min(1.0, top * 1.12) if top > 0 else 0.05)
         ax_min.set_title(f"Zoom on the minority classes\n(all but {names[major]})")
     else:
-        _no_data(ax_min, NO_MINORITY_TEXT)
+        no_data(ax_min, NO_MINORITY_TEXT)
         ax_min.set_ylim(0, 1)
         ax_min.set_title("Zoom on the minority classes")
     for ax in (ax_all, ax_min):
@@ -584,16 +584,16 @@ def kinetics_figure(fractions, class_names, true_fractions=None, true_names=None
     elif handles:
         fig.legend(handles, labels, loc="outside lower center", ncols=min(len(handles), 4), fontsize=7.5)
     note = ", dashed: truth" if truth is not None else ""
-    fig.suptitle(f"Class fractions per frame ({_count(k, 'class', 'classes')}, {_count(n_frames, 'frame')}{note})")
+    fig.suptitle(f"Class fractions per frame ({count_label(k, 'class', 'classes')}, {count_label(n_frames, 'frame')}{note})")
     return fig
 
 
-@_styled
+@styled
 def plot_kinetics(fractions, class_names, path, true_fractions=None, true_names=None, frames=None) -> None:
     """Fraction of the atoms in each structural class against frame: the transformation kinetics.
 
     Layout: two panels side by side, frame across. Left: every class, lines with markers in
-    the class colours (``_discrete_colours``), y from 0 to 1. Right: the same lines for all
+    the class colours (``discrete_colours``), y from 0 to 1. Right: the same lines for all
     classes but the most populous one (by mean fraction), y zoomed to them, so rare classes
     are readable. Truth lines, where given, are dashed in the colour of the found class whose
     name holds the true name (``"Si"`` matches ``"class 1 (Si)"``), else in a colour of their
@@ -634,7 +634,7 @@ def _count_text(value: float) -> str:
 ARC_RAD = 0.18  # curvature of the arrows (arc3): i -> j and j -> i bow to opposite sides
 
 
-@_styled
+@styled
 def pathway_graph_figure(counts, class_names, populations=None):
     """The figure of :func:`plot_pathway_graph` (see there)."""
     from matplotlib import patheffects
@@ -647,7 +647,7 @@ def pathway_graph_figure(counts, class_names, populations=None):
     if k == 0:
         raise ValueError("counts has no classes")
     names = _padded_names(class_names, k)
-    colours = _discrete_colours(k)
+    colours = discrete_colours(k)
     stayed = np.diag(counts)
     if populations is not None:
         size_of = np.asarray(populations, dtype=float).ravel()
@@ -719,7 +719,7 @@ def pathway_graph_figure(counts, class_names, populations=None):
                     bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": colours[i],
                           "linewidth": 0.8, "alpha": 0.95})
     else:
-        _no_data(ax, NO_TRANSITIONS_TEXT)
+        no_data(ax, NO_TRANSITIONS_TEXT)
         if k == 1:  # the one node is in the middle
             ax.texts[-1].set_position((0.5, 0.1))
     total = off.sum()
@@ -729,11 +729,11 @@ def pathway_graph_figure(counts, class_names, populations=None):
     return fig
 
 
-@_styled
+@styled
 def plot_pathway_graph(counts, class_names, path, populations=None) -> None:
     """The transformation pathways as a graph: classes as nodes, transitions as arrows.
 
-    Layout: one panel. Each class is a disc in its colour (``_discrete_colours``) on a
+    Layout: one panel. Each class is a disc in its colour (``discrete_colours``) on a
     circle, the first at the top and the others clockwise, its area proportional to
     ``populations`` (else the diagonal of ``counts``, the observations that stayed), labelled
     with its name and counts. Each nonzero off-diagonal ``counts[i, j]`` is an arrow from

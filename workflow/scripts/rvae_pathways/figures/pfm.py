@@ -30,26 +30,26 @@ from __future__ import annotations
 import numpy as np
 
 from ..scores.pfm import switched_state
-from .stem import (
+from .kit import (
     MAX_HEIGHT_IN,
     NO_ROTATION_TEXT,
     PAGE_WIDTH_IN,
-    _bare_image_axes,
-    _count,
-    _display_limits,
-    _histogram_bins,
-    _no_data,
-    _panel_size,
-    _pixel_size,
-    _robust_norm,
-    _styled,
-    _z_label,
     add_scale_bar,
+    bare_image_axes,
     choose_frames,
+    count_label,
+    display_limits,
+    histogram_bins,
     latent_columns,
     new_figure,
+    no_data,
+    panel_size,
+    pixel_size_of,
+    robust_norm,
     rotation_deg,
     save_figure,
+    styled,
+    z_label,
 )
 
 VARIABLES = ("z1", "z2", "theta")
@@ -101,7 +101,7 @@ def _frame_pixel_nm(latents, frames=None) -> float | None:
         value = None
     if value is not None and np.isfinite(value) and value > 0:
         return value
-    return _pixel_size(frames) if frames is not None else None
+    return pixel_size_of(frames) if frames is not None else None
 
 
 def window_label(window_px: int, pixel_size_nm: float | None) -> str:
@@ -228,9 +228,9 @@ def _variable_style(variable: str, values: np.ndarray | None):
     if variable == "theta":
         return "rotation θ", VARIABLE_CMAPS["theta"], Normalize(-180.0, 180.0), THETA_LABEL
     k = int(variable[1]) - 1 if variable in ("z1", "z2") else 0
-    norm = _robust_norm(values[np.isfinite(values)]) if values is not None else Normalize()
+    norm = robust_norm(values[np.isfinite(values)]) if values is not None else Normalize()
     title = f"latent $z_{k + 1}$" if variable in ("z1", "z2") else variable
-    label = _z_label(k) if variable in ("z1", "z2") else variable
+    label = z_label(k) if variable in ("z1", "z2") else variable
     return title, VARIABLE_CMAPS.get(variable, "viridis"), norm, label
 
 
@@ -246,7 +246,7 @@ def _piezo_style(images) -> tuple[str, object]:
     """Colour map and limits for the piezoresponse: red-blue symmetric about 0 where it changes sign."""
     from matplotlib.colors import Normalize
 
-    lo, hi = _display_limits(images)
+    lo, hi = display_limits(images)
     if lo < 0 < hi:
         m = max(-lo, hi)
         return "RdBu_r", Normalize(-m, m)
@@ -287,7 +287,7 @@ def _image_panel(ax, image, cmap, norm):
     im = ax.imshow(image, cmap=cmap, norm=norm, interpolation="nearest")
     ax.set_xlim(-0.5, nx - 0.5)
     ax.set_ylim(ny - 0.5, -0.5)
-    _bare_image_axes(ax)
+    bare_image_axes(ax)
     return im
 
 
@@ -302,7 +302,7 @@ def _map_panel(ax, latents, values, frame: int, cmap, norm, shape):
     im = ax.imshow(grid, cmap=cmap, norm=norm, extent=grid_extent(latents), interpolation="nearest")
     ax.set_xlim(-0.5, nx - 0.5)
     ax.set_ylim(ny - 0.5, -0.5)
-    _bare_image_axes(ax)
+    bare_image_axes(ax)
     return im
 
 
@@ -310,7 +310,7 @@ def _map_panel(ax, latents, values, frame: int, cmap, norm, shape):
 # 1. window-size sweep
 
 
-@_styled
+@styled
 def window_sweep_figure(frames, latents_by_window, frames_to_show=None, variable: str = "z1"):
     """The figure of :func:`plot_window_sweep` (see there)."""
     from matplotlib.cm import ScalarMappable
@@ -320,7 +320,7 @@ def window_sweep_figure(frames, latents_by_window, frames_to_show=None, variable
     windows = _sorted_windows(latents_by_window)
     n_frames = frames.sizes["frame"]
     ny, nx = frames.sizes["y"], frames.sizes["x"]
-    pixel = _pixel_size(frames)
+    pixel = pixel_size_of(frames)
     single = n_frames == 1
     shown = [0] if single else choose_frames(n_frames, frames_to_show)
     columns = list(VARIABLES) if single else shown
@@ -328,7 +328,7 @@ def window_sweep_figure(frames, latents_by_window, frames_to_show=None, variable
 
     extra_w = 0.8 if single else 1.5  # row labels and colour bars
     extra_h = 1.1 + (0.75 * n_rows if single else 0.0)
-    panel_w = _panel_size(n_cols, n_rows, ny / nx, extra_w=extra_w, extra_h=extra_h)
+    panel_w = panel_size(n_cols, n_rows, ny / nx, extra_w=extra_w, extra_h=extra_h)
     fig = new_figure(panel_w * n_cols + extra_w, panel_w * ny / nx * n_rows + extra_h)
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
 
@@ -363,8 +363,8 @@ def window_sweep_figure(frames, latents_by_window, frames_to_show=None, variable
                 if values is None:
                     ax.set_xlim(-0.5, nx - 0.5)
                     ax.set_ylim(ny - 0.5, -0.5)
-                    _bare_image_axes(ax)
-                    _no_data(ax, _no_latent_text(var))
+                    bare_image_axes(ax)
+                    no_data(ax, _no_latent_text(var))
                     bar = fig.colorbar(ScalarMappable(norm=vnorm, cmap=vcmap), ax=ax, **bar_place)
                     bar.ax.set_visible(False)  # keeps the panels aligned
                     continue
@@ -380,8 +380,8 @@ def window_sweep_figure(frames, latents_by_window, frames_to_show=None, variable
                 if values is None:
                     ax.set_xlim(-0.5, nx - 0.5)
                     ax.set_ylim(ny - 0.5, -0.5)
-                    _bare_image_axes(ax)
-                    _no_data(ax, _no_latent_text(variable))
+                    bare_image_axes(ax)
+                    no_data(ax, _no_latent_text(variable))
                     continue
                 m = _map_panel(ax, latents, values, i, vcmap, vnorm, (ny, nx))
             bar = fig.colorbar(ScalarMappable(norm=vnorm, cmap=vcmap), ax=list(axes[r, :]), label=bar_label,
@@ -404,7 +404,7 @@ def window_sweep_figure(frames, latents_by_window, frames_to_show=None, variable
     return fig
 
 
-@_styled
+@styled
 def plot_window_sweep(frames, latents_by_window, path, frames_to_show=None, variable: str = "z1") -> None:
     """Latent maps of every window size on the frames, side by side: the window-size sweep.
 
@@ -501,7 +501,7 @@ def _per_frame_histogram(ax, frame, z, n_bins: int):
     return mesh
 
 
-@_styled
+@styled
 def switching_path_figure(latents_by_window, labels_by_window=None, true_switched_fraction=None,
                           n_bins: int = 40):
     """The figure of :func:`plot_switching_path` (see there)."""
@@ -527,18 +527,18 @@ def switching_path_figure(latents_by_window, labels_by_window=None, true_switche
         label = window_label(window, _frame_pixel_nm(latents))
         z = columns[0]
         if single:
-            ax.hist(z, bins=_histogram_bins(z), weights=np.full(z.size, 1.0 / max(z.size, 1)),
+            ax.hist(z, bins=histogram_bins(z), weights=np.full(z.size, 1.0 / max(z.size, 1)),
                     color="0.45")
             ax.axvline(np.median(z), color=MEDIAN_COLOUR, linewidth=1.3, label="median")
             ax.legend(loc="upper left", framealpha=0.85)
-            ax.set_xlabel(_z_label(0))
+            ax.set_xlabel(z_label(0))
             ax.set_ylabel("fraction of\nwindows")
-            ax.set_title(f"{label}: $z_1$ of frame {first} ({_count(z.size, 'window')})")
+            ax.set_title(f"{label}: $z_1$ of frame {first} ({count_label(z.size, 'window')})")
         else:
             mesh = _per_frame_histogram(ax, frame, z, n_bins)
             fig.colorbar(mesh, ax=ax, label="fraction of the\nframe's windows", shrink=0.9)
-            ax.set_ylabel(_z_label(0))
-            ax.set_title(f"{label}: distribution of $z_1$ per frame ({_count(z.size, 'window')})")
+            ax.set_ylabel(z_label(0))
+            ax.set_title(f"{label}: distribution of $z_1$ per frame ({count_label(z.size, 'window')})")
             ax.legend(loc="upper right", framealpha=0.85)
 
     if with_fraction:
@@ -596,12 +596,12 @@ def switching_path_figure(latents_by_window, labels_by_window=None, true_switche
             axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
     n_frames = np.unique(frames_all).size
     note = "" if with_fraction else f" ({NO_LABELS_TEXT})"
-    fig.suptitle(f"Switching pathway: latent $z_1$ per frame for {_count(len(windows), 'window size')} "
-                 f"({_count(n_frames, 'frame')}){note}")
+    fig.suptitle(f"Switching pathway: latent $z_1$ per frame for {count_label(len(windows), 'window size')} "
+                 f"({count_label(n_frames, 'frame')}){note}")
     return fig
 
 
-@_styled
+@styled
 def plot_switching_path(latents_by_window, path, labels_by_window=None, true_switched_fraction=None) -> None:
     """Per-frame distribution of :math:`z_1` for each window size, and the switched fraction.
 
@@ -632,11 +632,11 @@ def plot_switching_path(latents_by_window, path, labels_by_window=None, true_swi
 # 3. histograms
 
 
-@_styled
+@styled
 def latent_histograms_figure(latents_by_window):
     """The figure of :func:`plot_latent_histograms` (see there)."""
     windows = _sorted_windows(latents_by_window)
-    columns = [("z1", _z_label(0), "latent $z_1$"), ("z2", _z_label(1), "latent $z_2$"),
+    columns = [("z1", z_label(0), "latent $z_1$"), ("z2", z_label(1), "latent $z_2$"),
                ("theta", THETA_LABEL, "rotation θ")]
     values = {(w, var): _variable_values(ds, var) for w, ds in windows for var, _, _ in columns}
     bins = {}
@@ -648,7 +648,7 @@ def latent_histograms_figure(latents_by_window):
         if present:
             every = np.concatenate(present)
             lo, hi = np.percentile(every, [0.5, 99.5])
-            bins[var] = _histogram_bins(np.clip(every, lo, hi), most=50)
+            bins[var] = histogram_bins(np.clip(every, lo, hi), most=50)
 
     n_rows = len(windows)
     fig = new_figure(PAGE_WIDTH_IN, min(MAX_HEIGHT_IN, 2.3 * n_rows + 0.5))
@@ -656,7 +656,7 @@ def latent_histograms_figure(latents_by_window):
     axes = np.array([row.subplots(1, 3) for row in rows])
     for r, (window, latents) in enumerate(windows):
         label = window_label(window, _frame_pixel_nm(latents))
-        rows[r].suptitle(f"{label}: {_count(latents.sizes['patch'], 'window')}", fontsize=9.5,
+        rows[r].suptitle(f"{label}: {count_label(latents.sizes['patch'], 'window')}", fontsize=9.5,
                          color=_window_colour(r), fontweight="bold")
         for c, (var, xlabel, title) in enumerate(columns):
             ax = axes[r, c]
@@ -668,7 +668,7 @@ def latent_histograms_figure(latents_by_window):
             elif var in bins:
                 ax.set_xlim(bins[var][0], bins[var][-1])
             if v is None or not v.size:
-                _no_data(ax, _no_latent_text(var))
+                no_data(ax, _no_latent_text(var))
                 ax.set_yticks([])
                 continue
             edges = bins[var]
@@ -679,7 +679,7 @@ def latent_histograms_figure(latents_by_window):
     return fig
 
 
-@_styled
+@styled
 def plot_latent_histograms(latents_by_window, path) -> None:
     """Histograms of :math:`z_1`, :math:`z_2` and θ (deg), one row per window size.
 

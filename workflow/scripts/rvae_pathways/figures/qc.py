@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..stem.qc import THRESHOLDS, VERDICTS
-from .stem import PAGE_WIDTH_IN, _count, _no_data, _styled, new_figure, save_figure
+from .kit import PAGE_WIDTH_IN, count_label, new_figure, no_data, save_figure, styled
 
 #: The panels, in reading order: (metric, panel title, y label, y range shown at least).
 PANELS = (
@@ -71,10 +71,10 @@ def _title(qc: dict) -> str:
     counts = summary.get("counts") or {}
     parts = ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
     sample = f" of {qc['sample']}" if qc.get("sample") else ""
-    return f"Atom QC{sample}: {str(verdict).upper()} ({_count(len(frames), 'frame')}: {parts})"
+    return f"Atom QC{sample}: {str(verdict).upper()} ({count_label(len(frames), 'frame')}: {parts})"
 
 
-@_styled
+@styled
 def atom_qc_figure(qc: dict):
     """The figure of :func:`plot_atom_qc` (see there)."""
     from matplotlib.lines import Line2D
@@ -113,7 +113,7 @@ def atom_qc_figure(qc: dict):
                     ax.scatter(numbers[here], values[here], s=9 if many else 22, color=VERDICT_COLOURS[verdict],
                                edgecolors="black", linewidths=0.3 if many else 0.5, zorder=3, gid=f"frames-{verdict}")
         else:
-            _no_data(ax, NO_VALUES_TEXT)
+            no_data(ax, NO_VALUES_TEXT)
         ax.set_ylim(low - pad, high + pad)
         ax.set_title(title)
         ax.set_ylabel(label)
@@ -137,7 +137,7 @@ def atom_qc_figure(qc: dict):
     return fig
 
 
-@_styled
+@styled
 def plot_atom_qc(qc: dict, path) -> None:
     """The lattice metrics of every frame of one sample, in their ok / warn / fail bands.
 

@@ -23,309 +23,84 @@ Conventions
 
 from __future__ import annotations
 
-import functools
 import math
-from pathlib import Path
 
 import numpy as np
 
-DPI = 150
-PAGE_WIDTH_IN = 7.2
-MAX_HEIGHT_IN = 9.5
-STYLE = {
-    "font.size": 9,
-    "axes.titlesize": 9.5,
-    "axes.labelsize": 9,
-    "xtick.labelsize": 8,
-    "ytick.labelsize": 8,
-    "legend.fontsize": 8,
-    "figure.titlesize": 11,
-    "figure.facecolor": "white",
-    "savefig.facecolor": "white",
-}
-ATOM_COLOUR = "#ff8c1a"
-UNKNOWN_CLASS_COLOUR = "#9a9a9a"
-NO_ROTATION_TEXT = "no rotation latent"
-NO_SHIFT_TEXT = "no translation latent"
-
+from .kit import (
+    ATOM_COLOUR,
+    MAX_HEIGHT_IN,
+    NO_ROTATION_TEXT,
+    NO_SHIFT_TEXT,
+    PAGE_WIDTH_IN,
+    add_scale_bar,
+    bare_image_axes,
+    choose_frames,
+    class_colour,
+    class_label,
+    class_names,
+    count_label,
+    discrete_colours,
+    display_limits,
+    histogram_bins,
+    latent_columns,
+    marker_area,
+    model_name,
+    new_figure,
+    no_data,
+    panel_size,
+    pixel_size_of,
+    robust_norm,
+    rotation_deg,
+    save_figure,
+    scale_bar_length,
+    shift_px,
+    styled,
+    tick_every,
+    typical_spacing_px,
+    z_label,
+)
 
 # --------------------------------------------------------------------------------------------
 # figure plumbing
 
 
-def _styled(func):
-    """Run a plotting function inside this module's rc settings (font sizes, white background)."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        import matplotlib
-
-        with matplotlib.rc_context(STYLE):
-            return func(*args, **kwargs)
-
-    return wrapper
 
 
-def new_figure(width_in: float, height_in: float):
-    """A constrained-layout :class:`~matplotlib.figure.Figure` on an Agg canvas (no pyplot).
 
-    Parameters
-    ----------
-    width_in, height_in : float
-        Size in inches, clipped to ``PAGE_WIDTH_IN`` x ``MAX_HEIGHT_IN``.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    size = (min(float(width_in), PAGE_WIDTH_IN), min(float(height_in), MAX_HEIGHT_IN))
-    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def save_figure(fig, path):
-    """Write ``fig`` as a PNG at ``DPI`` (creating the folder) and return it.
-
-    The figure was never registered with pyplot, so there is nothing to close: it is freed when
-    the caller drops it.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, format="png")
-    return fig
-
-
-def _no_data(ax, text: str) -> None:
-    """Write ``text`` in the middle of an axes that has nothing to show."""
-    ax.text(
-        0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=10,
-        color="0.2", bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.6", "alpha": 0.9},
-    )
-
-
-def _bare_image_axes(ax) -> None:
-    """Hide the ticks of an image panel (its scale bar gives the length)."""
-    ax.set_xticks([])
-    ax.set_yticks([])
 
 
 # --------------------------------------------------------------------------------------------
 # scale bars
 
 
-def scale_bar_length(width_nm: float, fraction: float = 0.2) -> tuple[float, str]:
-    """A round scale-bar length close to ``fraction`` of an image width, and its label.
 
-    The length is the largest 1, 2 or 5 times a power of ten not above ``fraction * width_nm``;
-    below 1 nm the label is in Angstrom.
-
-    Parameters
-    ----------
-    width_nm : float
-        Width of the image in nm (positive).
-    fraction : float
-
-    Returns
-    -------
-    length_nm : float
-    label : str, e.g. ``"5 nm"`` or ``"2 Å"``
-    """
-    if not (width_nm > 0 and np.isfinite(width_nm)):
-        raise ValueError(f"image width must be a positive number of nm, got {width_nm!r}")
-    length = _round_down_125(fraction * width_nm)
-    if length >= 1.0:
-        return length, f"{length:g} nm"
-    return length, f"{round(length * 10, 6):g} Å"
-
-
-def _round_down_125(value: float) -> float:
-    """Largest 1, 2 or 5 times a power of ten that does not exceed ``value`` (> 0)."""
-    power = 10.0 ** math.floor(math.log10(value))
-    for step in (5.0, 2.0, 1.0):
-        if step * power <= value * (1 + 1e-9):
-            return round(step * power, 12)
-    return power
-
-
-def add_scale_bar(ax, width_px: int, pixel_size_nm: float | None, colour: str = "white") -> str:
-    """Draw a scale bar in the lower left of an image panel.
-
-    Parameters
-    ----------
-    ax : matplotlib Axes
-        Holds an image drawn with ``imshow`` (x from -0.5 to ``width_px`` - 0.5).
-    width_px : int
-        Image width in px.
-    pixel_size_nm : float or None
-        Without a valid pixel size the bar is labelled in px.
-    colour : str
-
-    Returns
-    -------
-    str
-        The bar's label. Its artists carry ``gid="scale-bar"``.
-    """
-    from matplotlib import patheffects
-    from matplotlib.patches import Rectangle
-    from matplotlib.transforms import blended_transform_factory
-
-    if pixel_size_nm is not None and np.isfinite(pixel_size_nm) and pixel_size_nm > 0:
-        length_nm, label = scale_bar_length(width_px * pixel_size_nm)
-        length_px = length_nm / pixel_size_nm
-    else:
-        length_px = _round_down_125(0.2 * width_px)
-        label = f"{length_px:g} px"
-    trans = blended_transform_factory(ax.transData, ax.transAxes)
-    x0 = -0.5 + 0.05 * width_px
-    outline = [patheffects.withStroke(linewidth=2, foreground="black")]
-    ax.add_patch(
-        Rectangle((x0, 0.05), length_px, 0.022, transform=trans, facecolor=colour, edgecolor="black",
-                  linewidth=0.5, gid="scale-bar", zorder=5)
-    )
-    ax.text(x0 + length_px / 2, 0.085, label, transform=trans, ha="center", va="bottom", color=colour,
-            fontsize=8, fontweight="bold", path_effects=outline, gid="scale-bar", zorder=5)
-    return label
 
 
 # --------------------------------------------------------------------------------------------
 # reading the Datasets
 
 
-def _pixel_size(ds) -> float | None:
-    """``attrs["pixel_size_nm"]`` of a Dataset as a float, or None where missing or invalid."""
-    value = getattr(ds, "attrs", {}).get("pixel_size_nm")
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if np.isfinite(value) and value > 0 else None
 
 
-def class_names(ds) -> list[str]:
-    """Names of the structural classes from ``attrs["true_class_names"]`` (comma-separated or a list)."""
-    names = getattr(ds, "attrs", {}).get("true_class_names", "")
-    if isinstance(names, str):
-        names = names.split(",") if names else []
-    return [str(n).strip() for n in names]
 
 
-def class_colour(code: int):
-    """Colour of structural class ``code``: tab10 by code, grey for -1 (unknown)."""
-    import matplotlib
-
-    if code < 0:
-        return UNKNOWN_CLASS_COLOUR
-    return matplotlib.colormaps["tab10"](int(code) % 10)
 
 
-def _class_label(code: int, names: list[str]) -> str:
-    if code < 0:
-        return "unknown"
-    return names[code] if code < len(names) else f"class {code}"
 
 
-def rotation_deg(latents) -> np.ndarray | None:
-    """Rotation latent in degrees wrapped to [-180, 180), or None for a model without one.
-
-    None when ``theta_deg`` is absent, all zero, or ``attrs["model"] == "vae"``.
-    """
-    if "theta_deg" not in latents or str(latents.attrs.get("model", "")).lower() == "vae":
-        return None
-    theta = np.asarray(latents["theta_deg"].values, dtype=float)
-    if theta.size == 0 or not np.any(np.abs(theta) > 1e-6):
-        return None
-    return (theta + 180.0) % 360.0 - 180.0
 
 
-def _shift_px(latents, name: str) -> np.ndarray | None:
-    """A translation latent (px), or None where absent or all zero."""
-    if name not in latents:
-        return None
-    values = np.asarray(latents[name].values, dtype=float)
-    return values if values.size and np.any(np.abs(values) > 1e-9) else None
 
 
-def latent_columns(latents, n: int = 2) -> list[np.ndarray]:
-    """The first ``n`` latent coordinates ``z_mean[:, k]`` (fewer if the model has fewer)."""
-    z = np.asarray(latents["z_mean"].values, dtype=float)
-    if z.ndim == 1:
-        z = z[:, None]
-    return [z[:, k] for k in range(min(n, z.shape[1]))]
 
-
-def _count(n: int, noun: str, plural: str | None = None) -> str:
-    """``"1 frame"``, ``"3 frames"``; ``plural`` for nouns that do not just add an s."""
-    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
-
-
-def _z_label(k: int) -> str:
-    return f"$z_{k + 1}$ (a.u.)"
-
-
-def _model_name(latents) -> str:
-    return str(latents.attrs.get("model", "model")).replace("rvae", "rVAE").replace("vae", "VAE")
-
-
-def choose_frames(n_frames: int, frames_to_show=None) -> list[int]:
-    """Frame indices to draw: ``frames_to_show`` checked, or the first, middle and last frame."""
-    if n_frames < 1:
-        raise ValueError("the movie has no frames")
-    if frames_to_show is None:
-        return sorted({0, n_frames // 2, n_frames - 1})
-    shown = [int(i) for i in np.atleast_1d(frames_to_show)]
-    bad = [i for i in shown if not 0 <= i < n_frames]
-    if bad or not shown:
-        raise ValueError(f"frames_to_show must be indices 0..{n_frames - 1}, got {list(np.atleast_1d(frames_to_show))}")
-    return shown
-
-
-def typical_spacing_px(y, x) -> float | None:
-    """Median nearest-neighbour distance of the points (px), or None for fewer than two points."""
-    y = np.asarray(y, dtype=float)
-    x = np.asarray(x, dtype=float)
-    if y.size < 2:
-        return None
-    from scipy.spatial import cKDTree
-
-    points = np.column_stack([y, x])
-    distance, _ = cKDTree(points).query(points, k=2)
-    spacing = float(np.median(distance[:, 1]))
-    return spacing if spacing > 0 else None
-
-
-def _marker_area(diameter_px: float, width_px: int, panel_width_in: float) -> float:
-    """Scatter marker area (pt^2) for a marker ``diameter_px`` wide in an image panel."""
-    points = diameter_px * panel_width_in * 72.0 / max(width_px, 1)
-    return float(np.clip(points, 1.5, 30.0) ** 2)
-
-
-def _display_limits(images, low: float = 0.5, high: float = 99.5) -> tuple[float, float]:
-    """Robust grey-scale limits shared by several images."""
-    values = np.concatenate([np.asarray(a, dtype=float).ravel() for a in images])
-    vmin, vmax = np.percentile(values, [low, high])
-    if vmax <= vmin:
-        vmin, vmax = float(values.min()), float(values.max())
-        if vmax <= vmin:
-            vmax = vmin + 1.0
-    return float(vmin), float(vmax)
-
-
-def _panel_size(n_cols: int, n_rows: int, aspect: float, extra_w: float, extra_h: float) -> float:
-    """Panel width (in) so that a grid of panels plus margins fits the page."""
-    width = (PAGE_WIDTH_IN - extra_w) / n_cols
-    height_limit = (MAX_HEIGHT_IN - extra_h) / (n_rows * aspect)
-    return max(0.8, min(width, height_limit, 3.4))
 
 
 # --------------------------------------------------------------------------------------------
 # 1. data overview
 
 
-@_styled
+@styled
 def plot_data_overview(frames, atoms, path, frames_to_show=None):
     """First, middle and last frame with the found atoms circled.
 
@@ -348,31 +123,31 @@ def plot_data_overview(frames, atoms, path, frames_to_show=None):
     n_frames = frames.sizes["frame"]
     shown = choose_frames(n_frames, frames_to_show)
     ny, nx = frames.sizes["y"], frames.sizes["x"]
-    pixel = _pixel_size(frames)
+    pixel = pixel_size_of(frames)
     atom_frame = np.asarray(atoms["frame"].values)
     atom_y = np.asarray(atoms["y"].values, dtype=float)
     atom_x = np.asarray(atoms["x"].values, dtype=float)
 
-    panel_w = _panel_size(len(shown), 1, ny / nx, extra_w=0.9, extra_h=1.0)
+    panel_w = panel_size(len(shown), 1, ny / nx, extra_w=0.9, extra_h=1.0)
     fig = new_figure(panel_w * len(shown) + 0.9, panel_w * ny / nx + 1.0)
     axes = fig.subplots(1, len(shown), squeeze=False)[0]
     images = [frames["image"].isel(frame=i).values for i in shown]
-    vmin, vmax = _display_limits(images)
+    vmin, vmax = display_limits(images)
     for ax, i, image in zip(axes, shown, images):
         im = ax.imshow(image, cmap="gray", vmin=vmin, vmax=vmax)
         here = atom_frame == i
         spacing = typical_spacing_px(atom_y[here], atom_x[here]) or 0.05 * nx
-        ax.scatter(atom_x[here], atom_y[here], s=_marker_area(0.7 * spacing, nx, panel_w),
+        ax.scatter(atom_x[here], atom_y[here], s=marker_area(0.7 * spacing, nx, panel_w),
                    facecolors="none", edgecolors=ATOM_COLOUR, linewidths=0.7)
         ax.set_xlim(-0.5, nx - 0.5)
         ax.set_ylim(ny - 0.5, -0.5)
-        ax.set_title(f"frame {i}: {_count(int(here.sum()), 'atom')}")
-        _bare_image_axes(ax)
+        ax.set_title(f"frame {i}: {count_label(int(here.sum()), 'atom')}")
+        bare_image_axes(ax)
         add_scale_bar(ax, nx, pixel)
     fig.colorbar(im, ax=list(axes), label="intensity (normalised)", shrink=0.85)
     pixel_text = f", {pixel * 10:g} Å/px" if pixel else ""
-    fig.suptitle(f"Aligned frames and found atoms ({_count(atom_frame.size, 'atom')} in "
-                 f"{_count(n_frames, 'frame')}{pixel_text})")
+    fig.suptitle(f"Aligned frames and found atoms ({count_label(atom_frame.size, 'atom')} in "
+                 f"{count_label(n_frames, 'frame')}{pixel_text})")
     return save_figure(fig, path)
 
 
@@ -469,18 +244,8 @@ def frame_cluster_positions(patches, labels, frame: int) -> tuple[np.ndarray, np
     return xy, np.asarray(labels)[here]
 
 
-def _discrete_colours(k: int) -> list:
-    """``k`` distinguishable colours (tab10, tab20, then samples of turbo)."""
-    import matplotlib
 
-    if k <= 10:
-        return [matplotlib.colormaps["tab10"](i) for i in range(k)]
-    if k <= 20:
-        return [matplotlib.colormaps["tab20"](i) for i in range(k)]
-    return [matplotlib.colormaps["turbo"](v) for v in np.linspace(0.05, 0.95, k)]
-
-
-@_styled
+@styled
 def plot_cluster_baseline(patches, labels, means, frame_image, frame_atoms_xy, frame_labels, path,
                           frame_number=None, pixel_size_nm=None):
     """The baseline: cluster-mean patches of a Gaussian mixture and the cluster map on one frame.
@@ -517,7 +282,7 @@ def plot_cluster_baseline(patches, labels, means, frame_image, frame_atoms_xy, f
     labels = np.asarray(labels)
     k = means.shape[0]
     counts = np.bincount(labels[labels >= 0], minlength=k)[:k] if labels.size else np.zeros(k, int)
-    pixel = pixel_size_nm if pixel_size_nm is not None else _pixel_size(patches)
+    pixel = pixel_size_nm if pixel_size_nm is not None else pixel_size_of(patches)
     frame_image = np.asarray(frame_image, dtype=float)
     xy = np.asarray(frame_atoms_xy, dtype=float).reshape(-1, 2)
     frame_labels = np.asarray(frame_labels).reshape(-1)
@@ -532,42 +297,42 @@ def plot_cluster_baseline(patches, labels, means, frame_image, frame_atoms_xy, f
     top, bottom = fig.subfigures(2, 1, height_ratios=[gallery_h, map_h])
 
     gallery = top.subplots(n_gallery_rows, n_gallery_cols, squeeze=False).ravel()
-    vmin, vmax = _display_limits(list(means), 0, 98)
+    vmin, vmax = display_limits(list(means), 0, 98)
     for c, ax in enumerate(gallery):
         if c >= k:
             ax.set_visible(False)
             continue
         im = ax.imshow(means[c], cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
         ax.set_title(f"cluster {c}\nn = {counts[c]}", fontsize=8.5)
-        _bare_image_axes(ax)
+        bare_image_axes(ax)
         for side in ax.spines.values():
-            side.set_color(_discrete_colours(k)[c])
+            side.set_color(discrete_colours(k)[c])
             side.set_linewidth(2)
     add_scale_bar(gallery[0], means.shape[2], pixel)
     top.colorbar(im, ax=list(gallery[:k]), label="mean intensity\n(normalised)", shrink=0.9,
                  extend="max" if means.max() > vmax else "neither")
-    n_text = _count(labels.size, "raw patch", "raw patches")
+    n_text = count_label(labels.size, "raw patch", "raw patches")
     top.suptitle(f"Cluster means of {n_text} (Gaussian mixture on PCA, k = {k})", fontsize=10)
 
     ax = bottom.subplots()
     ny, nx = frame_image.shape
-    lo, hi = _display_limits([frame_image])
+    lo, hi = display_limits([frame_image])
     ax.imshow(frame_image, cmap="gray", vmin=lo, vmax=hi)
-    cmap = ListedColormap(_discrete_colours(k))
+    cmap = ListedColormap(discrete_colours(k))
     norm = BoundaryNorm(np.arange(k + 1) - 0.5, k)
     spacing = typical_spacing_px(xy[:, 1], xy[:, 0]) if len(xy) else None
     panel_w = map_h * nx / ny
     points = ax.scatter(xy[:, 0], xy[:, 1], c=frame_labels, cmap=cmap, norm=norm,
-                        s=_marker_area(0.45 * (spacing or 0.05 * nx), nx, panel_w),
+                        s=marker_area(0.45 * (spacing or 0.05 * nx), nx, panel_w),
                         edgecolors="black", linewidths=0.3)
     if not len(xy):
-        _no_data(ax, "no atoms in this frame")
+        no_data(ax, "no atoms in this frame")
     ax.set_xlim(-0.5, nx - 0.5)
     ax.set_ylim(ny - 0.5, -0.5)
-    _bare_image_axes(ax)
+    bare_image_axes(ax)
     add_scale_bar(ax, nx, pixel)
     where = f"frame {frame_number}" if frame_number is not None else "one frame"
-    ax.set_title(f"Cluster of every atom on {where} ({_count(len(xy), 'atom')})")
+    ax.set_title(f"Cluster of every atom on {where} ({count_label(len(xy), 'atom')})")
     bar = bottom.colorbar(points, ax=ax, ticks=np.arange(k), shrink=0.9)
     bar.set_label("Gaussian-mixture cluster")
     bar.ax.set_yticklabels([f"{c} (n={counts[c]})" for c in range(k)])
@@ -578,11 +343,8 @@ def plot_cluster_baseline(patches, labels, means, frame_image, frame_atoms_xy, f
 # 3. latent manifold
 
 
-def _tick_every(n: int, most: int = 9) -> int:
-    return max(1, math.ceil(n / most))
 
-
-@_styled
+@styled
 def plot_latent_manifold(images, z1_values, z2_values, path, title, pixel_size_nm=None):
     """Grid of decoded images over the latent plane (:math:`z_1` across, :math:`z_2` up).
 
@@ -638,12 +400,12 @@ def plot_latent_manifold(images, z1_values, z2_values, path, title, pixel_size_n
                    interpolation="nearest")
     col_centres = np.arange(n_cols) * (w + gap) + (w - 1) / 2
     row_centres = np.arange(n_rows) * (h + gap) + (h - 1) / 2
-    step_c, step_r = _tick_every(n_cols), _tick_every(n_rows)
+    step_c, step_r = tick_every(n_cols), tick_every(n_rows)
     ax.set_xticks(col_centres[::step_c], [f"{v:.3g}" for v in z1[col_order][::step_c]])
     ax.set_yticks(row_centres[::step_r], [f"{v:.3g}" for v in z2[row_order][::step_r]])
     ax.tick_params(length=2)
-    ax.set_xlabel(_z_label(0))
-    ax.set_ylabel(_z_label(1))
+    ax.set_xlabel(z_label(0))
+    ax.set_ylabel(z_label(1))
     ax.set_title(title)
     for side in ax.spines.values():
         side.set_visible(False)
@@ -667,19 +429,8 @@ def plot_latent_manifold(images, z1_values, z2_values, path, title, pixel_size_n
 # 4. angle and shift histograms
 
 
-def _histogram_bins(values: np.ndarray, most: int = 60) -> np.ndarray:
-    """Histogram bin edges: numpy's "auto" rule, at most ``most`` bins, never zero-width."""
-    values = np.asarray(values, dtype=float)
-    if values.size == 0 or values.max() == values.min():
-        centre = float(values[0]) if values.size else 0.0
-        return np.linspace(centre - 0.5, centre + 0.5, 6)
-    edges = np.histogram_bin_edges(values, bins="auto")
-    if len(edges) - 1 > most:
-        edges = np.linspace(values.min(), values.max(), most + 1)
-    return edges
 
-
-@_styled
+@styled
 def plot_angle_shift_histograms(latents, path):
     """Histograms of the rotation angle (also modulo 120 deg) and of the two shifts.
 
@@ -711,7 +462,7 @@ def plot_angle_shift_histograms(latents, path):
         ax.set_ylabel("patches")
     if theta is None:
         for ax in (ax_t, ax_m):
-            _no_data(ax, f"{NO_ROTATION_TEXT}\n(model: {_model_name(latents)})")
+            no_data(ax, f"{NO_ROTATION_TEXT}\n(model: {model_name(latents)})")
             ax.set_yticks([])
     else:
         ax_t.hist(theta, bins=np.arange(-180, 181, 5), color="tab:blue")
@@ -730,19 +481,19 @@ def plot_angle_shift_histograms(latents, path):
     ax_m.set_xticks(np.arange(0, 121, 20))
 
     for ax, name, axis in ((ax_x, "dx_px", "x"), (ax_y, "dy_px", "y")):
-        shift = _shift_px(latents, name)
+        shift = shift_px(latents, name)
         ax.set_title(f"Shift along {axis}")
         ax.set_xlabel(f"d{axis} (px)")
         ax.set_ylabel("patches")
         if shift is None:
-            _no_data(ax, NO_SHIFT_TEXT)
+            no_data(ax, NO_SHIFT_TEXT)
             ax.set_yticks([])
             continue
-        ax.hist(shift, bins=_histogram_bins(shift), color="tab:green")
+        ax.hist(shift, bins=histogram_bins(shift), color="tab:green")
         ax.axvline(0, color="0.3", linewidth=0.8, linestyle="--")
         ax.text(0.98, 0.95, f"mean {shift.mean():.2f} px\nstd {shift.std():.2f} px", transform=ax.transAxes,
                 ha="right", va="top", fontsize=8)
-    fig.suptitle(f"{_model_name(latents)}: rotation and shift latents of {_count(n, 'patch', 'patches')}")
+    fig.suptitle(f"{model_name(latents)}: rotation and shift latents of {count_label(n, 'patch', 'patches')}")
     return save_figure(fig, path)
 
 
@@ -750,17 +501,8 @@ def plot_angle_shift_histograms(latents, path):
 # 5. latent maps
 
 
-def _robust_norm(values: np.ndarray):
-    """Colour limits from the 1st and 99th percentiles (never of zero width)."""
-    from matplotlib.colors import Normalize
 
-    lo, hi = np.percentile(values, [1, 99]) if values.size else (0.0, 1.0)
-    if hi <= lo:
-        lo, hi = lo - 0.5, hi + 0.5
-    return Normalize(float(lo), float(hi))
-
-
-@_styled
+@styled
 def plot_latent_maps(frames, latents, path, frames_to_show=None, theta_period_deg: float = 360.0):
     """Atoms of several frames coloured by :math:`z_1`, :math:`z_2` and the angle θ.
 
@@ -792,7 +534,7 @@ def plot_latent_maps(frames, latents, path, frames_to_show=None, theta_period_de
 
     shown = choose_frames(frames.sizes["frame"], frames_to_show)
     ny, nx = frames.sizes["y"], frames.sizes["x"]
-    pixel = _pixel_size(frames)
+    pixel = pixel_size_of(frames)
     patch_frame = np.asarray(latents["frame"].values)
     py = np.asarray(latents["y"].values, dtype=float)
     px = np.asarray(latents["x"].values, dtype=float)
@@ -800,7 +542,7 @@ def plot_latent_maps(frames, latents, path, frames_to_show=None, theta_period_de
     variables = []
     for k, z in enumerate(latent_columns(latents)):
         cmap = ("viridis", "plasma")[k]
-        variables.append((f"latent $z_{k + 1}$", z, cmap, _robust_norm(z), _z_label(k)))
+        variables.append((f"latent $z_{k + 1}$", z, cmap, robust_norm(z), z_label(k)))
     theta = rotation_deg(latents)
     period = float(theta_period_deg)
     if theta is not None:
@@ -812,37 +554,37 @@ def plot_latent_maps(frames, latents, path, frames_to_show=None, theta_period_de
         variables.append(("rotation θ", None, None, None, None))
 
     n_rows, n_cols = len(shown), len(variables)
-    panel_w = _panel_size(n_cols, n_rows, ny / nx, extra_w=0.5, extra_h=1.6)
+    panel_w = panel_size(n_cols, n_rows, ny / nx, extra_w=0.5, extra_h=1.6)
     fig = new_figure(panel_w * n_cols + 0.5, panel_w * ny / nx * n_rows + 1.6)
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for r, i in enumerate(shown):
         image = frames["image"].isel(frame=i).values
-        lo, hi = _display_limits([image])
+        lo, hi = display_limits([image])
         here = patch_frame == i
         spacing = typical_spacing_px(py[here], px[here]) or 0.05 * nx
-        area = _marker_area(0.45 * spacing, nx, panel_w)
+        area = marker_area(0.45 * spacing, nx, panel_w)
         for c, (name, values, cmap, norm, label) in enumerate(variables):
             ax = axes[r, c]
             ax.imshow(image, cmap="gray", vmin=lo, vmax=hi, alpha=0.55)
             ax.set_xlim(-0.5, nx - 0.5)
             ax.set_ylim(ny - 0.5, -0.5)
-            _bare_image_axes(ax)
+            bare_image_axes(ax)
             if values is None:
-                _no_data(ax, NO_ROTATION_TEXT)
+                no_data(ax, NO_ROTATION_TEXT)
             else:
                 ax.scatter(px[here], py[here], c=values[here], cmap=cmap, norm=norm, s=area,
                            edgecolors="black", linewidths=0.2)
             if r == 0:
                 ax.set_title(name)
             if c == 0:
-                ax.set_ylabel(f"frame {i} ({_count(int(here.sum()), 'atom')})")
+                ax.set_ylabel(f"frame {i} ({count_label(int(here.sum()), 'atom')})")
                 add_scale_bar(ax, nx, pixel)
     for c, (name, values, cmap, norm, label) in enumerate(variables):
         bar = fig.colorbar(ScalarMappable(norm=norm or Normalize(), cmap=cmap), ax=list(axes[:, c]),
                            location="bottom", label=label, shrink=0.9, aspect=18)
         if values is None:  # keeps the columns aligned; there is nothing to show
             bar.ax.set_visible(False)
-    fig.suptitle(f"{_model_name(latents)} latents on the atoms, colour scales shared by all frames")
+    fig.suptitle(f"{model_name(latents)} latents on the atoms, colour scales shared by all frames")
     return save_figure(fig, path)
 
 
@@ -850,7 +592,7 @@ def plot_latent_maps(frames, latents, path, frames_to_show=None, theta_period_de
 # 6. latents against frame number
 
 
-@_styled
+@styled
 def plot_latent_vs_frame(latents, path, n_bins: int = 40):
     """Distribution of :math:`z_1` and :math:`z_2` in every frame: how the material changes in time.
 
@@ -900,7 +642,7 @@ def plot_latent_vs_frame(latents, path, n_bins: int = 40):
         ax.plot(all_frames, p10, color="tab:orange", linewidth=0.8, linestyle="--", label="10th / 90th percentile",
                 **band)
         ax.plot(all_frames, p90, color="tab:orange", linewidth=0.8, linestyle="--", **band)
-        ax.set_ylabel(_z_label(k))
+        ax.set_ylabel(z_label(k))
         ax.set_ylim(lo, hi)
         fig.colorbar(mesh, ax=ax, label="fraction of the\nframe's atoms", shrink=0.9)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2)
@@ -908,8 +650,8 @@ def plot_latent_vs_frame(latents, path, n_bins: int = 40):
     axes[-1].set_xlim(frame_edges[0], frame_edges[-1])
     if all_frames.size <= 20:
         axes[-1].set_xticks(all_frames)
-    fig.suptitle(f"{_model_name(latents)} latents per frame ({_count(frame.size, 'patch', 'patches')}, "
-                 f"{_count(np.unique(frame).size, 'frame')})")
+    fig.suptitle(f"{model_name(latents)} latents per frame ({count_label(frame.size, 'patch', 'patches')}, "
+                 f"{count_label(np.unique(frame).size, 'frame')})")
     return save_figure(fig, path)
 
 
@@ -917,7 +659,7 @@ def plot_latent_vs_frame(latents, path, n_bins: int = 40):
 # 7. latent scatter
 
 
-@_styled
+@styled
 def plot_latent_scatter(latents, path):
     """:math:`z_1` against :math:`z_2`, coloured by frame and by true class (or shown as density).
 
@@ -965,7 +707,7 @@ def plot_latent_scatter(latents, path):
         for code in codes[np.argsort(-counts, kind="stable")]:  # largest class first, rare ones on top
             here = truth == code
             ax_c.scatter(z1[here], z2[here], s=area, color=class_colour(code), linewidths=0,
-                         label=f"{_class_label(code, names)} (n={int(here.sum())})")
+                         label=f"{class_label(code, names)} (n={int(here.sum())})")
         missing = [names[c] for c in range(len(names)) if c not in codes]
         title = "Coloured by true class"
         if missing:
@@ -980,9 +722,9 @@ def plot_latent_scatter(latents, path):
         fig.colorbar(mesh, ax=ax_c, label="patches per bin")
         ax_c.set_title("Density (no true classes)")
     for ax in (ax_f, ax_c):
-        ax.set_xlabel(_z_label(0))
-        ax.set_ylabel(_z_label(1))
-    fig.suptitle(f"{_model_name(latents)} latent space ({_count(n, 'patch', 'patches')})")
+        ax.set_xlabel(z_label(0))
+        ax.set_ylabel(z_label(1))
+    fig.suptitle(f"{model_name(latents)} latent space ({count_label(n, 'patch', 'patches')})")
     return save_figure(fig, path)
 
 
@@ -1035,7 +777,7 @@ def _log_y_axis(ax, series: list[np.ndarray]) -> None:
         ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-@_styled
+@styled
 def plot_training_history(history, path, loss_units: str = "a.u.", title: str = "Training history"):
     """Loss terms against epoch: total and reconstruction on the left, KL terms on the right.
 
@@ -1097,11 +839,11 @@ def plot_training_history(history, path, loss_units: str = "a.u.", title: str = 
         if drawn and _use_log_scale(drawn):
             _log_y_axis(ax, drawn)
         if not drawn:
-            _no_data(ax, empty_text)
+            no_data(ax, empty_text)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
         ax.set_ylabel(f"loss ({loss_units})")
     ax_l.set_title("Total and reconstruction loss")
     ax_r.set_title("KL divergence terms")
-    fig.suptitle(f"{title} ({_count(n, 'epoch')})")
+    fig.suptitle(f"{title} ({count_label(n, 'epoch')})")
     return save_figure(fig, path)
