@@ -140,20 +140,6 @@ def test_lengths_and_window_labels():
     assert plots_pfm.window_label(16, None) == "window 16 px"
 
 
-def test_switched_fraction_counts_the_minority_state_of_the_first_frame():
-    frame = np.repeat([0, 1, 2], 4)
-    labels = np.array([1, 1, 1, -1, 1, 1, -1, -1, -1, -1, -1, 0])
-    f, fraction = plots_pfm.switched_fraction(labels, frame)
-    np.testing.assert_array_equal(f, [0, 1, 2])
-    np.testing.assert_allclose(fraction, [0.25, 0.5, 1.0])  # label 0 (unassigned) left out
-    # the other way round: -1 is the majority at first
-    _, fraction = plots_pfm.switched_fraction(-labels, frame)
-    np.testing.assert_allclose(fraction, [0.25, 0.5, 1.0])
-    # a tie in the first frame: -1 counts as switched
-    _, fraction = plots_pfm.switched_fraction([1, -1, -1, -1], [0, 0, 1, 1])
-    np.testing.assert_allclose(fraction, [0.5, 1.0])
-
-
 def test_plotting_never_imports_pyplot(tmp_path):
     run_without_pyplot(
         "import test_plots_pfm as t; from rvae_pathways.figures import pfm as p; "

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..scores.pfm import switched_state
+from ..pfm.domains import switched_fraction
 from .kit import (
     MAX_HEIGHT_IN,
     NO_ROTATION_TEXT,
@@ -440,42 +440,6 @@ def plot_window_sweep(frames, latents_by_window, path, frames_to_show=None, vari
 # 2. switching pathway
 
 
-def switched_fraction(labels, frame) -> tuple[np.ndarray, np.ndarray]:
-    """Fraction of each frame's windows in the switched state.
-
-    The switched state is :func:`rvae_pathways.scores.pfm.switched_state` of the first frame's
-    labels, as the scores take it. Labels other than +1 and -1 (unassigned) are left out.
-
-    Parameters
-    ----------
-    labels : array (n_patches,)
-        +1 / -1 domain label of every window.
-    frame : int array (n_patches,)
-
-    Returns
-    -------
-    frames : int array
-        The frames present, in order.
-    fraction : float array
-        Their switched fractions (NaN for a frame without labelled windows).
-    """
-    labels = np.asarray(labels).reshape(-1)
-    frame = np.asarray(frame).astype(int).reshape(-1)
-    if labels.size != frame.size:
-        raise ValueError(f"{labels.size} labels for {frame.size} patches")
-    present = np.unique(frame)
-    if present.size == 0:
-        return present, np.array([])
-
-    switched = switched_state(labels[frame == present[0]])
-    fraction = np.full(present.size, np.nan)
-    for j, f in enumerate(present):
-        assigned = (frame == f) & ((labels == 1) | (labels == -1))
-        if assigned.any():
-            fraction[j] = float(np.mean(labels[assigned] == switched))
-    return present, fraction
-
-
 def _per_frame_histogram(ax, frame, z, n_bins: int):
     """2-D histogram of ``z`` per frame (each column normalised to the frame's windows) with its
     median on top. Returns the mesh."""
@@ -547,8 +511,12 @@ def switching_path_figure(latents_by_window, labels_by_window=None, true_switche
         for k, (window, latents) in enumerate(windows):
             labels = labelled.get(window)
             if labels is not None:
+                frame = latents["frame"].values.astype(int)
+                n_frames = int(frame.max()) + 1 if frame.size else 0
+                fraction, _ = switched_fraction(labels, frame, n_frames)
+                shown = np.isin(np.arange(n_frames), frame)
                 found.append((_window_colour(k), window_label(window, _frame_pixel_nm(latents)),
-                              *switched_fraction(labels, latents["frame"].values)))
+                              np.arange(n_frames)[shown], fraction[shown]))
         truth_label = "truth (area fraction)"
         if single:
             # one frame: a bar per window size (and the truth), the fraction in the minority state

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..pfm.domains import switched_fraction
+
 TARGETS = {"sign_accuracy": 0.98, "wall_f1": 0.9, "switched_fraction_r": 0.95}
 
 
@@ -152,28 +154,16 @@ def wall_scores(wall_points: list[np.ndarray], true_wall: np.ndarray, covered: t
                   per_frame=per_frame, note="; ".join(notes))
 
 
-def switched_state(first_labels: np.ndarray) -> int:
-    """The state a field switches to: of +1 and -1, the one in the minority among the first frame's
-    window labels (-1 on a tie, and for no labels), so it does not depend on the arbitrary latent sign."""
-    first_labels = np.asarray(first_labels)
-    return 1 if np.sum(first_labels == 1) < np.sum(first_labels == -1) else -1
-
-
-def switched_fraction(labels: np.ndarray, frame: np.ndarray, n_frames: int, true_switched_fraction: np.ndarray) -> dict:
-    """Per frame, the share of windows in the switched state, and its Pearson correlation with the truth.
-
-    The switched state is :func:`switched_state` of frame 0's windows. Frames without windows are
-    NaN and left out of the correlation.
+def score_switched_fraction(labels: np.ndarray, frame: np.ndarray, n_frames: int,
+                            true_switched_fraction: np.ndarray) -> dict:
+    """Per frame, the share of windows in the switched state (:func:`rvae_pathways.pfm.domains.switched_fraction`),
+    and its Pearson correlation with the truth. Frames without labelled windows are NaN and left
+    out of the correlation.
     """
     labels, frame = np.asarray(labels), np.asarray(frame)
     truth = np.asarray(true_switched_fraction, dtype=float)
-    first = labels[frame == 0]
-    notes = [] if len(first) else ["frame 0 has no windows; the switched state is taken as -1"]
-    switched = switched_state(first)
-    counts = np.bincount(frame, minlength=n_frames)[:n_frames]
-    in_state = np.bincount(frame, weights=(labels == switched).astype(float), minlength=n_frames)[:n_frames]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        predicted = np.where(counts > 0, in_state / np.maximum(counts, 1), np.nan)
+    notes = [] if np.any(frame == 0) else ["frame 0 has no windows; the switched state is taken as -1"]
+    predicted, switched = switched_fraction(labels, frame, n_frames)
     ok = np.isfinite(predicted) & np.isfinite(truth)
     r = _pearson(predicted[ok], truth[ok])
     if not np.isfinite(r):
@@ -260,7 +250,7 @@ def score_pfm(
         "n_wall_points": int(sum(len(p) for p in points)),
         "sign_accuracy": sign_accuracy(labels, true_domain, true_wall_distance_px, away_px),
         "walls": wall_scores(points, true_wall, covered, float(stride_px)),
-        "switched_fraction": switched_fraction(labels, frame, n_frames, true_switched_fraction),
+        "switched_fraction": score_switched_fraction(labels, frame, n_frames, true_switched_fraction),
     }
     scores["passes"] = {name: scores[name]["passes"] for name in ("sign_accuracy", "walls", "switched_fraction")}
     scores["all_pass"] = all(scores["passes"].values())
