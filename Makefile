@@ -17,8 +17,10 @@ $(STAMP): requirements.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 
-## Set up and run the test suite.
+## Set up and run the test suite (after the rule files' formatting and Snakemake's linter).
 test: $(STAMP)
+	$(BIN)/snakefmt --check .
+	$(BIN)/snakemake --lint
 	$(BIN)/python -m pytest
 
 report: $(STAMP)

@@ -44,14 +44,15 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
-from rvae_pathways.align import prepare_movie  # noqa: E402
-from rvae_pathways.atoms import find_atoms_in_movie, spacing_in_pixels  # noqa: E402
-from rvae_pathways.encode import encode  # noqa: E402
-from rvae_pathways.frames import write_frames  # noqa: E402
-from rvae_pathways.io import read_frames  # noqa: E402
-from rvae_pathways.latent_scores import TARGETS, score_against_truth  # noqa: E402
-from rvae_pathways.patches import default_window_px, extract_movie_patches  # noqa: E402
-from rvae_pathways.train import estimate_noise_std, fit, selection_epochs, training_set  # noqa: E402
+from rvae_pathways.stem.align import prepare_movie  # noqa: E402
+from rvae_pathways.stem.movie import find_atoms_in_movie  # noqa: E402
+from rvae_pathways.core.geometry import spacing_in_pixels  # noqa: E402
+from rvae_pathways.rvae.encode import encode  # noqa: E402
+from rvae_pathways.core.frames import write_frames  # noqa: E402
+from rvae_pathways.io.readers import read_frames  # noqa: E402
+from rvae_pathways.scores.latents import TARGETS, score_against_truth  # noqa: E402
+from rvae_pathways.stem.patches import default_window_px, extract_movie_patches  # noqa: E402
+from rvae_pathways.rvae.train import estimate_noise_std, fit, selection_epochs, training_set  # noqa: E402
 
 CORPUS = ROOT / "tests" / "data" / "corpus"
 GRAPHENE = [f"graphene_s{s}_d{d}" for d in (3, 10) for s in (0, 1, 2)]
@@ -67,7 +68,7 @@ def load_config() -> dict:
 def movie_of(case: str):
     """The frames Dataset of a case (truth included) and its atom spacing in nm."""
     if case == "demo":  # the workflow's demo movie: config/config.yaml simulate_stem
-        from rvae_pathways.simulate_stem import simulate_stem_movie
+        from rvae_pathways.sim.stem import simulate_stem_movie
 
         params = dict(load_config()["simulate_stem"])
         shape = (params.pop("height"), params.pop("width"))

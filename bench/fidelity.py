@@ -3,7 +3,7 @@
 Every case of ``tests/data/corpus`` (abTEM simulations, see its README) is found with the
 finder settings of ``config/config.yaml`` (contrast decided from the data) and scored against its
 truth at a 0.3 A tolerance, atoms at least one spacing inside the frame
-(:func:`rvae_pathways.fidelity.score_case`). Where atomap is installed (``pip install atomap``,
+(:func:`rvae_pathways.scores.fidelity.score_case`). Where atomap is installed (``pip install atomap``,
 optional), its documented path runs beside ours on the same frames: ``get_atom_positions``
 (separation from the spacing) then ``refine_position_using_2d_gaussian`` on a Sublattice.
 With ``--rvae-json FILE`` (the ``--json`` output of ``bench/corpus_rvae.py``, which trains the
@@ -27,7 +27,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
-from rvae_pathways.fidelity import CORPUS, corpus_cases, score_case  # noqa: E402
+from rvae_pathways.scores.fidelity import CORPUS, corpus_cases, score_case  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
-from rvae_pathways.latent_scores import TARGETS  # noqa: E402
+from rvae_pathways.scores.latents import TARGETS  # noqa: E402
 
 NAME = re.compile(r"rvae_(?P<case>graphene_s\d+_d(?P<dose>\d+))_seed(?P<seed>\d+)\.json$")
 

@@ -5,7 +5,7 @@ of frames (target: 10 and 100 frames of 1024x1024 px within 20 %).
 
 For each frame count, a STEM-like movie is written to ``<workdir>/<N>/movie.npy`` a frame at a
 time (``np.lib.format.open_memmap``): one frame of Si-doped graphene from the simulator
-(:func:`rvae_pathways.simulate_stem.simulate_stem_movie`, noiseless, 0.01 nm/px), 32 px larger
+(:func:`rvae_pathways.sim.stem.simulate_stem_movie`, noiseless, 0.01 nm/px), 32 px larger
 than the frames, is cropped with a random-walk drift of up to 2 px per frame and given fresh
 shot noise (Poisson) in every frame. Then every step of the chain runs its rule script
 (``workflow/scripts/<rule>.py``) in a fresh Python process, with a stand-in for Snakemake's
@@ -60,7 +60,7 @@ STEPS = ("load_frames", "prepare_frames", "find_atoms", "extract_patches", "enco
 
 def lattice_frame(size: int, seed: int = 0) -> np.ndarray:
     """Expected counts of one simulated graphene frame, ``size + PAD_PX`` px square (no shot noise)."""
-    from rvae_pathways.simulate_stem import simulate_stem_movie
+    from rvae_pathways.sim.stem import simulate_stem_movie
 
     side = size + PAD_PX
     movie = simulate_stem_movie(n_frames=1, shape=(side, side), pixel_size_nm=PIXEL_SIZE_NM, shot_noise=False,
@@ -195,7 +195,7 @@ def train_small_model(patches_path: Path, model_path: Path, config: dict) -> Non
     import torch
     import xarray as xr
 
-    from rvae_pathways.train import estimate_noise_std, fit, resolve_hyper, save_model, training_set
+    from rvae_pathways.rvae.train import estimate_noise_std, fit, resolve_hyper, save_model, training_set
 
     torch.set_num_threads(1)
     patches = xr.open_zarr(patches_path)["image"][:TRAIN_PATCHES].values

@@ -10,7 +10,7 @@ from matplotlib.image import imread
 from matplotlib.text import Text
 from PIL import Image
 
-from rvae_pathways import plots
+from rvae_pathways.figures import stem as plots, kit
 
 
 def check_png(path, min_px=300, max_px=1500):
@@ -22,7 +22,7 @@ def check_png(path, min_px=300, max_px=1500):
     assert min_px <= width <= max_px and min_px <= height <= 1450, image.shape
     assert image[..., :3].std() > 0.02
     dpi = Image.open(path).info.get("dpi")
-    assert dpi is not None and abs(dpi[0] - plots.DPI) < 1
+    assert dpi is not None and abs(dpi[0] - kit.DPI) < 1
     return image
 
 

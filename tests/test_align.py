@@ -4,8 +4,8 @@ import xarray as xr
 from lattice import honeycomb_image
 from scipy import ndimage
 
-from rvae_pathways.align import frame_shift, normalise_intensity, prepare_movie
-from rvae_pathways.frames import make_frames
+from rvae_pathways.stem.align import frame_shift, normalise_intensity, prepare_movie
+from rvae_pathways.core.frames import make_frames
 
 
 def test_normalise_intensity_maps_percentiles_to_0_and_1():

@@ -1,4 +1,4 @@
-"""Tests of the lattice quality check of found atoms (rvae_pathways.atom_qc).
+"""Tests of the lattice quality check of found atoms (rvae_pathways.stem.qc).
 
 Every wrong result of the atom finder must show: a spacing 2x off either way, noise, atoms on an
 amorphous support; a right one must pass, with or without a vacuum hole, simulated or real.
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from rvae_pathways import atom_qc
-from rvae_pathways.align import normalise_intensity
-from rvae_pathways.atom_qc import (
+from rvae_pathways.stem import qc as atom_qc
+from rvae_pathways.stem.align import normalise_intensity
+from rvae_pathways.stem.qc import (
     THRESHOLDS,
     VERDICTS,
     check_frame,
@@ -24,9 +24,9 @@ from rvae_pathways.atom_qc import (
     resolved_lattice_map,
     summarise,
 )
-from rvae_pathways.atoms import find_atoms
-from rvae_pathways.io import read_frames
-from rvae_pathways.simulate_stem import simulate_stem_movie
+from rvae_pathways.stem.atoms import find_atoms
+from rvae_pathways.io.readers import read_frames
+from rvae_pathways.sim.stem import simulate_stem_movie
 
 PIXEL_NM = 0.01
 BOND_PX = 0.142 / PIXEL_NM  # graphene C-C bond, 14.2 px

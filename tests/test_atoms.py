@@ -2,17 +2,13 @@ import numpy as np
 import pytest
 from lattice import honeycomb_image
 
-from rvae_pathways.atoms import (
-    count_neighbours,
-    find_atoms,
-    find_peaks,
-    frame_slices,
-    refine_positions,
-    spacing_in_pixels,
-)
-import rvae_pathways.atoms as atoms_module
-from rvae_pathways.errors import InputError
-from rvae_pathways.metrics import detection_counts, detection_scores, match_points
+from rvae_pathways.stem.atoms import count_neighbours, find_atoms, find_peaks, refine_positions
+from rvae_pathways.core.frames import frame_slices
+from rvae_pathways.core.geometry import spacing_in_pixels
+import rvae_pathways.stem.atoms as atoms_module
+from rvae_pathways.core.errors import InputError
+from rvae_pathways.scores.atoms import detection_counts, detection_scores
+from rvae_pathways.core.geometry import match_points
 
 
 def test_spacing_in_pixels_converts_and_rejects_tiny_spacings():
@@ -124,7 +120,8 @@ def test_pure_noise_holds_no_atoms():
 def test_smoothing_noise_gain_matches_simulated_noise():
     from scipy import ndimage
 
-    from rvae_pathways.atoms import noise_sigma, smoothing_noise_gain
+    from rvae_pathways.core.noise import noise_sigma
+    from rvae_pathways.stem.atoms import smoothing_noise_gain
 
     noise = np.random.default_rng(0).normal(0, 2.0, size=(20000, 40))
     smoothed_std = ndimage.gaussian_filter1d(noise, 3.0, axis=1).std(axis=0)
@@ -134,8 +131,8 @@ def test_smoothing_noise_gain_matches_simulated_noise():
 
 def test_the_contrast_is_decided_from_the_frame():
     # bright atoms (HAADF-like) on small and larger frames; the same frames negated (ABF-like)
-    from rvae_pathways.atoms import detect_contrast, resolve_contrast
-    from rvae_pathways.simulate_stem import simulate_stem_movie
+    from rvae_pathways.stem.atoms import detect_contrast, resolve_contrast
+    from rvae_pathways.sim.stem import simulate_stem_movie
 
     for shape in ((96, 96), (192, 192)):
         movie = simulate_stem_movie(n_frames=1, shape=shape, seed=4)

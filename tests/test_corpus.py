@@ -13,11 +13,12 @@ import yaml
 from scipy.spatial import cKDTree
 
 from conftest import ROOT
-from rvae_pathways.align import normalise_intensity
-from rvae_pathways.atom_qc import THRESHOLDS, check_frame
-from rvae_pathways.atoms import find_atoms, resolve_contrast, spacing_in_pixels
-from rvae_pathways.fidelity import CORPUS, corpus_cases, score_case
-from rvae_pathways.io import read_frames
+from rvae_pathways.stem.align import normalise_intensity
+from rvae_pathways.stem.qc import THRESHOLDS, check_frame
+from rvae_pathways.stem.atoms import find_atoms, resolve_contrast
+from rvae_pathways.core.geometry import spacing_in_pixels
+from rvae_pathways.scores.fidelity import CORPUS, corpus_cases, score_case
+from rvae_pathways.io.readers import read_frames
 
 FINDER = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["atoms"]
 GRAPHENE = [f"graphene_s{seed}_d{dose}" for seed in (0, 1, 2) for dose in (3, 10)]

@@ -58,13 +58,21 @@ def rules_with_environments() -> list[tuple[str, Path, Path]]:
 
 
 def imported_modules(path: Path) -> set[str]:
-    """Top-level names of every module a file imports (at any depth, in functions too)."""
+    """Dotted names of every module a file imports (at any depth, in functions too); relative
+    imports inside the library are resolved against the file's package."""
     names = set()
+    package = list(path.relative_to(SCRIPTS).parent.parts) if path.is_relative_to(SCRIPTS) else []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module)
+        elif isinstance(node, ast.ImportFrom) and node.level > 0:
+            base = package[: len(package) - node.level + 1]
+            if node.module:
+                names.add(".".join([*base, node.module]))
+            else:  # from . import module
+                names |= {".".join([*base, alias.name]) for alias in node.names}
     return names
 
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from rvae_pathways.errors import InputError
-from rvae_pathways.frames import check_frames, make_frames, truth_variables, write_frames
+from rvae_pathways.core.errors import InputError
+from rvae_pathways.core.frames import check_frames, make_frames, truth_variables, write_frames
 
 
 def test_make_frames_wraps_an_image_as_a_one_frame_movie():

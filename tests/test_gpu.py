@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from rvae_pathways.encode import encode
-from rvae_pathways.train import fit
+from rvae_pathways.rvae.encode import encode
+from rvae_pathways.rvae.train import fit
 
 from test_train import TINY, blobs
 

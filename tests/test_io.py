@@ -1,4 +1,4 @@
-"""Tests of rvae_pathways.io: each format written for real, then read back."""
+"""Tests of rvae_pathways.io.readers: each format written for real, then read back."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from fake_files import (
     write_velox_emd,
 )
 
-from rvae_pathways.errors import InputError
-from rvae_pathways.frames import make_frames
-from rvae_pathways.io import SUPPORTED_SUFFIXES, read_frames
+from rvae_pathways.core.errors import InputError
+from rvae_pathways.core.frames import make_frames
+from rvae_pathways.io.readers import SUPPORTED_SUFFIXES, read_frames
 
 
 def movie(frames: int = 3, ny: int = 16, nx: int = 20, seed: int = 0) -> np.ndarray:

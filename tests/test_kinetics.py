@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rvae_pathways.errors import InputError
-from rvae_pathways.kinetics import (
+from rvae_pathways.core.errors import InputError
+from rvae_pathways.pathways.kinetics import (
     class_composition,
     class_fractions,
     coordination_groups,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rvae_pathways.latent_scores import (
+from rvae_pathways.scores.latents import (
     collapse_scores,
     roc_auc,
     rotation_invariance,

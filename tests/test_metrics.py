@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from rvae_pathways.metrics import detection_counts, detection_scores, inside, match_points
+from rvae_pathways.scores.atoms import detection_counts, detection_scores
+from rvae_pathways.core.geometry import inside, match_points
 
 
 def test_match_points_is_one_to_one_and_closest_first():

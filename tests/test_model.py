@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from rvae_pathways.model import (
+from rvae_pathways.rvae.model import (
     RVAE,
     Encoder,
     SpatialDecoder,
@@ -151,7 +151,7 @@ def test_the_fast_decoder_path_matches_autograd_of_the_plain_formula():
 
 
 def test_the_in_place_tanh_is_tanh_with_its_gradient():
-    from rvae_pathways.model import tanh_
+    from rvae_pathways.rvae.model import tanh_
 
     h = torch.linspace(-12, 12, 10001, requires_grad=True)
     y = tanh_(h * 1)  # a non-leaf copy: tanh_ works in place
@@ -246,7 +246,7 @@ def test_bernoulli_loss_by_hand_with_clipped_targets():
 
 
 def test_ring_spectra_do_not_change_when_the_patch_turns_by_90_degrees():
-    from rvae_pathways.model import RingSpectrum
+    from rvae_pathways.rvae.model import RingSpectrum
 
     rng = np.random.default_rng(0)
     x = torch.from_numpy(rng.random((4, 15, 15)).astype(np.float32))

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from rvae_pathways.align import prepare_movie
-from rvae_pathways.atoms import find_atoms_in_movie
-from rvae_pathways.errors import InputError
-from rvae_pathways.frames import make_frames, write_frames
-from rvae_pathways.metrics import score_movie
-from rvae_pathways.patches import default_window_px, extract_movie_patches
-from rvae_pathways.simulate_stem import simulate_stem_movie
+from rvae_pathways.stem.align import prepare_movie
+from rvae_pathways.stem.movie import find_atoms_in_movie
+from rvae_pathways.core.errors import InputError
+from rvae_pathways.core.frames import make_frames, write_frames
+from rvae_pathways.scores.atoms import score_movie
+from rvae_pathways.stem.patches import default_window_px, extract_movie_patches
+from rvae_pathways.sim.stem import simulate_stem_movie
 
 SPACING_PX = 14.2
 

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from rvae_pathways.errors import InputError
-from rvae_pathways.patches import antialias_sigma, check_window, default_window_px, extract_movie_patches, sample_grid, sample_patches
+from rvae_pathways.core.errors import InputError
+from rvae_pathways.core.geometry import antialias_sigma, sample_grid
+from rvae_pathways.stem.patches import check_window, default_window_px, extract_movie_patches, sample_patches
 
 
 def test_default_window_is_the_factor_times_the_spacing():

@@ -1,4 +1,4 @@
-"""Tests of the PFM path: Asylum .ibw scans read by rvae_pathways.io, and rvae_pathways.pfm.
+"""Tests of the PFM path: Asylum .ibw scans read by rvae_pathways.io.readers, and rvae_pathways.pfm.piezoresponse.
 
 The real scan (``tests/data/pfm_box_in_box_asylum.ibw``, MIT licence beside it) is a 10 um
 Asylum Research PFM scan of tip-written box-in-box 180-degree domains. As read here (row 0 at
@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from rvae_pathways.errors import InputError
-from rvae_pathways.frames import check_frames, write_frames
-from rvae_pathways.io import SUPPORTED_SUFFIXES, read_frames
-from rvae_pathways.pfm import (
+from rvae_pathways.core.errors import InputError
+from rvae_pathways.core.frames import check_frames, write_frames
+from rvae_pathways.io.readers import SUPPORTED_SUFFIXES, read_frames
+from rvae_pathways.pfm.piezoresponse import (
     add_piezoresponse,
     estimate_phase_offset,
     pick_pfm_channels,

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from rvae_pathways.pfm_scores import TARGETS, domain_labels, score_pfm, wall_points
-from rvae_pathways.tiles import tile_movie
+from rvae_pathways.pfm.domains import switched_fraction
+from rvae_pathways.pfm.tiles import tile_movie
+from rvae_pathways.scores.pfm import TARGETS, domain_labels, score_pfm, score_switched_fraction, wall_points
 
 
 def test_domain_labels_are_the_sign_of_the_decoded_centre():
@@ -18,8 +19,8 @@ def test_domain_labels_are_the_sign_of_the_decoded_centre():
 def test_decode_centre_is_the_decoded_patch_at_its_middle_pixel():
     import torch
 
-    from rvae_pathways.manifold import decode_centre
-    from rvae_pathways.model import RVAE
+    from rvae_pathways.rvae.manifold import decode_centre
+    from rvae_pathways.rvae.model import RVAE
 
     torch.manual_seed(0)
     model = RVAE(7, n_latent=2)  # odd: the middle pixel sits at grid point (0, 0)
@@ -138,3 +139,24 @@ def test_score_pfm_degenerate_cases_give_none_with_a_note(disc_case):
     scores = score_pfm(labels, **near)
     assert scores["sign_accuracy"]["value"] is None and scores["sign_accuracy"]["note"]
     assert not scores["passes"]["sign_accuracy"]
+
+
+def test_switched_fraction_counts_the_minority_state_of_the_first_frame():
+    frame = np.repeat([0, 1, 2], 4)
+    labels = np.array([1, 1, 1, -1, 1, 1, -1, -1, -1, -1, -1, 0])
+    fraction, state = switched_fraction(labels, frame, 4)
+    np.testing.assert_allclose(fraction, [0.25, 0.5, 1.0, np.nan])  # label 0 (unassigned) left out; frame 3 empty
+    assert state == -1
+    # the other way round: -1 is the majority at first
+    fraction, state = switched_fraction(-labels, frame, 3)
+    np.testing.assert_allclose(fraction, [0.25, 0.5, 1.0])
+    assert state == 1
+    # a tie in the first frame: -1 counts as switched
+    np.testing.assert_allclose(switched_fraction([1, -1, -1, -1], [0, 0, 1, 1], 2)[0], [0.5, 1.0])
+
+
+def test_the_score_and_the_figure_read_one_switched_fraction():
+    frame = np.repeat([0, 1, 2], 4)
+    labels = np.array([1, 1, 1, -1, 1, 1, -1, -1, -1, -1, -1, 0])
+    scored = score_switched_fraction(labels, frame, 3, np.array([0.2, 0.5, 0.9]))
+    np.testing.assert_allclose(scored["predicted"], switched_fraction(labels, frame, 3)[0])

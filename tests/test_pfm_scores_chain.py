@@ -19,13 +19,13 @@ import xarray as xr
 import yaml
 
 from conftest import ROOT
-from rvae_pathways.encode import encode
-from rvae_pathways.manifold import decode_centre
-from rvae_pathways.pfm import add_piezoresponse
-from rvae_pathways.pfm_scores import TARGETS, domain_labels, score_pfm
-from rvae_pathways.simulate_pfm import simulate_pfm_movie
-from rvae_pathways.tiles import model_patch_px, tile_movie
-from rvae_pathways.train import estimate_noise_std, fit, training_set
+from rvae_pathways.rvae.encode import encode
+from rvae_pathways.rvae.manifold import decode_centre
+from rvae_pathways.pfm.piezoresponse import add_piezoresponse
+from rvae_pathways.scores.pfm import TARGETS, domain_labels, score_pfm
+from rvae_pathways.sim.pfm import simulate_pfm_movie
+from rvae_pathways.pfm.tiles import model_patch_px, tile_movie
+from rvae_pathways.rvae.train import estimate_noise_std, fit, training_set
 
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 

@@ -9,8 +9,8 @@ import xarray as xr
 from figure_checks import (
     all_text, check_png, colorbar_labels, colorbars, panels, run_without_pyplot, scale_bar_labels,
 )
-from rvae_pathways import plots
-from rvae_pathways.patches import sample_patches
+from rvae_pathways.figures import stem as plots, kit
+from rvae_pathways.stem.patches import sample_patches
 
 CLASS_NAMES = "pristine C,Si,C in 5-7 defect,edge C"
 PIXEL_NM = 0.02
@@ -158,22 +158,22 @@ def movie():
     [(25.6, 5.0, "5 nm"), (12.0, 2.0, "2 nm"), (2.56, 0.5, "5 Å"), (0.2, 0.02, "0.2 Å"), (100.0, 20.0, "20 nm")],
 )
 def test_scale_bar_is_a_round_length_near_a_fifth_of_the_width(width_nm, length, label):
-    got_length, got_label = plots.scale_bar_length(width_nm)
+    got_length, got_label = kit.scale_bar_length(width_nm)
     assert got_length == pytest.approx(length)
     assert got_label == label
 
 
 def test_choose_frames_defaults_to_first_middle_last_and_checks_indices():
-    assert plots.choose_frames(1) == [0]
-    assert plots.choose_frames(2) == [0, 1]
-    assert plots.choose_frames(9) == [0, 4, 8]
+    assert kit.choose_frames(1) == [0]
+    assert kit.choose_frames(2) == [0, 1]
+    assert kit.choose_frames(9) == [0, 4, 8]
     with pytest.raises(ValueError, match="frames_to_show"):
-        plots.choose_frames(3, [5])
+        kit.choose_frames(3, [5])
 
 
 def test_plotting_never_imports_pyplot(tmp_path):
     run_without_pyplot(
-        "from rvae_pathways import plots; "
+        "from rvae_pathways.figures import stem as plots; "
         f"plots.plot_training_history({{'loss': [3.0, 2.0, 1.0]}}, r'{tmp_path / 'h.png'}')"
     )
     assert (tmp_path / "h.png").is_file()
@@ -312,7 +312,7 @@ def test_angle_histograms_show_theta_mod_120_and_shifts(movie, tmp_path):
     # every patch counted once in the theta histogram, and split by sublattice modulo 120
     assert sum(p.get_height() for p in axes[0].patches) == latents.sizes["patch"]
     assert len(axes[1].get_legend().get_texts()) == 2
-    assert plots.NO_ROTATION_TEXT not in all_text(fig)
+    assert kit.NO_ROTATION_TEXT not in all_text(fig)
 
 
 @pytest.mark.parametrize("drop", [False, True])
@@ -324,7 +324,7 @@ def test_angle_histograms_of_a_vae_say_there_is_no_rotation_latent(movie, tmp_pa
     fig = plots.plot_angle_shift_histograms(latents, tmp_path / "vae.png")
     check_png(tmp_path / "vae.png")
     text = all_text(fig)
-    assert text.count(plots.NO_ROTATION_TEXT) == 2 and text.count(plots.NO_SHIFT_TEXT) == 2
+    assert text.count(kit.NO_ROTATION_TEXT) == 2 and text.count(kit.NO_SHIFT_TEXT) == 2
 
 
 # ------------------------------------------------------------------------------------------
@@ -354,7 +354,7 @@ def test_latent_maps_of_a_vae_have_no_angle_colour_bar(movie, tmp_path):
                                  theta_period_deg=120)
     check_png(tmp_path / "vae_maps.png")
     assert len(colorbars(fig)) == 2
-    assert all_text(fig).count(plots.NO_ROTATION_TEXT) == 3
+    assert all_text(fig).count(kit.NO_ROTATION_TEXT) == 3
 
 
 def test_latent_maps_modulo_120(movie, tmp_path):
@@ -405,7 +405,7 @@ def test_latent_scatter_legend_names_the_classes_present(movie, tmp_path):
     assert "absent: C in 5-7 defect" in ax_c.get_title()
     # the Si points keep the colour of class 1 whatever else is present
     si = [col for col in ax_c.collections if col.get_label().startswith("Si")][0]
-    np.testing.assert_allclose(si.get_facecolors()[0], plots.class_colour(1))
+    np.testing.assert_allclose(si.get_facecolors()[0], kit.class_colour(1))
 
 
 def test_latent_scatter_without_truth_shows_density(movie, tmp_path):

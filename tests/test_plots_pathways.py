@@ -10,7 +10,7 @@ import xarray as xr
 from matplotlib.patches import FancyArrowPatch
 
 from figure_checks import all_text, check_png, colorbar_labels, panels, run_without_pyplot
-from rvae_pathways import plots, plots_pathways
+from rvae_pathways.figures import stem as plots, pathways as plots_pathways, kit
 
 N_TRACKS, N_FRAMES, N_CLASSES, PATCH = 40, 6, 3, 12
 CHANGED = (3, 11, 17, 25, 38)
@@ -141,7 +141,7 @@ def test_choose_columns_spreads_frames_evenly():
 
 def test_plotting_never_imports_pyplot(tmp_path):
     run_without_pyplot(
-        "import test_plots_pathways as t; from rvae_pathways import plots_pathways as p; "
+        "import test_plots_pathways as t; from rvae_pathways.figures import pathways as p; "
         "ds, changed, images = t.make_trajectories(); "
         f"p.plot_latent_trajectories(ds, changed, r'{tmp_path / 'a.png'}'); "
         f"p.plot_track_patches(images, ds, [3, 5], r'{tmp_path / 'b.png'}'); "
@@ -149,7 +149,7 @@ def test_plotting_never_imports_pyplot(tmp_path):
         f"p.plot_pathway_graph(t.transition_counts(ds), ['a', 'b', 'c'], r'{tmp_path / 'd.png'}')"
     )
     assert all((tmp_path / f"{n}.png").is_file() for n in "abcd")
-    source = (Path(__file__).resolve().parents[1] / "workflow/scripts/rvae_pathways/plots_pathways.py").read_text()
+    source = (Path(__file__).resolve().parents[1] / "workflow/scripts/rvae_pathways/figures/pathways.py").read_text()
     assert "import pyplot" not in source and "matplotlib.pyplot" not in source
 
 
@@ -259,7 +259,7 @@ def test_kinetics_lines_are_the_fractions(tracks, tmp_path):
     ax_all, ax_min = panels(fig)
     assert ax_all.get_ylim() == (0.0, 1.0)
     assert ax_all.get_xlabel() == "frame (index)" and "fraction" in ax_all.get_ylabel()
-    colours = plots._discrete_colours(N_CLASSES)
+    colours = kit.discrete_colours(N_CLASSES)
     for c in range(N_CLASSES):
         (line,) = by_gid(ax_all, f"class-{c}")
         np.testing.assert_allclose(line.get_xdata(), np.arange(N_FRAMES))

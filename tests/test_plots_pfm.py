@@ -9,7 +9,7 @@ import xarray as xr
 from figure_checks import (
     all_text, check_png, colorbar_labels, colorbars, panels, run_without_pyplot, scale_bar_labels,
 )
-from rvae_pathways import plots, plots_pfm
+from rvae_pathways.figures import stem as plots, pfm as plots_pfm, kit
 
 PIXEL_NM = 20.0
 SIZE = 64
@@ -140,23 +140,9 @@ def test_lengths_and_window_labels():
     assert plots_pfm.window_label(16, None) == "window 16 px"
 
 
-def test_switched_fraction_counts_the_minority_state_of_the_first_frame():
-    frame = np.repeat([0, 1, 2], 4)
-    labels = np.array([1, 1, 1, -1, 1, 1, -1, -1, -1, -1, -1, 0])
-    f, fraction = plots_pfm.switched_fraction(labels, frame)
-    np.testing.assert_array_equal(f, [0, 1, 2])
-    np.testing.assert_allclose(fraction, [0.25, 0.5, 1.0])  # label 0 (unassigned) left out
-    # the other way round: -1 is the majority at first
-    _, fraction = plots_pfm.switched_fraction(-labels, frame)
-    np.testing.assert_allclose(fraction, [0.25, 0.5, 1.0])
-    # a tie in the first frame: -1 counts as switched
-    _, fraction = plots_pfm.switched_fraction([1, -1, -1, -1], [0, 0, 1, 1])
-    np.testing.assert_allclose(fraction, [0.5, 1.0])
-
-
 def test_plotting_never_imports_pyplot(tmp_path):
     run_without_pyplot(
-        "import test_plots_pfm as t; from rvae_pathways import plots_pfm as p; "
+        "import test_plots_pfm as t; from rvae_pathways.figures import pfm as p; "
         "frames, lat, lab = t.make_sweep(2); "
         f"p.plot_window_sweep(frames, lat, r'{tmp_path / 'a.png'}'); "
         f"p.plot_switching_path(lat, r'{tmp_path / 'b.png'}', lab); "
@@ -224,11 +210,11 @@ def test_window_sweep_without_theta_says_so(tmp_path):
     plots_pfm.plot_window_sweep(frames, latents, tmp_path / "no_theta.png")
     check_png(tmp_path / "no_theta.png")
     fig = plots_pfm.window_sweep_figure(frames, latents)
-    assert all_text(fig).count(plots.NO_ROTATION_TEXT) == len(WINDOWS)
+    assert all_text(fig).count(kit.NO_ROTATION_TEXT) == len(WINDOWS)
     assert len(colorbars(fig)) == 1 + 2 * len(WINDOWS)
     frames, latents, _ = make_sweep(n_frames=3, theta=False)
     fig = plots_pfm.window_sweep_figure(frames, latents, variable="theta")
-    assert all_text(fig).count(plots.NO_ROTATION_TEXT) == 3 * len(WINDOWS)
+    assert all_text(fig).count(kit.NO_ROTATION_TEXT) == 3 * len(WINDOWS)
     assert len(colorbars(fig)) == 1
 
 
@@ -315,4 +301,4 @@ def test_latent_histograms_of_one_frame_without_theta(tmp_path):
     plots_pfm.plot_latent_histograms(latents, tmp_path / "one.png")
     check_png(tmp_path / "one.png")
     fig = plots_pfm.latent_histograms_figure(latents)
-    assert all_text(fig).count(plots.NO_ROTATION_TEXT) == len(WINDOWS)
+    assert all_text(fig).count(kit.NO_ROTATION_TEXT) == len(WINDOWS)

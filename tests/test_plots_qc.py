@@ -1,4 +1,4 @@
-"""Tests of the atom QC figure (rvae_pathways.plots_qc)."""
+"""Tests of the atom QC figure (rvae_pathways.figures.qc)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from matplotlib.colors import to_rgba
 
 from figure_checks import all_text, check_png, panels, run_without_pyplot
-from rvae_pathways import plots_qc
-from rvae_pathways.atom_qc import THRESHOLDS, summarise, verdict_of
+from rvae_pathways.figures import qc as plots_qc
+from rvae_pathways.stem.qc import THRESHOLDS, summarise, verdict_of
 
 
 def make_qc(n_frames=12, sample="graphene_1"):
@@ -58,11 +58,11 @@ def test_verdict_bands_follow_the_thresholds():
 
 def test_plotting_never_imports_pyplot(tmp_path):
     run_without_pyplot(
-        "import test_plots_qc as t; from rvae_pathways import plots_qc as p; "
+        "import test_plots_qc as t; from rvae_pathways.figures import qc as p; "
         f"p.plot_atom_qc(t.make_qc(), r'{tmp_path / 'qc.png'}')"
     )
     assert (tmp_path / "qc.png").is_file()
-    source = (Path(__file__).resolve().parents[1] / "workflow/scripts/rvae_pathways/plots_qc.py").read_text()
+    source = (Path(__file__).resolve().parents[1] / "workflow/scripts/rvae_pathways/figures/qc.py").read_text()
     assert "import pyplot" not in source and "matplotlib.pyplot" not in source
 
 

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from rvae_pathways.align import normalise_intensity
-from rvae_pathways.atoms import find_atoms, spacing_in_pixels
-from rvae_pathways.io import read_frames
+from rvae_pathways.stem.align import normalise_intensity
+from rvae_pathways.stem.atoms import find_atoms
+from rvae_pathways.core.geometry import spacing_in_pixels
+from rvae_pathways.io.readers import read_frames
 
 A_NM = 0.3905  # cubic lattice constant of SrTiO3
 PIXEL_NM = 0.00933

@@ -23,16 +23,16 @@ import xarray as xr
 import yaml
 
 from conftest import ROOT
-from rvae_pathways.align import prepare_movie
-from rvae_pathways.atoms import find_atoms_in_movie
-from rvae_pathways.encode import encode
-from rvae_pathways.frames import write_frames
-from rvae_pathways.kinetics import coordination_groups, find_events, fit_classes, majority_structure, score_events
-from rvae_pathways.latent_scores import TARGETS, score_against_truth
-from rvae_pathways.patches import default_window_px, extract_movie_patches
-from rvae_pathways.simulate_stem import simulate_stem_movie
-from rvae_pathways.tracking import angstrom_to_px, linking_accuracy, track_atoms
-from rvae_pathways.train import estimate_noise_std, fit, training_set
+from rvae_pathways.stem.align import prepare_movie
+from rvae_pathways.stem.movie import find_atoms_in_movie
+from rvae_pathways.rvae.encode import encode
+from rvae_pathways.core.frames import write_frames
+from rvae_pathways.pathways.kinetics import coordination_groups, find_events, fit_classes, majority_structure, score_events
+from rvae_pathways.scores.latents import TARGETS, score_against_truth
+from rvae_pathways.stem.patches import default_window_px, extract_movie_patches
+from rvae_pathways.sim.stem import simulate_stem_movie
+from rvae_pathways.pathways.tracking import angstrom_to_px, linking_accuracy, track_atoms
+from rvae_pathways.rvae.train import estimate_noise_std, fit, training_set
 
 SPACING_PX = 14.2  # graphene's 0.142 nm at the simulator's 0.01 nm/px
 EPOCH_FACTOR = 2

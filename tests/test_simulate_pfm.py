@@ -9,8 +9,8 @@ import pytest
 import xarray as xr
 from scipy.ndimage import distance_transform_edt, label
 
-from rvae_pathways.errors import InputError
-from rvae_pathways.simulate_pfm import CHANNELS, CHANNEL_UNITS, simulate_pfm_movie
+from rvae_pathways.core.errors import InputError
+from rvae_pathways.sim.pfm import CHANNELS, CHANNEL_UNITS, simulate_pfm_movie
 
 QUIET = dict(lockin_noise=0.0, phase_noise_deg=0.0)
 
@@ -98,8 +98,8 @@ def test_layout_dims_dtypes_coords_and_attrs(movie):
 
 
 def test_piezoresponse_of_the_movie_is_a_frames_dataset(movie):
-    from rvae_pathways.frames import check_frames
-    from rvae_pathways.pfm import add_piezoresponse
+    from rvae_pathways.core.frames import check_frames
+    from rvae_pathways.pfm.piezoresponse import add_piezoresponse
 
     ds = add_piezoresponse(movie)
     check_frames(ds)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from rvae_pathways.store import ZarrAppender
+from rvae_pathways.core.store import ZarrAppender
 
 
 def test_appender_writes_all_rows_in_fixed_chunks(tmp_path):

@@ -14,10 +14,10 @@ import pytest
 import torch
 import xarray as xr
 
-from rvae_pathways.encode import encode, encode_patch_store
-from rvae_pathways.frames import make_frames, write_frames
-from rvae_pathways.io import read_frames
-from rvae_pathways.train import build_model, resolve_hyper
+from rvae_pathways.rvae.encode import encode, encode_patch_store
+from rvae_pathways.core.frames import make_frames, write_frames
+from rvae_pathways.io.readers import read_frames
+from rvae_pathways.rvae.train import build_model, resolve_hyper
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from rvae_pathways.errors import InputError
-from rvae_pathways.tiles import tile_image, tile_movie, tile_origins, uncovered_px
+from rvae_pathways.core.errors import InputError
+from rvae_pathways.pfm.tiles import tile_image, tile_movie, tile_origins, uncovered_px
 
 
 def test_tile_origins_exact_fit_reaches_the_far_border():
@@ -173,7 +173,7 @@ def test_tile_movie_rejects_a_truth_of_another_shape(tmp_path):
 
 
 def test_model_patch_px_samples_only_windows_larger_than_patch_px():
-    from rvae_pathways.tiles import model_patch_px
+    from rvae_pathways.pfm.tiles import model_patch_px
 
     assert model_patch_px(32, 12) == 12
     assert model_patch_px(12, 12) is None and model_patch_px(8, 12) is None  # keep their pixels

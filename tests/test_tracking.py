@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import rvae_pathways.tracking as tracking
-from rvae_pathways.errors import InputError
-from rvae_pathways.tracking import angstrom_to_px, link_frames, linking_accuracy, track_atoms
+import rvae_pathways.pathways.tracking as tracking
+from rvae_pathways.core.errors import InputError
+from rvae_pathways.pathways.tracking import angstrom_to_px, link_frames, linking_accuracy, track_atoms
 
 
 def _greedy(prev: np.ndarray, cur: np.ndarray, max_d: float) -> dict:
@@ -238,7 +238,7 @@ def test_linking_accuracy_counts_true_and_false_links():
 
 
 def test_latent_trajectories_place_each_patch_in_its_track_row_and_frame_column():
-    from rvae_pathways.tracking import latent_trajectories
+    from rvae_pathways.pathways.tracking import latent_trajectories
 
     track = np.array([7, 3, 7, 3, 9])
     frame = np.array([0, 0, 1, 2, 2])

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from rvae_pathways import train as train_module
-from rvae_pathways.encode import encode
-from rvae_pathways.errors import InputError
-from rvae_pathways.model import RVAE, elbo_loss, make_grid
-from rvae_pathways.train import (
+from rvae_pathways.rvae import train as train_module
+from rvae_pathways.rvae.encode import encode
+from rvae_pathways.core.errors import InputError
+from rvae_pathways.rvae.model import RVAE, elbo_loss, make_grid
+from rvae_pathways.rvae.train import (
     batch_backward,
     build_model,
     content_kl_weight,
@@ -116,7 +116,7 @@ def test_the_starts_are_compared_by_the_objective_they_were_trained_on():
 
 
 def test_the_ring_spectra_reconstruction_trains_z_and_travels_with_the_model(tmp_path):
-    from rvae_pathways.model import RingSpectrum
+    from rvae_pathways.rvae.model import RingSpectrum
 
     x = blobs(48)
     assert build_model(resolve_hyper(TINY, 8)).ring_decoder is None  # off by default
@@ -168,7 +168,7 @@ def test_a_checkpoint_from_other_settings_is_refused(tmp_path):
 
 KILLED_RUN = """
 import sys, numpy as np, torch
-from rvae_pathways.train import fit
+from rvae_pathways.rvae.train import fit
 torch.set_num_threads(int(sys.argv[3]))
 fit(np.load(sys.argv[1]), {hyper}, epochs=10_000, seed=5, checkpoint=sys.argv[2])
 """

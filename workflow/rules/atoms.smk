@@ -5,13 +5,6 @@ rule find_atoms:
     output:
         atoms=directory("results/{sample}/atoms.zarr"),
         qc="results/{sample}/atom_qc.json",
-    params:
-        source=sample_source,
-        spacing_nm=sample_spacing,
-        contrast=sample_contrast,
-        finder=config["atoms"],
-        tolerance_nm=config["score"]["tolerance_nm"],
-        strict=config["qc"]["strict"],
     log:
         "results/logs/find_atoms/{sample}.log",
     benchmark:
@@ -22,6 +15,13 @@ rule find_atoms:
     resources:
         mem_mb=4000,
         runtime=60,
+    params:
+        source=sample_source,
+        spacing_nm=sample_spacing,
+        contrast=sample_contrast,
+        finder=config["atoms"],
+        tolerance_nm=config["score"]["tolerance_nm"],
+        strict=config["qc"]["strict"],
     script:
         "../scripts/find_atoms.py"
 
@@ -33,11 +33,6 @@ rule score_atoms:
         atoms="results/{sample}/atoms.zarr",
     output:
         metrics="results/{sample}/atom_metrics.json",
-    params:
-        source=sample_source,
-        spacing_nm=sample_spacing,
-        tolerance_nm=config["score"]["tolerance_nm"],
-        margin_spacings=config["score"]["margin_spacings"],
     log:
         "results/logs/score_atoms/{sample}.log",
     benchmark:
@@ -47,5 +42,10 @@ rule score_atoms:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        source=sample_source,
+        spacing_nm=sample_spacing,
+        tolerance_nm=config["score"]["tolerance_nm"],
+        margin_spacings=config["score"]["margin_spacings"],
     script:
         "../scripts/score_atoms.py"

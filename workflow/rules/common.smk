@@ -11,7 +11,7 @@ from snakemake.utils import validate
 ROOT = Path(workflow.main_snakefile).parent
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
-from rvae_pathways.io import SUPPORTED_SUFFIXES  # noqa: E402
+from rvae_pathways.io.readers import SUPPORTED_SUFFIXES  # noqa: E402
 
 validate(config, schema="../../config/schemas/config.schema.yaml")
 
@@ -23,7 +23,9 @@ def _number(text, column, row, path):
     try:
         return float(text)
     except ValueError:
-        raise WorkflowError(f"samples table {path}, row {row}: {column} must be a number, got '{text}'")
+        raise WorkflowError(
+            f"samples table {path}, row {row}: {column} must be a number, got '{text}'"
+        )
 
 
 def read_samples(path):
@@ -33,11 +35,16 @@ def read_samples(path):
     table = pd.read_csv(path, sep="\t", comment="#", dtype=str, keep_default_na=False)
     for column in ("pixel_size_nm", "spacing_nm"):
         if column in table:
-            table[column] = [_number(value, column, row, path) for row, value in enumerate(table[column], 1)]
+            table[column] = [
+                _number(value, column, row, path)
+                for row, value in enumerate(table[column], 1)
+            ]
     validate(table, schema="../../config/schemas/samples.schema.yaml")
     duplicated = table["sample"][table["sample"].duplicated()].tolist()
     if duplicated:
-        raise WorkflowError(f"samples table {path}: sample names must be unique; repeated: {duplicated}")
+        raise WorkflowError(
+            f"samples table {path}: sample names must be unique; repeated: {duplicated}"
+        )
     for row in table.itertuples():
         if row.path == "simulate":
             continue
@@ -128,13 +135,23 @@ def model_hyper(wildcards):
     as the paper's baseline did."""
     if wildcards.model == "rvae":
         return {**config["rvae"]["hyper"], "rotation": True, "translation": True}
-    return {**config["rvae"]["hyper"], "rotation": False, "translation": False, "ring_weight": 0.0,
-            "ring_reconstruction": 0.0}
+    return {
+        **config["rvae"]["hyper"],
+        "rotation": False,
+        "translation": False,
+        "ring_weight": 0.0,
+        "ring_reconstruction": 0.0,
+    }
 
 
 def pfm_hyper(wildcards):
     """The PFM models' hyper-parameters: the rVAE's (rotation and translation latents), changed by pfm.hyper."""
-    return {**config["rvae"]["hyper"], "rotation": True, "translation": True, **config["pfm"]["hyper"]}
+    return {
+        **config["rvae"]["hyper"],
+        "rotation": True,
+        "translation": True,
+        **config["pfm"]["hyper"],
+    }
 
 
 def window_px(wildcards):
@@ -143,11 +160,16 @@ def window_px(wildcards):
 
 def pfm_window_latents(wildcards):
     """The latents of every window size of a PFM sample (the sweep)."""
-    return [f"results/{wildcards.sample}/w{w}/latents.zarr" for w in config["pfm"]["windows_px"]]
+    return [
+        f"results/{wildcards.sample}/w{w}/latents.zarr"
+        for w in config["pfm"]["windows_px"]
+    ]
 
 
 def pfm_window_models(wildcards):
-    return [f"results/{wildcards.sample}/w{w}/model.pt" for w in config["pfm"]["windows_px"]]
+    return [
+        f"results/{wildcards.sample}/w{w}/model.pt" for w in config["pfm"]["windows_px"]
+    ]
 
 
 PFM_SAMPLE_FIGURES = ("pfm_sweep", "pfm_switching", "pfm_histograms")
@@ -158,14 +180,29 @@ def figure_paths(sample):
     if samples.loc[sample, "modality"] == "pfm":
         paths = [f"results/{sample}/figures/{name}.png" for name in PFM_SAMPLE_FIGURES]
         for w in config["pfm"]["windows_px"]:
-            paths += [f"results/{sample}/figures/w{w}_{kind}.png" for kind in ("manifold", "training")]
+            paths += [
+                f"results/{sample}/figures/w{w}_{kind}.png"
+                for kind in ("manifold", "training")
+            ]
         return paths
-    paths = [f"results/{sample}/figures/{name}.png" for name in ("overview", "atom_qc", "gmm_baseline")]
+    paths = [
+        f"results/{sample}/figures/{name}.png"
+        for name in ("overview", "atom_qc", "gmm_baseline")
+    ]
     for model in config["models"]:
         paths += [
             f"results/{sample}/figures/{model}_{kind}.png"
-            for kind in ("manifold", "training", "latent_maps", "latent_scatter", "latent_vs_frame",
-                         "trajectories", "track_patches", "kinetics", "pathway_graph")
+            for kind in (
+                "manifold",
+                "training",
+                "latent_maps",
+                "latent_scatter",
+                "latent_vs_frame",
+                "trajectories",
+                "track_patches",
+                "kinetics",
+                "pathway_graph",
+            )
         ]
     if "rvae" in config["models"]:
         paths.append(f"results/{sample}/figures/rvae_angles.png")
@@ -182,20 +219,35 @@ def all_outputs():
     for sample in sample_names("pfm"):
         targets.append(f"results/{sample}/frames.zarr")
         for w in config["pfm"]["windows_px"]:
-            targets += [f"results/{sample}/w{w}/patches.zarr", f"results/{sample}/w{w}/latents.zarr"]
+            targets += [
+                f"results/{sample}/w{w}/patches.zarr",
+                f"results/{sample}/w{w}/latents.zarr",
+            ]
             if is_simulated(sample):
                 targets.append(f"results/{sample}/w{w}/pfm_scores.json")
         targets += figure_paths(sample)
     for sample in sample_names("stem"):
-        targets += [f"results/{sample}/{stage}.zarr" for stage in ("frames", "aligned", "atoms", "patches")]
+        targets += [
+            f"results/{sample}/{stage}.zarr"
+            for stage in ("frames", "aligned", "atoms", "patches")
+        ]
         targets.append(f"results/{sample}/atom_qc.json")
         targets.append(f"results/{sample}/tracks.zarr")
         for model in config["models"]:
-            targets += [f"results/{sample}/{model}/{name}" for name in
-                        ("latents.zarr", "trajectories.zarr", "kinetics.json", "events.tsv")]
+            targets += [
+                f"results/{sample}/{model}/{name}"
+                for name in (
+                    "latents.zarr",
+                    "trajectories.zarr",
+                    "kinetics.json",
+                    "events.tsv",
+                )
+            ]
             if is_simulated(sample):
-                targets += [f"results/{sample}/{model}/latent_scores.json",
-                            f"results/{sample}/{model}/pathway_scores.json"]
+                targets += [
+                    f"results/{sample}/{model}/latent_scores.json",
+                    f"results/{sample}/{model}/pathway_scores.json",
+                ]
         if is_simulated(sample):
             targets.append(f"results/{sample}/atom_metrics.json")
         targets += figure_paths(sample)

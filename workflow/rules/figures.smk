@@ -14,9 +14,6 @@ rule plot_overview:
             subcategory="{sample}",
             labels={"sample": "{sample}", "figure": "frames and atoms"},
         ),
-    params:
-        source=sample_source,
-        frames_to_show=config["figures"]["frames_to_show"],
     log:
         "results/logs/plot_overview/{sample}.log",
     benchmark:
@@ -26,6 +23,9 @@ rule plot_overview:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        source=sample_source,
+        frames_to_show=config["figures"]["frames_to_show"],
     script:
         "../scripts/plot_overview.py"
 
@@ -42,8 +42,6 @@ rule plot_atom_qc:
             subcategory="{sample}",
             labels={"sample": "{sample}", "figure": "lattice check"},
         ),
-    params:
-        source=sample_source,
     log:
         "results/logs/plot_atom_qc/{sample}.log",
     benchmark:
@@ -53,6 +51,8 @@ rule plot_atom_qc:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        source=sample_source,
     script:
         "../scripts/plot_atom_qc.py"
 
@@ -70,10 +70,6 @@ rule plot_gmm_baseline:
             subcategory="{sample}",
             labels={"sample": "{sample}", "figure": "GMM on raw patches"},
         ),
-    params:
-        source=sample_source,
-        clusters=config["figures"]["gmm_clusters"],
-        seed=config["rvae"]["seed"],
     log:
         "results/logs/plot_gmm_baseline/{sample}.log",
     benchmark:
@@ -83,6 +79,10 @@ rule plot_gmm_baseline:
     resources:
         mem_mb=4000,
         runtime=20,
+    params:
+        source=sample_source,
+        clusters=config["figures"]["gmm_clusters"],
+        seed=config["rvae"]["seed"],
     script:
         "../scripts/plot_gmm_baseline.py"
 
@@ -121,19 +121,23 @@ rule plot_model:
             caption="../report/latent_scatter.rst",
             category="Latent space",
             subcategory="{sample}",
-            labels={"sample": "{sample}", "model": "{model}", "figure": "latent scatter"},
+            labels={
+                "sample": "{sample}",
+                "model": "{model}",
+                "figure": "latent scatter",
+            },
         ),
         time=report(
             "results/{sample}/figures/{model}_latent_vs_frame.png",
             caption="../report/latent_vs_frame.rst",
             category="Transformation in time",
             subcategory="{sample}",
-            labels={"sample": "{sample}", "model": "{model}", "figure": "latents per frame"},
+            labels={
+                "sample": "{sample}",
+                "model": "{model}",
+                "figure": "latents per frame",
+            },
         ),
-    params:
-        source=sample_source,
-        frames_to_show=config["figures"]["frames_to_show"],
-        manifold_size=config["figures"]["manifold_size"],
     log:
         "results/logs/plot_model/{sample}_{model}.log",
     benchmark:
@@ -143,6 +147,10 @@ rule plot_model:
     resources:
         mem_mb=4000,
         runtime=20,
+    params:
+        source=sample_source,
+        frames_to_show=config["figures"]["frames_to_show"],
+        manifold_size=config["figures"]["manifold_size"],
     script:
         "../scripts/plot_model.py"
 
@@ -157,10 +165,12 @@ rule plot_angles:
             caption="../report/angles.rst",
             category="Latent space",
             subcategory="{sample}",
-            labels={"sample": "{sample}", "model": "rvae", "figure": "rotation and shift"},
+            labels={
+                "sample": "{sample}",
+                "model": "rvae",
+                "figure": "rotation and shift",
+            },
         ),
-    params:
-        source=sample_source,
     log:
         "results/logs/plot_angles/{sample}.log",
     benchmark:
@@ -170,5 +180,7 @@ rule plot_angles:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        source=sample_source,
     script:
         "../scripts/plot_angles.py"

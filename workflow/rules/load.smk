@@ -4,10 +4,6 @@ rule load_frames:
         raw=raw_input,
     output:
         frames=directory("results/{sample}/frames.zarr"),
-    params:
-        source=sample_source,
-        pixel_size_nm=sample_pixel_size,
-        modality=sample_modality,
     log:
         "results/logs/load_frames/{sample}.log",
     benchmark:
@@ -17,6 +13,10 @@ rule load_frames:
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        source=sample_source,
+        pixel_size_nm=sample_pixel_size,
+        modality=sample_modality,
     script:
         "../scripts/load_frames.py"
 
@@ -27,12 +27,6 @@ rule prepare_frames:
         frames="results/{sample}/frames.zarr",
     output:
         aligned=directory("results/{sample}/aligned.zarr"),
-    params:
-        source=sample_source,
-        percentiles=config["prepare"]["percentiles"],
-        per_frame=config["prepare"]["per_frame"],
-        max_shift_spacings=config["prepare"]["max_shift_spacings"],
-        spacing_nm=sample_spacing,
     log:
         "results/logs/prepare_frames/{sample}.log",
     benchmark:
@@ -42,5 +36,11 @@ rule prepare_frames:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        source=sample_source,
+        percentiles=config["prepare"]["percentiles"],
+        per_frame=config["prepare"]["per_frame"],
+        max_shift_spacings=config["prepare"]["max_shift_spacings"],
+        spacing_nm=sample_spacing,
     script:
         "../scripts/prepare_frames.py"

@@ -5,14 +5,6 @@ rule extract_patches:
         atoms="results/{sample}/atoms.zarr",
     output:
         patches=directory("results/{sample}/patches.zarr"),
-    params:
-        source=sample_source,
-        spacing_nm=sample_spacing,
-        window_px=config["patches"].get("window_px"),
-        window_factor=config["patches"]["window_factor"],
-        patch_px=config["patches"].get("patch_px"),
-        chunk_patches=config["patches"]["chunk_patches"],
-        lattice_only=config["patches"]["lattice_only"],
     log:
         "results/logs/extract_patches/{sample}.log",
     benchmark:
@@ -22,5 +14,13 @@ rule extract_patches:
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        source=sample_source,
+        spacing_nm=sample_spacing,
+        window_px=config["patches"].get("window_px"),
+        window_factor=config["patches"]["window_factor"],
+        patch_px=config["patches"].get("patch_px"),
+        chunk_patches=config["patches"]["chunk_patches"],
+        lattice_only=config["patches"]["lattice_only"],
     script:
         "../scripts/extract_patches.py"

@@ -7,10 +7,6 @@ rule track_atoms:
         atoms="results/{sample}/atoms.zarr",
     output:
         tracks=directory("results/{sample}/tracks.zarr"),
-    params:
-        source=sample_source,
-        max_displacement_a=config["pathways"]["max_displacement_a"],
-        max_gap_frames=config["pathways"]["max_gap_frames"],
     log:
         "results/logs/track_atoms/{sample}.log",
     benchmark:
@@ -20,6 +16,10 @@ rule track_atoms:
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        source=sample_source,
+        max_displacement_a=config["pathways"]["max_displacement_a"],
+        max_gap_frames=config["pathways"]["max_gap_frames"],
     script:
         "../scripts/track_atoms.py"
 
@@ -34,14 +34,6 @@ rule analyse_pathways:
         trajectories=directory("results/{sample}/{model}/trajectories.zarr"),
         kinetics="results/{sample}/{model}/kinetics.json",
         events="results/{sample}/{model}/events.tsv",
-    params:
-        source=sample_source,
-        n_classes=config["pathways"]["n_classes"],
-        bic_range=config["pathways"]["bic_range"],
-        split_by_coordination=config["pathways"]["split_by_coordination"],
-        min_persist_frames=config["pathways"]["min_persist_frames"],
-        swap_radius_spacings=config["pathways"]["swap_radius_spacings"],
-        seed=config["rvae"]["seed"],
     log:
         "results/logs/analyse_pathways/{sample}_{model}.log",
     benchmark:
@@ -51,6 +43,14 @@ rule analyse_pathways:
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        source=sample_source,
+        n_classes=config["pathways"]["n_classes"],
+        bic_range=config["pathways"]["bic_range"],
+        split_by_coordination=config["pathways"]["split_by_coordination"],
+        min_persist_frames=config["pathways"]["min_persist_frames"],
+        swap_radius_spacings=config["pathways"]["swap_radius_spacings"],
+        seed=config["rvae"]["seed"],
     script:
         "../scripts/analyse_pathways.py"
 
@@ -69,13 +69,12 @@ rule score_pathways:
             caption="../report/pathway_scores.rst",
             category="Scores",
             subcategory="{sample}",
-            labels={"sample": "{sample}", "model": "{model}", "figure": "pathway scores"},
+            labels={
+                "sample": "{sample}",
+                "model": "{model}",
+                "figure": "pathway scores",
+            },
         ),
-    params:
-        source=sample_source,
-        max_gap_frames=config["pathways"]["max_gap_frames"],
-        spacing_nm=sample_spacing,
-        tolerance_spacings=config["pathways"]["event_tolerance_spacings"],
     log:
         "results/logs/score_pathways/{sample}_{model}.log",
     benchmark:
@@ -85,6 +84,11 @@ rule score_pathways:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        source=sample_source,
+        max_gap_frames=config["pathways"]["max_gap_frames"],
+        spacing_nm=sample_spacing,
+        tolerance_spacings=config["pathways"]["event_tolerance_spacings"],
     script:
         "../scripts/score_pathways.py"
 
@@ -103,32 +107,45 @@ rule plot_pathways:
             caption="../report/trajectories.rst",
             category="Transformation in time",
             subcategory="{sample}",
-            labels={"sample": "{sample}", "model": "{model}", "figure": "latent trajectories"},
+            labels={
+                "sample": "{sample}",
+                "model": "{model}",
+                "figure": "latent trajectories",
+            },
         ),
         track_patches=report(
             "results/{sample}/figures/{model}_track_patches.png",
             caption="../report/track_patches.rst",
             category="Transformation in time",
             subcategory="{sample}",
-            labels={"sample": "{sample}", "model": "{model}", "figure": "patches along tracks"},
+            labels={
+                "sample": "{sample}",
+                "model": "{model}",
+                "figure": "patches along tracks",
+            },
         ),
         kinetics=report(
             "results/{sample}/figures/{model}_kinetics.png",
             caption="../report/kinetics.rst",
             category="Transformation in time",
             subcategory="{sample}",
-            labels={"sample": "{sample}", "model": "{model}", "figure": "class kinetics"},
+            labels={
+                "sample": "{sample}",
+                "model": "{model}",
+                "figure": "class kinetics",
+            },
         ),
         graph=report(
             "results/{sample}/figures/{model}_pathway_graph.png",
             caption="../report/pathway_graph.rst",
             category="Transformation in time",
             subcategory="{sample}",
-            labels={"sample": "{sample}", "model": "{model}", "figure": "pathway graph"},
+            labels={
+                "sample": "{sample}",
+                "model": "{model}",
+                "figure": "pathway graph",
+            },
         ),
-    params:
-        source=sample_source,
-        seed=config["rvae"]["seed"],
     log:
         "results/logs/plot_pathways/{sample}_{model}.log",
     benchmark:
@@ -138,5 +155,8 @@ rule plot_pathways:
     resources:
         mem_mb=4000,
         runtime=20,
+    params:
+        source=sample_source,
+        seed=config["rvae"]["seed"],
     script:
         "../scripts/plot_pathways.py"

@@ -5,19 +5,19 @@ rule simulate_pfm:
     """A PFM switching sequence (amplitude, phase) with the true polarisation, walls and switched fraction."""
     output:
         movie=directory("results/{sample}/simulated.zarr"),
-    params:
-        simulation=config["simulate_pfm"],
     log:
         "results/logs/simulate_pfm/{sample}.log",
     benchmark:
         "results/benchmarks/simulate_pfm/{sample}.tsv"
-    conda:
-        "../../envs/stem.yaml"
     wildcard_constraints:
         sample=one_of(sample_names("pfm", simulated=True)),
+    conda:
+        "../../envs/stem.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        simulation=config["simulate_pfm"],
     script:
         "../scripts/simulate_pfm.py"
 
@@ -28,11 +28,6 @@ rule tile_frames:
         frames="results/{sample}/frames.zarr",
     output:
         patches=directory("results/{sample}/w{window}/patches.zarr"),
-    params:
-        source=sample_source,
-        window_px=window_px,
-        stride_px=config["pfm"]["stride_px"],
-        patch_px=config["pfm"].get("patch_px"),
     log:
         "results/logs/tile_frames/{sample}_w{window}.log",
     benchmark:
@@ -42,6 +37,11 @@ rule tile_frames:
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        source=sample_source,
+        window_px=window_px,
+        stride_px=config["pfm"]["stride_px"],
+        patch_px=config["pfm"].get("patch_px"),
     script:
         "../scripts/tile_frames.py"
 
@@ -52,6 +52,10 @@ use rule train_model as train_pfm_model with:
     output:
         model="results/{sample}/w{window}/model.pt",
         history="results/{sample}/w{window}/history.tsv",
+    log:
+        "results/logs/train_pfm_model/{sample}_w{window}.log",
+    benchmark:
+        "results/benchmarks/train_pfm_model/{sample}_w{window}.tsv"
     params:
         source=sample_source,
         label=model_label,
@@ -60,10 +64,6 @@ use rule train_model as train_pfm_model with:
         augment_rot90=config["pfm"]["augment_rot90"],
         seed=config["rvae"]["seed"],
         checkpoint="results/{sample}/w{window}/checkpoint.pt",
-    log:
-        "results/logs/train_pfm_model/{sample}_w{window}.log",
-    benchmark:
-        "results/benchmarks/train_pfm_model/{sample}_w{window}.tsv"
 
 
 use rule encode_patches as encode_pfm_patches with:
@@ -91,10 +91,12 @@ rule score_pfm:
             caption="../report/pfm_scores.rst",
             category="Scores",
             subcategory="{sample}",
-            labels={"sample": "{sample}", "model": "w{window}", "figure": "PFM scores"},
+            labels={
+                "sample": "{sample}",
+                "model": "w{window}",
+                "figure": "PFM scores",
+            },
         ),
-    params:
-        source=sample_source,
     log:
         "results/logs/score_pfm/{sample}_w{window}.log",
     benchmark:
@@ -104,6 +106,8 @@ rule score_pfm:
     resources:
         mem_mb=4000,
         runtime=20,
+    params:
+        source=sample_source,
     script:
         "../scripts/score_pfm.py"
 
@@ -127,12 +131,12 @@ rule plot_pfm_model:
             caption="../report/training.rst",
             category="Training",
             subcategory="{sample}",
-            labels={"sample": "{sample}", "model": "w{window}", "figure": "loss curves"},
+            labels={
+                "sample": "{sample}",
+                "model": "w{window}",
+                "figure": "loss curves",
+            },
         ),
-    params:
-        source=sample_source,
-        label=model_label,
-        manifold_size=config["figures"]["manifold_size"],
     log:
         "results/logs/plot_pfm_model/{sample}_w{window}.log",
     benchmark:
@@ -142,6 +146,10 @@ rule plot_pfm_model:
     resources:
         mem_mb=4000,
         runtime=20,
+    params:
+        source=sample_source,
+        label=model_label,
+        manifold_size=config["figures"]["manifold_size"],
     script:
         "../scripts/plot_pfm_model.py"
 
@@ -158,26 +166,34 @@ rule plot_pfm_sweep:
             caption="../report/pfm_sweep.rst",
             category="Latent space",
             subcategory="{sample}",
-            labels={"sample": "{sample}", "model": "all windows", "figure": "window-size sweep"},
+            labels={
+                "sample": "{sample}",
+                "model": "all windows",
+                "figure": "window-size sweep",
+            },
         ),
         switching=report(
             "results/{sample}/figures/pfm_switching.png",
             caption="../report/pfm_switching.rst",
             category="Transformation in time",
             subcategory="{sample}",
-            labels={"sample": "{sample}", "model": "all windows", "figure": "switching path"},
+            labels={
+                "sample": "{sample}",
+                "model": "all windows",
+                "figure": "switching path",
+            },
         ),
         histograms=report(
             "results/{sample}/figures/pfm_histograms.png",
             caption="../report/pfm_histograms.rst",
             category="Latent space",
             subcategory="{sample}",
-            labels={"sample": "{sample}", "model": "all windows", "figure": "latent histograms"},
+            labels={
+                "sample": "{sample}",
+                "model": "all windows",
+                "figure": "latent histograms",
+            },
         ),
-    params:
-        source=sample_source,
-        windows_px=config["pfm"]["windows_px"],
-        frames_to_show=config["figures"]["frames_to_show"],
     log:
         "results/logs/plot_pfm_sweep/{sample}.log",
     benchmark:
@@ -187,5 +203,9 @@ rule plot_pfm_sweep:
     resources:
         mem_mb=4000,
         runtime=20,
+    params:
+        source=sample_source,
+        windows_px=config["pfm"]["windows_px"],
+        frames_to_show=config["figures"]["frames_to_show"],
     script:
         "../scripts/plot_pfm_sweep.py"

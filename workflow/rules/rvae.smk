@@ -5,15 +5,6 @@ rule train_model:
     output:
         model="results/{sample}/{model}/model.pt",
         history="results/{sample}/{model}/history.tsv",
-    params:
-        source=sample_source,
-        label=model_label,
-        hyper=model_hyper,
-        epochs=config["rvae"]["epochs"],
-        augment_rot90=config["rvae"]["augment_rot90"],
-        seed=config["rvae"]["seed"],
-        # not an output: it must survive a failed or killed job so that the rerun resumes from it
-        checkpoint="results/{sample}/{model}/checkpoint.pt",
     log:
         "results/logs/train_model/{sample}_{model}.log",
     benchmark:
@@ -25,6 +16,15 @@ rule train_model:
         gpu=1,
         mem_mb=8000,
         runtime=240,
+    params:
+        source=sample_source,
+        label=model_label,
+        hyper=model_hyper,
+        epochs=config["rvae"]["epochs"],
+        augment_rot90=config["rvae"]["augment_rot90"],
+        seed=config["rvae"]["seed"],
+        # not an output: it must survive a failed or killed job so that the rerun resumes from it
+        checkpoint="results/{sample}/{model}/checkpoint.pt",
     script:
         "../scripts/train_model.py"
 
@@ -36,9 +36,6 @@ rule encode_patches:
         patches="results/{sample}/patches.zarr",
     output:
         latents=directory("results/{sample}/{model}/latents.zarr"),
-    params:
-        source=sample_source,
-        label=model_label,
     log:
         "results/logs/encode_patches/{sample}_{model}.log",
     benchmark:
@@ -50,6 +47,9 @@ rule encode_patches:
         gpu=1,
         mem_mb=8000,
         runtime=60,
+    params:
+        source=sample_source,
+        label=model_label,
     script:
         "../scripts/encode_patches.py"
 
@@ -66,10 +66,12 @@ rule score_latents:
             caption="../report/metrics.rst",
             category="Scores",
             subcategory="{sample}",
-            labels={"sample": "{sample}", "model": "{model}", "figure": "latent scores"},
+            labels={
+                "sample": "{sample}",
+                "model": "{model}",
+                "figure": "latent scores",
+            },
         ),
-    params:
-        source=sample_source,
     log:
         "results/logs/score_latents/{sample}_{model}.log",
     benchmark:
@@ -80,5 +82,7 @@ rule score_latents:
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        source=sample_source,
     script:
         "../scripts/score_latents.py"

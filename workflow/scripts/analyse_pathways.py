@@ -5,9 +5,9 @@ import json
 import numpy as np
 import xarray as xr
 
-from rvae_pathways.kinetics import class_fractions, coordination_groups, find_events, fit_classes, transitions
-from rvae_pathways.rule_runner import run
-from rvae_pathways.tracking import latent_trajectories
+from rvae_pathways.pathways.kinetics import class_fractions, coordination_groups, find_events, fit_classes, transitions
+from rvae_pathways.core.runner import run
+from rvae_pathways.pathways.tracking import latent_trajectories
 
 
 def main(snakemake, log):

@@ -1,16 +1,16 @@
 """Rule encode_patches: posterior means and widths of every patch, next to its coordinates.
 
 The patches are read and encoded a block at a time, and the latents streamed to Zarr
-(:func:`rvae_pathways.encode.encode_patch_store`): memory does not grow with the movie.
+(:func:`rvae_pathways.rvae.encode.encode_patch_store`): memory does not grow with the movie.
 """
 
 import torch
 import xarray as xr
 
-from rvae_pathways.encode import encode_patch_store
-from rvae_pathways.patches import PATCH_COLUMNS
-from rvae_pathways.rule_runner import run
-from rvae_pathways.train import load_model, pick_device
+from rvae_pathways.rvae.encode import encode_patch_store
+from rvae_pathways.stem.patches import PATCH_COLUMNS
+from rvae_pathways.core.runner import run
+from rvae_pathways.rvae.train import load_model, pick_device
 
 
 def main(snakemake, log):

@@ -2,8 +2,8 @@
 
 import xarray as xr
 
-from rvae_pathways.patches import default_window_px, extract_movie_patches
-from rvae_pathways.rule_runner import run
+from rvae_pathways.stem.patches import default_window_px, extract_movie_patches
+from rvae_pathways.core.runner import run
 
 
 def main(snakemake, log):

@@ -4,10 +4,11 @@ import json
 
 import xarray as xr
 
-from rvae_pathways.atom_qc import qc_messages, summarise
-from rvae_pathways.atoms import find_atoms_in_movie, spacing_in_pixels
-from rvae_pathways.errors import InputError
-from rvae_pathways.rule_runner import run
+from rvae_pathways.stem.qc import qc_messages, summarise
+from rvae_pathways.stem.movie import find_atoms_in_movie
+from rvae_pathways.core.geometry import spacing_in_pixels
+from rvae_pathways.core.errors import InputError
+from rvae_pathways.core.runner import run
 
 
 def main(snakemake, log):

@@ -1,8 +1,8 @@
 """Rule load_frames: read the sample's file into the frames Dataset and cache it as Zarr."""
 
-from rvae_pathways.frames import write_frames
-from rvae_pathways.io import read_frames
-from rvae_pathways.rule_runner import run
+from rvae_pathways.core.frames import write_frames
+from rvae_pathways.io.readers import read_frames
+from rvae_pathways.core.runner import run
 
 
 def main(snakemake, log):

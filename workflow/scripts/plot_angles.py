@@ -2,8 +2,8 @@
 
 import xarray as xr
 
-from rvae_pathways.plots import plot_angle_shift_histograms
-from rvae_pathways.rule_runner import run
+from rvae_pathways.figures.stem import plot_angle_shift_histograms
+from rvae_pathways.core.runner import run
 
 
 def main(snakemake, log):

@@ -2,8 +2,8 @@
 
 import json
 
-from rvae_pathways.plots_qc import plot_atom_qc
-from rvae_pathways.rule_runner import run
+from rvae_pathways.figures.qc import plot_atom_qc
+from rvae_pathways.core.runner import run
 
 
 def main(snakemake, log):

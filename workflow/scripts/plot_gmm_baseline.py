@@ -3,8 +3,8 @@
 import numpy as np
 import xarray as xr
 
-from rvae_pathways.plots import frame_cluster_positions, gmm_on_patches, plot_cluster_baseline
-from rvae_pathways.rule_runner import run
+from rvae_pathways.figures.stem import frame_cluster_positions, gmm_on_patches, plot_cluster_baseline
+from rvae_pathways.core.runner import run
 
 
 def main(snakemake, log):

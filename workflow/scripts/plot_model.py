@@ -4,16 +4,16 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from rvae_pathways.manifold import decode_manifold, manifold_axes
-from rvae_pathways.plots import (
+from rvae_pathways.rvae.manifold import decode_manifold, manifold_axes
+from rvae_pathways.figures.stem import (
     plot_latent_manifold,
     plot_latent_maps,
     plot_latent_scatter,
     plot_latent_vs_frame,
     plot_training_history,
 )
-from rvae_pathways.rule_runner import run
-from rvae_pathways.train import load_model
+from rvae_pathways.core.runner import run
+from rvae_pathways.rvae.train import load_model
 
 
 def main(snakemake, log):

@@ -2,8 +2,8 @@
 
 import xarray as xr
 
-from rvae_pathways.plots import plot_data_overview
-from rvae_pathways.rule_runner import run
+from rvae_pathways.figures.stem import plot_data_overview
+from rvae_pathways.core.runner import run
 
 
 def main(snakemake, log):

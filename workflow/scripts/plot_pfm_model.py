@@ -4,10 +4,10 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from rvae_pathways.manifold import decode_manifold, manifold_axes
-from rvae_pathways.plots import plot_latent_manifold, plot_training_history
-from rvae_pathways.rule_runner import run
-from rvae_pathways.train import load_model
+from rvae_pathways.rvae.manifold import decode_manifold, manifold_axes
+from rvae_pathways.figures.stem import plot_latent_manifold, plot_training_history
+from rvae_pathways.core.runner import run
+from rvae_pathways.rvae.train import load_model
 
 
 def main(snakemake, log):

@@ -3,11 +3,11 @@
 import torch
 import xarray as xr
 
-from rvae_pathways.manifold import decode_centre
-from rvae_pathways.pfm_scores import domain_labels
-from rvae_pathways.plots_pfm import plot_latent_histograms, plot_switching_path, plot_window_sweep
-from rvae_pathways.rule_runner import run
-from rvae_pathways.train import load_model
+from rvae_pathways.rvae.manifold import decode_centre
+from rvae_pathways.scores.pfm import domain_labels
+from rvae_pathways.figures.pfm import plot_latent_histograms, plot_switching_path, plot_window_sweep
+from rvae_pathways.core.runner import run
+from rvae_pathways.rvae.train import load_model
 
 
 def main(snakemake, log):

@@ -2,9 +2,9 @@
 
 import xarray as xr
 
-from rvae_pathways.align import prepare_movie
-from rvae_pathways.atoms import spacing_in_pixels
-from rvae_pathways.rule_runner import run
+from rvae_pathways.stem.align import prepare_movie
+from rvae_pathways.core.geometry import spacing_in_pixels
+from rvae_pathways.core.runner import run
 
 
 def main(snakemake, log):

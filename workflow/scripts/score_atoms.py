@@ -4,8 +4,8 @@ import json
 
 import xarray as xr
 
-from rvae_pathways.metrics import score_movie
-from rvae_pathways.rule_runner import run
+from rvae_pathways.scores.atoms import score_movie
+from rvae_pathways.core.runner import run
 
 
 def main(snakemake, log):

@@ -6,9 +6,9 @@ import numpy as np
 import torch
 import xarray as xr
 
-from rvae_pathways.latent_scores import score_against_truth
-from rvae_pathways.rule_runner import run
-from rvae_pathways.train import load_model, pick_device
+from rvae_pathways.scores.latents import score_against_truth
+from rvae_pathways.core.runner import run
+from rvae_pathways.rvae.train import load_model, pick_device
 
 
 def main(snakemake, log):

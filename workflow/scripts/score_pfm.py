@@ -5,10 +5,10 @@ import json
 import torch
 import xarray as xr
 
-from rvae_pathways.manifold import decode_centre
-from rvae_pathways.pfm_scores import domain_labels, score_pfm
-from rvae_pathways.rule_runner import run
-from rvae_pathways.train import load_model
+from rvae_pathways.rvae.manifold import decode_centre
+from rvae_pathways.scores.pfm import domain_labels, score_pfm
+from rvae_pathways.core.runner import run
+from rvae_pathways.rvae.train import load_model
 
 
 def main(snakemake, log):

@@ -1,9 +1,9 @@
 """Rule simulate_pfm: write the built-in PFM switching sequence (with ground truth) to Zarr."""
 
-from rvae_pathways.frames import write_frames
-from rvae_pathways.pfm import add_piezoresponse
-from rvae_pathways.rule_runner import run
-from rvae_pathways.simulate_pfm import simulate_pfm_movie
+from rvae_pathways.core.frames import write_frames
+from rvae_pathways.pfm.piezoresponse import add_piezoresponse
+from rvae_pathways.core.runner import run
+from rvae_pathways.sim.pfm import simulate_pfm_movie
 
 
 def main(snakemake, log):

@@ -1,8 +1,8 @@
 """Rule simulate_stem: write the built-in STEM movie (with ground truth) to Zarr."""
 
-from rvae_pathways.frames import write_frames
-from rvae_pathways.rule_runner import run
-from rvae_pathways.simulate_stem import simulate_stem_movie
+from rvae_pathways.core.frames import write_frames
+from rvae_pathways.core.runner import run
+from rvae_pathways.sim.stem import simulate_stem_movie
 
 
 def main(snakemake, log):

@@ -2,8 +2,8 @@
 
 import xarray as xr
 
-from rvae_pathways.rule_runner import run
-from rvae_pathways.tiles import model_patch_px, tile_movie
+from rvae_pathways.core.runner import run
+from rvae_pathways.pfm.tiles import model_patch_px, tile_movie
 
 
 def main(snakemake, log):

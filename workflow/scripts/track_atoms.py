@@ -3,8 +3,8 @@
 import numpy as np
 import xarray as xr
 
-from rvae_pathways.rule_runner import run
-from rvae_pathways.tracking import angstrom_to_px, track_atoms
+from rvae_pathways.core.runner import run
+from rvae_pathways.pathways.tracking import angstrom_to_px, track_atoms
 
 
 def main(snakemake, log):

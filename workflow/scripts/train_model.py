@@ -8,8 +8,8 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from rvae_pathways.rule_runner import run
-from rvae_pathways.train import estimate_noise_std, fit, pick_device, resolve_hyper, save_model, training_set
+from rvae_pathways.core.runner import run
+from rvae_pathways.rvae.train import estimate_noise_std, fit, pick_device, resolve_hyper, save_model, training_set
 
 
 def main(snakemake, log):

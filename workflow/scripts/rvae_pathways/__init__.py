@@ -1,19 +1,17 @@
 """rvae_pathways: the library behind the Snakemake workflow.
 
-Modules (import what you need; nothing heavy is imported here):
+Sub-packages mirror the workflow's DAG; each imports only its own modules and those of the
+packages listed before it (``tests/test_layout.py``). Nothing heavy is imported here.
 
-- ``errors``         InputError, the one exception for bad user input
-- ``frames``         the frames Dataset contract (``make_frames``, ``check_frames``)
-- ``io``             readers for .npy, .tif, HyperSpy, Digital Micrograph, Velox, Zarr
-- ``simulate_stem``  a Si-doped graphene movie under the beam, with ground truth
-- ``align``          intensity normalisation and drift measurement
-- ``atoms``          atom finding with sub-pixel refinement (contrast, background, noise-based detection)
-- ``atom_qc``        the lattice check of the atoms found in a frame
-- ``fidelity``       atom finding scored on the abTEM physics corpus (tests/data/corpus)
-- ``simulate_physics`` the corpus generator (needs the optional abtem and ase)
-- ``patches``        square windows around atoms
-- ``store``          streaming, chunked appends to Zarr
-- ``metrics``        point matching and detection scores
+- ``core``      errors, the frames Dataset, Zarr stores, the rule runner, geometry, noise, vocabulary
+- ``io``        readers for .npy, TIFF, HyperSpy, Digital Micrograph, Velox EMD, Igor .ibw, Zarr
+- ``sim``       the demo STEM simulator, the PFM switching simulator, the abTEM corpus generator
+- ``stem``      alignment, atom finding, the lattice check, atoms of a movie, patches
+- ``pfm``       piezoresponse from amplitude and phase, tiles
+- ``rvae``      the model, training, encoding, the latent manifold
+- ``pathways``  tracking atoms through the movie, classes, kinetics, events
+- ``scores``    everything that compares with a simulator's truth
+- ``figures``   the figure kit and the figures of each branch
 """
 
 __version__ = "0.1.0"

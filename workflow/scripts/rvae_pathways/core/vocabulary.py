@@ -1,0 +1,11 @@
+"""The names of structural classes and events, shared by the simulator, the analysis and the scores."""
+
+from __future__ import annotations
+
+
+#: Structural classes of ``true_class`` (the code is the index).
+CLASS_NAMES = ("pristine C", "Si", "C in 5-7 defect", "edge C")
+
+
+#: Kinds of ``true_event_kind`` (the code is the index).
+EVENT_KINDS = ("dopant hop", "atom removed", "Stone-Wales")

@@ -1,0 +1,1 @@
+"""Figures: the STEM kit and figures, pathways, PFM, the lattice check."""

@@ -1,0 +1,340 @@
+"""The figure kit: page sizes and style, figures and their saving, scale bars, colours of classes,
+labels and display limits, shared by every figure module."""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+
+import numpy as np
+
+DPI = 150
+
+
+PAGE_WIDTH_IN = 7.2
+
+
+MAX_HEIGHT_IN = 9.5
+
+
+STYLE = {
+    "font.size": 9,
+    "axes.titlesize": 9.5,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "figure.titlesize": 11,
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+}
+
+
+ATOM_COLOUR = "#ff8c1a"
+
+
+UNKNOWN_CLASS_COLOUR = "#9a9a9a"
+
+
+NO_ROTATION_TEXT = "no rotation latent"
+
+
+NO_SHIFT_TEXT = "no translation latent"
+
+
+def styled(func):
+    """Run a plotting function inside this module's rc settings (font sizes, white background)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        import matplotlib
+
+        with matplotlib.rc_context(STYLE):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def new_figure(width_in: float, height_in: float):
+    """A constrained-layout :class:`~matplotlib.figure.Figure` on an Agg canvas (no pyplot).
+
+    Parameters
+    ----------
+    width_in, height_in : float
+        Size in inches, clipped to ``PAGE_WIDTH_IN`` x ``MAX_HEIGHT_IN``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    size = (min(float(width_in), PAGE_WIDTH_IN), min(float(height_in), MAX_HEIGHT_IN))
+    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig, path):
+    """Write ``fig`` as a PNG at ``DPI`` (creating the folder) and return it.
+
+    The figure was never registered with pyplot, so there is nothing to close: it is freed when
+    the caller drops it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, format="png")
+    return fig
+
+
+def no_data(ax, text: str) -> None:
+    """Write ``text`` in the middle of an axes that has nothing to show."""
+    ax.text(
+        0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=10,
+        color="0.2", bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.6", "alpha": 0.9},
+    )
+
+
+def bare_image_axes(ax) -> None:
+    """Hide the ticks of an image panel (its scale bar gives the length)."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def scale_bar_length(width_nm: float, fraction: float = 0.2) -> tuple[float, str]:
+    """A round scale-bar length close to ``fraction`` of an image width, and its label.
+
+    The length is the largest 1, 2 or 5 times a power of ten not above ``fraction * width_nm``;
+    below 1 nm the label is in Angstrom.
+
+    Parameters
+    ----------
+    width_nm : float
+        Width of the image in nm (positive).
+    fraction : float
+
+    Returns
+    -------
+    length_nm : float
+    label : str, e.g. ``"5 nm"`` or ``"2 Å"``
+    """
+    if not (width_nm > 0 and np.isfinite(width_nm)):
+        raise ValueError(f"image width must be a positive number of nm, got {width_nm!r}")
+    length = _round_down_125(fraction * width_nm)
+    if length >= 1.0:
+        return length, f"{length:g} nm"
+    return length, f"{round(length * 10, 6):g} Å"
+
+
+def _round_down_125(value: float) -> float:
+    """Largest 1, 2 or 5 times a power of ten that does not exceed ``value`` (> 0)."""
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in (5.0, 2.0, 1.0):
+        if step * power <= value * (1 + 1e-9):
+            return round(step * power, 12)
+    return power
+
+
+def add_scale_bar(ax, width_px: int, pixel_size_nm: float | None, colour: str = "white") -> str:
+    """Draw a scale bar in the lower left of an image panel.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+        Holds an image drawn with ``imshow`` (x from -0.5 to ``width_px`` - 0.5).
+    width_px : int
+        Image width in px.
+    pixel_size_nm : float or None
+        Without a valid pixel size the bar is labelled in px.
+    colour : str
+
+    Returns
+    -------
+    str
+        The bar's label. Its artists carry ``gid="scale-bar"``.
+    """
+    from matplotlib import patheffects
+    from matplotlib.patches import Rectangle
+    from matplotlib.transforms import blended_transform_factory
+
+    if pixel_size_nm is not None and np.isfinite(pixel_size_nm) and pixel_size_nm > 0:
+        length_nm, label = scale_bar_length(width_px * pixel_size_nm)
+        length_px = length_nm / pixel_size_nm
+    else:
+        length_px = _round_down_125(0.2 * width_px)
+        label = f"{length_px:g} px"
+    trans = blended_transform_factory(ax.transData, ax.transAxes)
+    x0 = -0.5 + 0.05 * width_px
+    outline = [patheffects.withStroke(linewidth=2, foreground="black")]
+    ax.add_patch(
+        Rectangle((x0, 0.05), length_px, 0.022, transform=trans, facecolor=colour, edgecolor="black",
+                  linewidth=0.5, gid="scale-bar", zorder=5)
+    )
+    ax.text(x0 + length_px / 2, 0.085, label, transform=trans, ha="center", va="bottom", color=colour,
+            fontsize=8, fontweight="bold", path_effects=outline, gid="scale-bar", zorder=5)
+    return label
+
+
+def pixel_size_of(ds) -> float | None:
+    """``attrs["pixel_size_nm"]`` of a Dataset as a float, or None where missing or invalid."""
+    value = getattr(ds, "attrs", {}).get("pixel_size_nm")
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) and value > 0 else None
+
+
+def class_names(ds) -> list[str]:
+    """Names of the structural classes from ``attrs["true_class_names"]`` (comma-separated or a list)."""
+    names = getattr(ds, "attrs", {}).get("true_class_names", "")
+    if isinstance(names, str):
+        names = names.split(",") if names else []
+    return [str(n).strip() for n in names]
+
+
+def class_colour(code: int):
+    """Colour of structural class ``code``: tab10 by code, grey for -1 (unknown)."""
+    import matplotlib
+
+    if code < 0:
+        return UNKNOWN_CLASS_COLOUR
+    return matplotlib.colormaps["tab10"](int(code) % 10)
+
+
+def class_label(code: int, names: list[str]) -> str:
+    if code < 0:
+        return "unknown"
+    return names[code] if code < len(names) else f"class {code}"
+
+
+def rotation_deg(latents) -> np.ndarray | None:
+    """Rotation latent in degrees wrapped to [-180, 180), or None for a model without one.
+
+    None when ``theta_deg`` is absent, all zero, or ``attrs["model"] == "vae"``.
+    """
+    if "theta_deg" not in latents or str(latents.attrs.get("model", "")).lower() == "vae":
+        return None
+    theta = np.asarray(latents["theta_deg"].values, dtype=float)
+    if theta.size == 0 or not np.any(np.abs(theta) > 1e-6):
+        return None
+    return (theta + 180.0) % 360.0 - 180.0
+
+
+def shift_px(latents, name: str) -> np.ndarray | None:
+    """A translation latent (px), or None where absent or all zero."""
+    if name not in latents:
+        return None
+    values = np.asarray(latents[name].values, dtype=float)
+    return values if values.size and np.any(np.abs(values) > 1e-9) else None
+
+
+def latent_columns(latents, n: int = 2) -> list[np.ndarray]:
+    """The first ``n`` latent coordinates ``z_mean[:, k]`` (fewer if the model has fewer)."""
+    z = np.asarray(latents["z_mean"].values, dtype=float)
+    if z.ndim == 1:
+        z = z[:, None]
+    return [z[:, k] for k in range(min(n, z.shape[1]))]
+
+
+def count_label(n: int, noun: str, plural: str | None = None) -> str:
+    """``"1 frame"``, ``"3 frames"``; ``plural`` for nouns that do not just add an s."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
+
+
+def z_label(k: int) -> str:
+    return f"$z_{k + 1}$ (a.u.)"
+
+
+def model_name(latents) -> str:
+    return str(latents.attrs.get("model", "model")).replace("rvae", "rVAE").replace("vae", "VAE")
+
+
+def choose_frames(n_frames: int, frames_to_show=None) -> list[int]:
+    """Frame indices to draw: ``frames_to_show`` checked, or the first, middle and last frame."""
+    if n_frames < 1:
+        raise ValueError("the movie has no frames")
+    if frames_to_show is None:
+        return sorted({0, n_frames // 2, n_frames - 1})
+    shown = [int(i) for i in np.atleast_1d(frames_to_show)]
+    bad = [i for i in shown if not 0 <= i < n_frames]
+    if bad or not shown:
+        raise ValueError(f"frames_to_show must be indices 0..{n_frames - 1}, got {list(np.atleast_1d(frames_to_show))}")
+    return shown
+
+
+def typical_spacing_px(y, x) -> float | None:
+    """Median nearest-neighbour distance of the points (px), or None for fewer than two points."""
+    y = np.asarray(y, dtype=float)
+    x = np.asarray(x, dtype=float)
+    if y.size < 2:
+        return None
+    from scipy.spatial import cKDTree
+
+    points = np.column_stack([y, x])
+    distance, _ = cKDTree(points).query(points, k=2)
+    spacing = float(np.median(distance[:, 1]))
+    return spacing if spacing > 0 else None
+
+
+def marker_area(diameter_px: float, width_px: int, panel_width_in: float) -> float:
+    """Scatter marker area (pt^2) for a marker ``diameter_px`` wide in an image panel."""
+    points = diameter_px * panel_width_in * 72.0 / max(width_px, 1)
+    return float(np.clip(points, 1.5, 30.0) ** 2)
+
+
+def display_limits(images, low: float = 0.5, high: float = 99.5) -> tuple[float, float]:
+    """Robust grey-scale limits shared by several images."""
+    values = np.concatenate([np.asarray(a, dtype=float).ravel() for a in images])
+    vmin, vmax = np.percentile(values, [low, high])
+    if vmax <= vmin:
+        vmin, vmax = float(values.min()), float(values.max())
+        if vmax <= vmin:
+            vmax = vmin + 1.0
+    return float(vmin), float(vmax)
+
+
+def panel_size(n_cols: int, n_rows: int, aspect: float, extra_w: float, extra_h: float) -> float:
+    """Panel width (in) so that a grid of panels plus margins fits the page."""
+    width = (PAGE_WIDTH_IN - extra_w) / n_cols
+    height_limit = (MAX_HEIGHT_IN - extra_h) / (n_rows * aspect)
+    return max(0.8, min(width, height_limit, 3.4))
+
+
+def discrete_colours(k: int) -> list:
+    """``k`` distinguishable colours (tab10, tab20, then samples of turbo)."""
+    import matplotlib
+
+    if k <= 10:
+        return [matplotlib.colormaps["tab10"](i) for i in range(k)]
+    if k <= 20:
+        return [matplotlib.colormaps["tab20"](i) for i in range(k)]
+    return [matplotlib.colormaps["turbo"](v) for v in np.linspace(0.05, 0.95, k)]
+
+
+def tick_every(n: int, most: int = 9) -> int:
+    return max(1, math.ceil(n / most))
+
+
+def histogram_bins(values: np.ndarray, most: int = 60) -> np.ndarray:
+    """Histogram bin edges: numpy's "auto" rule, at most ``most`` bins, never zero-width."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0 or values.max() == values.min():
+        centre = float(values[0]) if values.size else 0.0
+        return np.linspace(centre - 0.5, centre + 0.5, 6)
+    edges = np.histogram_bin_edges(values, bins="auto")
+    if len(edges) - 1 > most:
+        edges = np.linspace(values.min(), values.max(), most + 1)
+    return edges
+
+
+def robust_norm(values: np.ndarray):
+    """Colour limits from the 1st and 99th percentiles (never of zero width)."""
+    from matplotlib.colors import Normalize
+
+    lo, hi = np.percentile(values, [1, 99]) if values.size else (0.0, 1.0)
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    return Normalize(float(lo), float(hi))

@@ -1,0 +1,1 @@
+"""Tracking atoms over the movie, classes, kinetics and events."""

@@ -1,0 +1,785 @@
+"""Structural classes, class kinetics, transitions and events from content latents along tracks.
+
+The steps, each a pure function on arrays (one row per observation: an atom seen in a frame that
+has a patch, hence a latent; ``track`` from :mod:`rvae_pathways.pathways.tracking`):
+
+1. :func:`fit_classes`: a Gaussian mixture on the standardised content latents cuts the latent
+   space into classes (the number fixed, or chosen by BIC); class 0 is the most populous.
+   Optionally one mixture per group of atoms (:func:`coordination_groups`: lattice atoms with
+   three neighbours, under-coordinated atoms at edges), so that no class mixes the groups.
+2. :func:`class_fractions`: the share of each class per frame (the kinetics curve).
+3. :func:`transitions`: class-to-class counts and per-frame rates between consecutive
+   observations of one track.
+4. :func:`find_events`: class changes along a track that persist (a one-frame flicker is no
+   event).
+5. :func:`score_events` (simulated data only): found events against the simulator's dopant hops
+   and Stone-Wales rotations, after naming each latent class by the structure most of its
+   patches have (:func:`majority_structure`).
+
+What one true event looks like in tracks (see :mod:`rvae_pathways.sim.stem`):
+
+- **Dopant hop.** The Si swaps site with a bonded carbon and keeps its id: the Si id moves from
+  site A to site B and the carbon's id from B to A. Tracks that follow *sites* (a tracker whose
+  largest step is under a bond length, as :mod:`rvae_pathways.pathways.tracking`) see two class changes
+  one bond apart in the same frame: A goes out of the Si class, B comes into it. Tracks that
+  follow the simulator's *ids* (``true_id`` as an oracle) see no Si class change at all (the Si
+  stays Si, the carbon stays carbon); only neighbours of the Si change environment.
+- **Stone-Wales rotation.** Two carbons turn about their bond's midpoint (each moves ~0.7 bond
+  lengths) and they and their four bonded carbons become "C in 5-7 defect" (0.5 to 1.3 bond
+  lengths from the midpoint). The two hexagons beside the bond become pentagons and the two at
+  its ends heptagons: their other ten atoms stay "pristine C" in the simulator's labels, but
+  their rings changed and a patch two spacings across shows it, so an rVAE class may change
+  there too. A site tracker loses the two turned atoms (they start new tracks, which have no
+  earlier class), so up to 14 changes remain, within about two bonds of the rotated pair.
+
+:func:`find_events` drops flicker by persistence (``min_persist`` observations in the new
+class); optionally (``swap_radius_px``) it also keeps a short-lived change that is one half of a
+swap between neighbouring tracks, which is what a hop and its hop back look like.
+
+:func:`score_events` therefore matches a predicted event to a true one when it lies within the
+tolerance of any site of the true event's *footprint* (hop: both sites; Stone-Wales: the 16 atoms
+of its two pentagons and two heptagons), and lets one true event absorb several predicted events
+(2 for a hop, 16 for a Stone-Wales defect), all counting as true positives; a predicted event beyond that is a false
+positive.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..core.errors import InputError, check_number
+from ..core.vocabulary import CLASS_NAMES, EVENT_KINDS
+
+__all__ = [
+    "TARGETS",
+    "SCORED_KINDS",
+    "fit_classes",
+    "coordination_groups",
+    "class_fractions",
+    "transitions",
+    "find_events",
+    "majority_structure",
+    "class_composition",
+    "event_footprints",
+    "score_events",
+]
+
+#: Targets of :func:`score_events`, per scored kind.
+TARGETS = {"precision": 0.9, "recall": 0.9}
+
+#: Scored kinds: predicted-event definition, the simulator's kind it is matched to, and how many
+#: predicted events one true event may absorb (all true positives).
+SCORED_KINDS = {
+    "dopant hop": {
+        "true_kind": "dopant hop",
+        "max_per_true": 2,
+        "definition": "a change into or out of a class named 'Si' (exactly one side Si)",
+    },
+    "defect formation": {
+        "true_kind": "Stone-Wales",
+        "max_per_true": 16,
+        "definition": "a change from a class named 'pristine C' into a class named 'C in 5-7 defect'",
+    },
+}
+
+PRISTINE, SILICON, DEFECT = "pristine C", "Si", "C in 5-7 defect"
+N_INIT = 3  # Gaussian mixture restarts per number of components
+MIN_ROWS_PER_CLASS = 20  # with groups: a group of n rows gets at most n // 20 classes
+_LIST_MAX = 10  # unmatched events listed per kind in the scores
+
+
+# --------------------------------------------------------------------------------------------
+# input checks
+
+
+def _int_array(name, values, n=None):
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise InputError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            raise InputError(f"{name} must hold whole numbers")
+    arr = arr.astype(np.int64)
+    if n is not None and len(arr) != n:
+        raise InputError(f"{name} has {len(arr)} entries, expected {n} (one per observation)")
+    return arr
+
+
+def _json_float(v):
+    return None if v is None or not np.isfinite(v) else float(v)
+
+
+# --------------------------------------------------------------------------------------------
+# 1. classes
+
+
+def fit_classes(z, n_components=None, bic_range=(2, 8), seed=0, groups=None):
+    """Cut the content latents into classes with a Gaussian mixture, optionally within groups.
+
+    Each latent is standardised (zero mean, unit standard deviation) before fitting a
+    full-covariance :class:`sklearn.mixture.GaussianMixture` (3 restarts, ``random_state=seed``),
+    so the result depends only on the input and the seed.
+
+    With ``groups`` (one value per row, e.g. each atom's coordination: see
+    :func:`coordination_groups`), every group gets a mixture of its own (standardised on its own
+    rows), so no class mixes groups: the latents describe the structure, the groups say what the
+    atom finder already knows for sure. A group of n rows gets at most ``n //``
+    :data:`MIN_ROWS_PER_CLASS` components (at least 1), and fewer than the low end of
+    ``bic_range`` when that is more.
+
+    Parameters
+    ----------
+    z : (n, k) array
+        Content latents (e.g. ``z_mean`` of ``latents.zarr``); a 1-D array is one latent.
+    n_components : int or None
+        Number of classes (per group); None chooses the number with the lowest BIC in
+        ``bic_range`` (per group).
+    bic_range : (int, int)
+        Smallest and largest number of components tried (both included) when
+        ``n_components`` is None.
+    seed : int
+    groups : (n,) int array or None
+
+    Returns
+    -------
+    labels : (n,) int64 array
+        Class of each row (the component of highest posterior), renumbered by population:
+        class 0 holds the most rows, class 1 the next, ...; ties keep the fitting order (groups
+        in increasing value, then the mixture's order).
+    info : dict (JSON-ready)
+        ``k`` (classes), ``chosen_by`` ("bic" or "fixed"), ``bic`` ({k as str: BIC}; with
+        groups, {group as str: {k as str: BIC}}), ``counts``, ``weights`` (share of all rows),
+        ``means`` and ``covariances`` (in the units of ``z``) in class order, ``group`` of
+        each class (None without groups), ``standardise`` ({"mean", "scale"}, per group with
+        groups) and ``seed``.
+    """
+    z = np.asarray(z, dtype=float)
+    if z.ndim == 1:
+        z = z[:, None]
+    if z.ndim != 2 or len(z) == 0:
+        raise InputError(f"z must be an (n, k) array with n > 0, got shape {z.shape}")
+    if not np.all(np.isfinite(z)):
+        raise InputError("z holds NaN or infinite values")
+    seed = check_number("seed", seed, low=0, integer=True)
+    if n_components is not None:
+        n_components = check_number("n_components", n_components, low=1, integer=True)
+        ks = [n_components]
+    else:
+        try:
+            lo, hi = (int(v) for v in bic_range)
+        except (TypeError, ValueError):
+            raise InputError(f"bic_range must be two whole numbers, got {bic_range!r}") from None
+        if lo < 1 or hi < lo:
+            raise InputError(f"bic_range must be (low, high) with 1 <= low <= high, got {bic_range!r}")
+        ks = list(range(lo, hi + 1))
+    if groups is None:
+        if max(ks) > len(z):
+            raise InputError(f"{max(ks)} classes need at least as many rows of z, got {len(z)}")
+        group_of = np.zeros(len(z), np.int64)
+    else:
+        group_of = _int_array("groups", groups, len(z))
+
+    raw = np.empty(len(z), np.int64)
+    parts, bic, standardise = [], {}, {}
+    for g in np.unique(group_of):
+        rows = np.flatnonzero(group_of == g)
+        cap = len(z) if groups is None else max(1, len(rows) // MIN_ROWS_PER_CLASS)
+        ks_g = sorted({min(k, cap) for k in ks})
+        labels_g, gm, bic_g, mean, scale = _fit_mixture(z[rows], ks_g, seed)
+        raw[rows] = labels_g + sum(len(p["weights"]) for p in parts)
+        parts.append({"group": None if groups is None else int(g), "rows": len(rows), "weights": gm.weights_,
+                      "means": gm.means_ * scale + mean, "covariances": gm.covariances_ * np.outer(scale, scale)[None]})
+        bic[str(int(g))] = bic_g
+        standardise[str(int(g))] = {"mean": mean.tolist(), "scale": scale.tolist()}
+    k_total = int(raw.max()) + 1
+    counts = np.bincount(raw, minlength=k_total)
+    order = np.lexsort((np.arange(k_total), -counts))  # most populous first
+    rank = np.empty(k_total, np.int64)
+    rank[order] = np.arange(k_total)
+    weights = np.concatenate([p["weights"] * p["rows"] / len(z) for p in parts])
+    means = np.concatenate([p["means"] for p in parts])
+    covariances = np.concatenate([p["covariances"] for p in parts])
+    class_group = [p["group"] for p in parts for _ in range(len(p["weights"]))]
+    info = {
+        "k": k_total,
+        "chosen_by": "fixed" if n_components is not None else "bic",
+        "bic": bic["0"] if groups is None else bic,
+        "counts": counts[order].tolist(),
+        "weights": weights[order].tolist(),
+        "means": means[order].tolist(),
+        "covariances": covariances[order].tolist(),
+        "group": [class_group[i] for i in order],
+        "standardise": standardise["0"] if groups is None else standardise,
+        "seed": int(seed),
+    }
+    return rank[raw], info
+
+
+def _fit_mixture(z, ks, seed):
+    """The Gaussian mixture of lowest BIC over ``ks`` on standardised ``z``: labels, model, BICs, mean, scale."""
+    from sklearn.mixture import GaussianMixture
+
+    mean = z.mean(axis=0)
+    scale = z.std(axis=0)
+    scale[scale == 0] = 1.0
+    zs = (z - mean) / scale
+    bic, models = {}, {}
+    for k in ks:
+        gm = GaussianMixture(k, covariance_type="full", n_init=N_INIT, random_state=seed)
+        gm.fit(zs)
+        bic[k] = float(gm.bic(zs))
+        models[k] = gm
+    best = min(ks, key=lambda k: (bic[k], k))
+    return models[best].predict(zs), models[best], {str(k): bic[k] for k in ks}, mean, scale
+
+
+def coordination_groups(neighbours, full=3):
+    """0 for atoms with at least ``full`` neighbours (in the lattice), 1 for fewer (at an edge or a vacancy).
+
+    ``neighbours`` is the atom table's count within ``atoms.neighbour_radius`` spacings
+    (:func:`rvae_pathways.stem.atoms.find_atoms`); graphene's lattice atoms have 3. A negative count
+    (an atom at the frame's border, whose neighbourhood is partly outside the field of view) is
+    not evidence of an edge: such atoms join the lattice group.
+    """
+    neighbours = np.asarray(neighbours)
+    return ((neighbours >= 0) & (neighbours < full)).astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# 2. kinetics
+
+
+def class_fractions(labels, frame, n_frames, n_classes):
+    """Share of each class among the observations of each frame (the kinetics curve).
+
+    Parameters
+    ----------
+    labels : (n,) int array, classes in ``[0, n_classes)``
+    frame : (n,) int array, frames in ``[0, n_frames)``
+    n_frames, n_classes : int
+
+    Returns
+    -------
+    (n_frames, n_classes) float array; each row sums to 1, or is NaN for a frame without
+    observations.
+    """
+    n_frames = check_number("n_frames", n_frames, low=1, integer=True)
+    n_classes = check_number("n_classes", n_classes, low=1, integer=True)
+    labels = _int_array("labels", labels)
+    frame = _int_array("frame", frame, len(labels))
+    if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
+        raise InputError(f"labels must lie in [0, {n_classes}), got {labels.min()}..{labels.max()}")
+    if len(frame) and (frame.min() < 0 or frame.max() >= n_frames):
+        raise InputError(f"frame must lie in [0, {n_frames}), got {frame.min()}..{frame.max()}")
+    counts = np.zeros((n_frames, n_classes))
+    np.add.at(counts, (frame, labels), 1.0)
+    total = counts.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, counts / np.where(total > 0, total, 1), np.nan)
+
+
+# --------------------------------------------------------------------------------------------
+# tracks
+
+
+def _track_order(labels, track, frame):
+    """Rows with a track (>= 0) sorted by (track, frame); InputError on a track seen twice in a frame."""
+    labels = _int_array("labels", labels)
+    track = _int_array("track", track, len(labels))
+    frame = _int_array("frame", frame, len(labels))
+    rows = np.flatnonzero(track >= 0)
+    rows = rows[np.lexsort((frame[rows], track[rows]))]
+    same = track[rows[1:]] == track[rows[:-1]]
+    if np.any(same & (frame[rows[1:]] == frame[rows[:-1]])):
+        raise InputError("a track holds two observations in one frame; tracks must be one atom per frame")
+    return labels, track, frame, rows
+
+
+def transitions(labels, track, frame, n_classes):
+    """Class changes between consecutive observations of each track.
+
+    A *step* joins two consecutive observations of one track: the next frame in which the track
+    is seen, so a step may span a gap of several frames. Rows with a negative track (untracked)
+    are ignored.
+
+    Parameters
+    ----------
+    labels : (n,) int array, classes in ``[0, n_classes)``
+    track : (n,) int array, track id per observation (< 0: none)
+    frame : (n,) int array
+    n_classes : int
+
+    Returns
+    -------
+    dict (JSON-ready):
+
+    - ``counts``: (n_classes x n_classes) list, steps from class i to class j;
+    - ``frames_in_class``: per class i, the frames spanned by the steps that start in i (the
+      exposure: a step with a gap of g frames counts g);
+    - ``rates``: per frame probability of going i -> j, ``counts[i][j] / frames_in_class[i]``
+      off the diagonal; the diagonal is 1 minus the row's off-diagonal sum (staying), so rows
+      sum to 1; None for a class no step starts in;
+    - ``step_probabilities``: ``counts`` normalised per row (per observed step, gaps ignored);
+    - ``n_steps``, ``n_tracks``, ``n_classes``.
+    """
+    n_classes = check_number("n_classes", n_classes, low=1, integer=True)
+    labels, track, frame, rows = _track_order(labels, track, frame)
+    if len(rows) and (labels[rows].min() < 0 or labels[rows].max() >= n_classes):
+        raise InputError(f"labels must lie in [0, {n_classes})")
+    a, b = rows[:-1], rows[1:]
+    step = track[a] == track[b]
+    a, b = a[step], b[step]
+    gap = (frame[b] - frame[a]).astype(float)
+    counts = np.zeros((n_classes, n_classes), np.int64)
+    np.add.at(counts, (labels[a], labels[b]), 1)
+    exposure = np.bincount(labels[a], weights=gap, minlength=n_classes)
+    rates = np.full((n_classes, n_classes), np.nan)
+    steps_from = counts.sum(axis=1)
+    for i in np.flatnonzero(exposure > 0):
+        rates[i] = counts[i] / exposure[i]
+        rates[i, i] = 0.0
+        rates[i, i] = 1.0 - rates[i].sum()
+    probs = np.full((n_classes, n_classes), np.nan)
+    has = steps_from > 0
+    probs[has] = counts[has] / steps_from[has, None]
+    return {
+        "n_classes": int(n_classes),
+        "n_steps": int(len(a)),
+        "n_tracks": int(len(np.unique(track[rows]))),
+        "counts": counts.tolist(),
+        "frames_in_class": exposure.tolist(),
+        "rates": [[_json_float(v) for v in row] for row in rates],
+        "step_probabilities": [[_json_float(v) for v in row] for row in probs],
+    }
+
+
+def find_events(labels, track, frame, y, x, min_persist=2, swap_radius_px=None, latents=None):
+    """Persistent class changes along tracks.
+
+    Each track's observations (in frame order) are cut into runs of equal class. A run is
+    *confirmed* when it
+
+    - lasts at least ``min_persist`` observations, or
+    - is the track's first run (its initial class: what came before the track's first
+      observation is unknown, so it is not asked to persist), or
+    - with ``swap_radius_px`` set, is one half of a *swap*: in the frame the run starts, another
+      track within ``swap_radius_px`` changes class so that the class this track left appears
+      there, or the class this track entered leaves there (a dopant trading sites with a
+      carbon). A hop and its hop back one frame later, or a hop in the movie's last frame, are
+      swaps that no persistence could confirm. With ``latents`` given, two changes also pair
+      when they move in opposite directions between the classes' mean latents (cosine at most
+      :data:`SWAP_COSINE`, lengths within a factor 2): a model may give the same species on the
+      two sublattices of a lattice two classes (Si on A, Si on B), and a dopant trading sites
+      then leaves one and enters the other, while the content moved, Si to C and C to Si, is
+      opposite.
+
+    Shorter runs are flicker and are dropped: the track keeps the class of its last confirmed
+    run. An event is a confirmed run whose class differs from the track's previous confirmed
+    run; its frame and position are those of the first observation in the new class after the
+    previous confirmed run (the first frame in the new class, flicker in between skipped).
+    Hence, with ``min_persist=2`` and no swap:
+
+    - a one-frame flicker ``A A B A A`` is no event;
+    - ``A A B C C`` gives one event, A -> C at the first C (the flicker B is skipped);
+    - ``A A C B C C`` gives one event, A -> C dated at the first C (the change began there);
+    - a change whose new class ends, with the track or the movie, before ``min_persist``
+      observations (``A A A B``) is never confirmed and gives no event.
+
+    Persistence counts observations, not frames: a track missed in a frame (a gap) still
+    confirms with its next observations. Rows with a negative track are ignored.
+
+    Parameters
+    ----------
+    labels, track, frame : (n,) int arrays
+    y, x : (n,) float arrays, positions (px)
+    min_persist : int (>= 1); 1 makes every class change an event
+    swap_radius_px : float or None
+        Largest distance (px) between the two tracks of a swap (about 1.25 atom spacings);
+        None: no swap rule.
+    latents : (n, d) float array, optional
+        The observations' latents; their class means let swaps pair by opposite moves.
+
+    Returns
+    -------
+    pandas.DataFrame with columns ``frame``, ``track``, ``y``, ``x``, ``from_class``,
+    ``to_class`` and ``row`` (the event's observation, an index into the inputs), sorted by
+    frame then track.
+    """
+    min_persist = check_number("min_persist", min_persist, low=1, integer=True)
+    if swap_radius_px is not None:
+        swap_radius_px = check_number("swap_radius_px", swap_radius_px, low=0)
+    labels, track, frame, rows = _track_order(labels, track, frame)
+    y = np.asarray(y, dtype=float).ravel()
+    x = np.asarray(x, dtype=float).ravel()
+    if len(y) != len(labels) or len(x) != len(labels):
+        raise InputError("y and x need one entry per observation")
+    columns = ["frame", "track", "y", "x", "from_class", "to_class", "row"]
+    if len(rows) == 0:
+        return pd.DataFrame({c: np.zeros(0, float if c in ("y", "x") else np.int64) for c in columns})
+    t, c = track[rows], labels[rows]
+    new_run = np.ones(len(rows), bool)
+    new_run[1:] = (t[1:] != t[:-1]) | (c[1:] != c[:-1])
+    start = np.flatnonzero(new_run)  # runs, in (track, frame) order
+    length = np.diff(np.append(start, len(rows)))
+    first = np.ones(len(start), bool)
+    first[1:] = t[start[1:]] != t[start[:-1]]
+    confirmed = (length >= min_persist) | first
+    if swap_radius_px is not None:
+        means = None if latents is None else _class_means(latents, labels)
+        confirmed |= _swaps(start, first, c, frame[rows], y[rows], x[rows], swap_radius_px, means)
+    ends = np.append(start[1:], len(rows))[confirmed]  # one past each confirmed run's end
+    start = start[confirmed]
+    rt, rc = t[start], c[start]
+    change = np.zeros(len(start), bool)
+    change[1:] = (rt[1:] == rt[:-1]) & (rc[1:] != rc[:-1])
+    idx = np.flatnonzero(change)
+    # the event is the first observation in the new class after the previous confirmed run
+    # (A A B C B B: the change to B is dated at the first B, the flicker C in between)
+    first_new = [ends[k - 1] + np.flatnonzero(c[ends[k - 1] : start[k] + 1] == rc[k])[0] for k in idx]
+    ev_rows = rows[np.asarray(first_new, dtype=np.int64)]
+    out = pd.DataFrame(
+        {
+            "frame": frame[ev_rows],
+            "track": track[ev_rows],
+            "y": y[ev_rows],
+            "x": x[ev_rows],
+            "from_class": rc[idx - 1].astype(np.int64),
+            "to_class": rc[idx].astype(np.int64),
+            "row": ev_rows.astype(np.int64),
+        }
+    )
+    return out.sort_values(["frame", "track"], kind="stable").reset_index(drop=True)
+
+
+#: Two class changes at neighbouring sites pair as a swap when their moves between class means
+#: point this opposite or more (cosine; -1 is exactly opposite). See :func:`find_events`.
+SWAP_COSINE = -0.8
+
+
+def _class_means(latents, labels):
+    """Mean latent of every class, (k, d); rows of classes without members are NaN."""
+    latents = np.asarray(latents, dtype=float).reshape(len(labels), -1)
+    labels = np.asarray(labels)
+    k = int(labels.max()) + 1 if len(labels) else 0
+    means = np.full((k, latents.shape[1]), np.nan)
+    for cls in np.unique(labels[labels >= 0]):
+        means[cls] = latents[labels == cls].mean(axis=0)
+    return means
+
+
+def _swaps(start, first, c, f, y, x, radius, means=None):
+    """Runs (by index into ``start``) that begin with one half of a swap (see :func:`find_events`).
+
+    ``start``: first sorted observation of each run; ``first``: run opens its track; ``c``,
+    ``f``, ``y``, ``x``: class, frame and position of each sorted observation.
+    """
+    from scipy.spatial import cKDTree
+
+    out = np.zeros(len(start), bool)
+    chg = np.flatnonzero(~first)  # runs that start with a class change
+    old, new = c[start[chg] - 1], c[start[chg]]
+    fr = f[start[chg]]
+    pos = np.stack([y[start[chg]], x[start[chg]]], axis=1)
+    for value in np.unique(fr):
+        i = np.flatnonzero(fr == value)
+        if len(i) < 2:
+            continue
+        pairs = cKDTree(pos[i]).query_pairs(radius, output_type="ndarray")
+        if len(pairs) == 0:
+            continue
+        a, b = i[pairs[:, 0]], i[pairs[:, 1]]
+        swap = (old[a] == new[b]) | (new[a] == old[b])
+        if means is not None:
+            move_a, move_b = means[new[a]] - means[old[a]], means[new[b]] - means[old[b]]
+            len_a, len_b = np.linalg.norm(move_a, axis=1), np.linalg.norm(move_b, axis=1)
+            cosine = np.sum(move_a * move_b, axis=1) / np.maximum(len_a * len_b, 1e-12)
+            similar = (len_a <= 2 * len_b) & (len_b <= 2 * len_a)
+            swap |= (cosine <= SWAP_COSINE) & similar
+        out[chg[a[swap]]] = True
+        out[chg[b[swap]]] = True
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# 5. scoring against the simulator
+
+
+def class_composition(labels, true_class, names):
+    """How the true structural classes spread over the latent classes.
+
+    Parameters
+    ----------
+    labels : (n,) int array, latent class per observation
+    true_class : (n,) int array, index into ``names`` (other values, e.g. -1, are ignored)
+    names : sequence of str, the structural class names (e.g. ``simulate_stem.CLASS_NAMES``)
+
+    Returns
+    -------
+    list (JSON-ready), one dict per latent class ``0..max(labels)``: ``class``, ``n``,
+    ``counts`` ({name: n}), ``majority`` (name, None for an empty class) and ``purity``
+    (share of the majority).
+    """
+    labels = _int_array("labels", labels)
+    true_class = _int_array("true_class", true_class, len(labels))
+    names = [str(n) for n in names]
+    known = (true_class >= 0) & (true_class < len(names))
+    n_cls = int(labels.max()) + 1 if len(labels) else 0
+    out = []
+    for k in range(n_cls):
+        cnt = np.bincount(true_class[(labels == k) & known], minlength=len(names))
+        n = int(cnt.sum())
+        out.append({
+            "class": k,
+            "n": n,
+            "counts": {name: int(v) for name, v in zip(names, cnt)},
+            "majority": names[int(np.argmax(cnt))] if n else None,
+            "purity": float(cnt.max() / n) if n else None,
+        })
+    return out
+
+
+def majority_structure(labels, true_class, names):
+    """Name each latent class by the structural class most of its observations have.
+
+    For scoring only: it reads the simulator's truth. Returns ``{class: name}`` for every
+    latent class ``0..max(labels)`` (None for a class without labelled observations); see
+    :func:`class_composition` for the counts and purity.
+    """
+    return {c["class"]: c["majority"] for c in class_composition(labels, true_class, names)}
+
+
+def _truth_get(truth, key):
+    v = truth[key]
+    return np.asarray(getattr(v, "values", v))
+
+
+def event_footprints(truth, bond_px=None):
+    """Sites of every true event, at the event's frame (px, drift included).
+
+    - dopant hop: the Si's new site (recorded) and its old site (the Si id's position in the
+      frame before, moved by the drift step);
+    - Stone-Wales: the midpoint, the atoms the simulator labels "C in 5-7 defect" (the turned
+      pair and their four bonded carbons: those within 1.5 bond lengths of the midpoint), and
+      every atom bonded to those (within 1.2 bond lengths): the other members of the two
+      pentagons and two heptagons, 16 atoms in all. Their rings changed too, and a patch two
+      spacings across shows it, so a class change there belongs to the event;
+    - otherwise, or without the per-atom truth: the recorded position only.
+
+    Parameters
+    ----------
+    truth : xarray.Dataset or mapping
+        The simulator's output: ``true_event_*`` and, for footprints beyond the recorded
+        position, ``true_frame``, ``true_id``, ``true_y``, ``true_x``, ``true_class`` (and
+        ``true_drift_y/x``).
+    bond_px : float or None
+        Bond length in pixels; None reads ``bond_length_nm / pixel_size_nm`` from
+        ``truth.attrs`` (default 14.2).
+
+    Returns
+    -------
+    list of (m_i, 2) float arrays, one per true event, (y, x) rows.
+    """
+    ev_frame = _truth_get(truth, "true_event_frame").astype(np.int64)
+    ev_kind = _truth_get(truth, "true_event_kind").astype(np.int64)
+    ev_atom = _truth_get(truth, "true_event_atom").astype(np.int64)
+    ev_yx = np.stack([_truth_get(truth, "true_event_y"), _truth_get(truth, "true_event_x")], 1).astype(float)
+    out = [ev_yx[i : i + 1].copy() for i in range(len(ev_frame))]
+    try:
+        frame = _truth_get(truth, "true_frame").astype(np.int64)
+        ids = _truth_get(truth, "true_id").astype(np.int64)
+        yx = np.stack([_truth_get(truth, "true_y"), _truth_get(truth, "true_x")], 1).astype(float)
+        cls = _truth_get(truth, "true_class").astype(np.int64)
+    except KeyError:
+        return out
+    try:
+        drift = np.stack([_truth_get(truth, "true_drift_y"), _truth_get(truth, "true_drift_x")], 1).astype(float)
+    except KeyError:
+        drift = None
+    if bond_px is None:
+        attrs = getattr(truth, "attrs", {})
+        bond_px = float(attrs.get("bond_length_nm", 0.142)) / float(attrs.get("pixel_size_nm", 0.01))
+
+    hop, sw, defect = EVENT_KINDS.index("dopant hop"), EVENT_KINDS.index("Stone-Wales"), CLASS_NAMES.index(DEFECT)
+    for i in range(len(ev_frame)):
+        f = ev_frame[i]
+        if ev_kind[i] == hop:
+            before = np.flatnonzero((frame == f - 1) & (ids == ev_atom[i]))
+            if len(before):
+                step = drift[f] - drift[f - 1] if drift is not None and f >= 1 else 0.0
+                out[i] = np.vstack([ev_yx[i], yx[before[0]] + step])
+        elif ev_kind[i] == sw:
+            here = np.flatnonzero(frame == f)
+            near = here[(cls[here] == defect) & (np.hypot(*(yx[here] - ev_yx[i]).T) <= 1.5 * bond_px)]
+            if len(near):
+                d = np.min(np.linalg.norm(yx[here][:, None, :] - yx[near][None], axis=2), axis=1)
+                near = here[d <= 1.2 * bond_px]  # the defect atoms and the atoms bonded to them
+            out[i] = np.vstack([ev_yx[i], yx[near]])
+    return out
+
+
+def _predicted_kind(events, class_to_structure):
+    """Scored kind of each predicted event (or None) from the names of its two classes."""
+    pairs = class_to_structure.items() if isinstance(class_to_structure, dict) else enumerate(class_to_structure)
+    lookup = {int(k): v for k, v in pairs}  # keys may be strings after a JSON round trip
+    src = [lookup.get(int(c)) for c in events["from_class"]]
+    dst = [lookup.get(int(c)) for c in events["to_class"]]
+    kinds = []
+    for a, b in zip(src, dst):
+        if (a == SILICON) != (b == SILICON):
+            kinds.append("dopant hop")
+        elif a == PRISTINE and b == DEFECT:
+            kinds.append("defect formation")
+        else:
+            kinds.append(None)
+    return np.array(kinds, dtype=object)
+
+
+def _match(pred_f, pred_yx, true_f, footprints, tol, frame_tol, cap):
+    """Predicted-to-true assignment: one-to-one first (most pairs, then least distance), then
+    each true event absorbs up to ``cap`` predicted events in total, nearest first.
+
+    Returns the matched true index per predicted event (-1: none).
+    """
+    n_p, n_t = len(pred_f), len(true_f)
+    match = np.full(n_p, -1, np.int64)
+    dist = np.full((n_p, n_t), np.inf)
+    for j in range(n_t):
+        d = np.min(np.linalg.norm(pred_yx[:, None, :] - footprints[j][None], axis=2), axis=1) if n_p else np.zeros(0)
+        ok = (np.abs(pred_f - true_f[j]) <= frame_tol) & (d <= tol)
+        dist[ok, j] = d[ok]
+    ok = np.isfinite(dist)
+    if not ok.any():
+        return match
+    from scipy.optimize import linear_sum_assignment
+
+    big = 1e6 + 2 * float(dist[ok].max()) * max(n_p, n_t)
+    r, c = linear_sum_assignment(np.where(ok, dist, big))
+    keep = ok[r, c]
+    match[r[keep]] = c[keep]
+    used = np.bincount(match[match >= 0], minlength=n_t)
+    pi, tj = np.nonzero(ok)
+    for k in np.lexsort((tj, pi, dist[pi, tj])):
+        p, j = pi[k], tj[k]
+        if match[p] < 0 and used[j] < cap:
+            match[p] = j
+            used[j] += 1
+    return match
+
+
+def score_events(events, truth, class_to_structure, tolerance_px, frame_tolerance=1, exclude_true_after=None):
+    """Precision and recall of found events against the simulator's dopant hops and Stone-Wales rotations.
+
+    Predicted kinds (by the structure names of the two classes, :data:`SCORED_KINDS`): a change
+    into or out of a class named "Si" is a *dopant hop*; a change from "pristine C" into
+    "C in 5-7 defect" is a *defect formation*, scored against the Stone-Wales events. Other
+    changes are not scored (their number is reported).
+
+    A predicted event matches a true event of its kind when their frames differ by at most
+    ``frame_tolerance`` and the predicted position lies within ``tolerance_px`` of any site of
+    the true event's footprint (:func:`event_footprints`). One true event may absorb up to
+    ``max_per_true`` predicted events (2 per hop: site A leaving Si, site B becoming Si; 16 per
+    Stone-Wales defect, one per atom of its rings), assigned one-to-one first so that as many true events as possible are
+    found; all matched predicted events are true positives, the rest false positives.
+    ``precision`` = matched predicted / predicted, ``recall`` = true events with a match / true
+    events (None where the denominator is 0).
+
+    Parameters
+    ----------
+    events : pandas.DataFrame from :func:`find_events` (``frame``, ``y``, ``x``, ``from_class``,
+        ``to_class``)
+    truth : xarray.Dataset or mapping, the simulator's output (see :func:`event_footprints`)
+    class_to_structure : dict {class: name} or sequence of names (see :func:`majority_structure`)
+    tolerance_px : float, largest distance to a footprint site (px)
+    frame_tolerance : int, largest frame difference
+    exclude_true_after : int or None
+        True events at later frames are left out of the recall (counted in ``n_censored``),
+        and predicted events that match only such events are left out of the precision (e.g.
+        ``n_frames - min_persist``: changes too late to be confirmed by :func:`find_events`);
+        None keeps all.
+
+    Returns
+    -------
+    dict (JSON-ready): ``targets``, ``tolerance_px``, ``frame_tolerance``, ``definitions``,
+    ``kinds`` ({kind: precision, recall, n_predicted, n_true, n_matched_predicted,
+    n_matched_true, n_censored, unmatched_predicted, unmatched_true (up to 10 each)}),
+    ``passes`` ({kind: precision and recall both reach the targets}) and ``n_unscored``.
+    """
+
+    tolerance_px = check_number("tolerance_px", tolerance_px, low=0)
+    frame_tolerance = check_number("frame_tolerance", frame_tolerance, low=0, integer=True)
+    if exclude_true_after is not None:
+        exclude_true_after = check_number("exclude_true_after", exclude_true_after, integer=True)
+    for col in ("frame", "y", "x", "from_class", "to_class"):
+        if col not in events:
+            raise InputError(f"events lack the column {col!r} (see find_events)")
+    kind_of = _predicted_kind(events, class_to_structure)
+    pred = {
+        "frame": np.asarray(events["frame"], np.int64),
+        "yx": np.stack([np.asarray(events["y"], float), np.asarray(events["x"], float)], 1).reshape(-1, 2),
+        "from_class": np.asarray(events["from_class"], np.int64),
+        "to_class": np.asarray(events["to_class"], np.int64),
+    }
+    true = {
+        "frame": _truth_get(truth, "true_event_frame").astype(np.int64),
+        "kind": _truth_get(truth, "true_event_kind").astype(np.int64),
+        "yx": np.stack([_truth_get(truth, "true_event_y"), _truth_get(truth, "true_event_x")], 1).astype(float),
+        "footprint": event_footprints(truth),
+    }
+    result = {
+        "targets": dict(TARGETS),
+        "tolerance_px": float(tolerance_px),
+        "frame_tolerance": int(frame_tolerance),
+        "exclude_true_after": exclude_true_after,
+        "definitions": {k: v["definition"] for k, v in SCORED_KINDS.items()},
+        "kinds": {},
+        "passes": {},
+        "n_unscored": int(sum(k is None for k in kind_of)),
+    }
+    for kind, spec in SCORED_KINDS.items():
+        p = np.flatnonzero(kind_of == kind)
+        t = np.flatnonzero(true["kind"] == EVENT_KINDS.index(spec["true_kind"]))
+        late = true["frame"][t] > exclude_true_after if exclude_true_after is not None else np.zeros(len(t), bool)
+        t, censored = t[~late], t[late]
+        args = (tolerance_px, frame_tolerance, spec["max_per_true"])
+        match = _match(pred["frame"][p], pred["yx"][p], true["frame"][t], [true["footprint"][j] for j in t], *args)
+        # a predicted event that matches only a censored true event is neither right nor wrong
+        counted = np.ones(len(p), bool)
+        free = np.flatnonzero(match < 0)
+        if len(censored) and len(free):
+            late_match = _match(pred["frame"][p[free]], pred["yx"][p[free]], true["frame"][censored],
+                                [true["footprint"][j] for j in censored], *args)
+            counted[free[late_match >= 0]] = False
+        n_pred, n_matched = int(counted.sum()), int((match >= 0).sum())
+        found = np.unique(match[match >= 0])
+        precision = n_matched / n_pred if n_pred else None
+        recall = len(found) / len(t) if len(t) else None
+        missed = np.setdiff1d(np.arange(len(t)), found)
+        result["kinds"][kind] = {
+            "true_kind": spec["true_kind"],
+            "max_per_true": spec["max_per_true"],
+            "precision": precision,
+            "recall": recall,
+            "n_predicted": n_pred,
+            "n_true": int(len(t)),
+            "n_matched_predicted": n_matched,
+            "n_matched_true": int(len(found)),
+            "n_censored": int(len(censored)),
+            "unmatched_predicted": [_event_row(pred, p[i], True)
+                                    for i in np.flatnonzero((match < 0) & counted)[:_LIST_MAX]],
+            "unmatched_true": [_event_row(true, t[j], False) for j in missed[:_LIST_MAX]],
+        }
+        result["passes"][kind] = bool(
+            precision is not None and recall is not None
+            and precision >= TARGETS["precision"] and recall >= TARGETS["recall"]
+        )
+    return result
+
+
+def _event_row(table, i, classes):
+    """One event of ``table`` (frame, yx, and from/to classes when ``classes``) as a JSON dict."""
+    row = {"frame": int(table["frame"][i]), "y": round(float(table["yx"][i, 0]), 1),
+           "x": round(float(table["yx"][i, 1]), 1)}
+    if classes:
+        row.update(from_class=int(table["from_class"][i]), to_class=int(table["to_class"][i]))
+    return row

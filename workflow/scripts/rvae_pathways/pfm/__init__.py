@@ -1,0 +1,1 @@
+"""PFM: piezoresponse from amplitude and phase, tiles."""

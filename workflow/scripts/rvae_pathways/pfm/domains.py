@@ -1,0 +1,44 @@
+"""Domain switching read from the windows' +1 / -1 labels: which state the field switches to, and
+how much of each frame has switched. The figures and the scores both use these."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def switched_state(first_labels) -> int:
+    """The state a field switches to: of +1 and -1, the one in the minority among the first frame's
+    window labels (-1 on a tie, and for no labels), so it does not depend on the arbitrary latent sign."""
+    first_labels = np.asarray(first_labels)
+    return 1 if np.sum(first_labels == 1) < np.sum(first_labels == -1) else -1
+
+
+def switched_fraction(labels, frame, n_frames: int) -> tuple[np.ndarray, int]:
+    """Per frame, the share of the labelled windows in the switched state.
+
+    Parameters
+    ----------
+    labels : array (n_windows,)
+        +1 / -1 domain label of every window; any other value (unassigned) is left out.
+    frame : int array (n_windows,)
+        Frame of every window, in ``0 .. n_frames - 1``.
+    n_frames : int
+
+    Returns
+    -------
+    fraction : float array (n_frames,)
+        NaN for a frame without labelled windows.
+    state : int
+        :func:`switched_state` of frame 0's labels.
+    """
+    labels = np.asarray(labels).reshape(-1)
+    frame = np.asarray(frame).astype(int).reshape(-1)
+    if labels.size != frame.size:
+        raise ValueError(f"{labels.size} labels for {frame.size} windows")
+    state = switched_state(labels[frame == 0])
+    assigned = ((labels == 1) | (labels == -1)) & (frame >= 0) & (frame < n_frames)
+    counts = np.bincount(frame[assigned], minlength=n_frames)[:n_frames]
+    in_state = np.bincount(frame[assigned], weights=(labels[assigned] == state).astype(float), minlength=n_frames)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fraction = np.where(counts > 0, in_state[:n_frames] / np.maximum(counts, 1), np.nan)
+    return fraction, state

@@ -1,0 +1,1 @@
+"""The rVAE: model, training, encoding, manifold."""

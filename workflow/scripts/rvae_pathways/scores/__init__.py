@@ -1,0 +1,1 @@
+"""Everything that compares with a simulator's truth."""

@@ -1,0 +1,1 @@
+"""Simulators: the fast STEM demo movie, PFM switching, the abTEM physics corpus."""

@@ -1,0 +1,1 @@
+"""STEM: alignment, atom finding, the lattice check, patches."""
