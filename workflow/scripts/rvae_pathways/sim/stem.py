@@ -32,6 +32,7 @@ exactly the same atoms.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import xarray as xr
@@ -318,173 +319,212 @@ def simulate_stem_movie(
         without a hole),
         ``bond_length_nm``, ``seed`` and every simulation parameter.
     """
-    # ---- validate ----------------------------------------------------------------------------
-    n_frames = check_number("n_frames", n_frames, low=1, integer=True)
+    p = _checked(locals())
+    rng_structure, rng_noise = np.random.default_rng(p.seed).spawn(2)
+    drift, phi0 = _drift(rng_structure, p)
+    support = _support(p, drift)
+    sheet, angle = _sheet(rng_structure, p)
+    hole_seed_nm = None
+    if p.hole_on:
+        centre_px = np.array([(p.ny - 1) / 2, (p.nx - 1) / 2])
+        hole_seed_nm = (centre_px - drift[p.hole_start_frame]) * p.px + rng_structure.uniform(-0.1, 0.1, 2)
+    n_placed = _place_dopants(rng_structure, p, sheet, drift, hole_seed_nm)
+    images, truth, events = _frames(rng_structure, rng_noise, p, sheet, drift, support, hole_seed_nm)
+    ds = _assemble(p, images, truth, events, drift)
+    ds.attrs.update({"true_lattice_angle_deg": float(np.degrees(angle)),
+                     "true_drift_angle_deg": float(np.degrees(phi0)), "n_dopants": int(n_placed)})
+    if p.hole_on:  # JSON has no NaN: without a hole the keys are absent
+        hole_px = hole_seed_nm / p.px + drift[p.hole_start_frame]
+        ds.attrs["true_hole_y"] = float(hole_px[0])
+        ds.attrs["true_hole_x"] = float(hole_px[1])
+    return ds
+
+
+# --------------------------------------------------------------------------------------------
+# the phases of simulate_stem_movie, in the order they draw from the structure's random stream
+
+
+def _checked(args: dict):
+    """The arguments of :func:`simulate_stem_movie`, checked (InputError otherwise), with what
+    follows from them: ``ny``, ``nx``, ``px``, ``sigma_px``, ``tail_sigma_px``, ``hole_on``."""
+    p = dict(args)
+    p["n_frames"] = check_number("n_frames", p["n_frames"], low=1, integer=True)
+    shape = p["shape"]
     try:
         ny, nx = (int(s) for s in shape)
     except (TypeError, ValueError):
         raise InputError(f"shape must be two whole numbers (height, width), got {shape!r}") from None
     if tuple(shape) != (ny, nx):
         raise InputError(f"shape must be two whole numbers (height, width), got {shape!r}")
-    pixel_size_nm = check_number("pixel_size_nm", pixel_size_nm, low=0, low_open=True)
-    if pixel_size_nm >= BOND_LENGTH_NM / 2:
+    px = check_number("pixel_size_nm", p["pixel_size_nm"], low=0, low_open=True)
+    if px >= BOND_LENGTH_NM / 2:
         raise InputError(
-            f"pixel_size_nm={pixel_size_nm} nm cannot resolve graphene (C-C bond "
+            f"pixel_size_nm={px} nm cannot resolve graphene (C-C bond "
             f"{BOND_LENGTH_NM} nm); use pixels smaller than {BOND_LENGTH_NM / 2:.3f} nm"
         )
-    if min(ny, nx) < 16 or min(ny, nx) * pixel_size_nm < 0.5:
+    if min(ny, nx) < 16 or min(ny, nx) * px < 0.5:
         raise InputError(
-            f"shape {shape} at {pixel_size_nm} nm/px is too small: each side must be at least "
+            f"shape {shape} at {px} nm/px is too small: each side must be at least "
             "16 px and 0.5 nm"
         )
-    dose = check_number("dose", dose, low=0, low_open=True)
-    probe_fwhm_nm = check_number("probe_fwhm_nm", probe_fwhm_nm, low=0, low_open=True)
-    z_exponent = check_number("z_exponent", z_exponent, low=0)
-    background = check_number("background", background, low=0)
-    drift_nm_per_frame = check_number("drift_nm_per_frame", drift_nm_per_frame, low=0)
-    scan_noise = check_number("scan_noise", scan_noise, low=0)
-    if scan_noise >= 0.5:
-        raise InputError(f"scan_noise is a relative gain spread and must be < 0.5, got {scan_noise}")
-    line_jitter_px = check_number("line_jitter_px", line_jitter_px, low=0)
-    hop_probability = check_number("hop_probability", hop_probability, low=0, high=1)
-    if hole_start_frame is not None:
-        hole_start_frame = check_number("hole_start_frame", hole_start_frame, low=1, integer=True)
-    hole_growth_per_frame = check_number("hole_growth_per_frame", hole_growth_per_frame, low=0)
-    stone_wales_per_frame = check_number("stone_wales_per_frame", stone_wales_per_frame, low=0)
-    probe_tail_fraction = check_number("probe_tail_fraction", probe_tail_fraction, low=0)
-    if probe_tail_fraction >= 1:
-        raise InputError(f"probe_tail_fraction is a share of the counts and must be < 1, got {probe_tail_fraction}")
-    probe_tail_fwhm_nm = check_number("probe_tail_fwhm_nm", probe_tail_fwhm_nm, low=0)
-    if probe_tail_fraction > 0 and probe_tail_fwhm_nm <= probe_fwhm_nm:
-        raise InputError(f"probe_tail_fwhm_nm ({probe_tail_fwhm_nm}) must exceed probe_fwhm_nm ({probe_fwhm_nm})")
-    support_counts = check_number("support_counts", support_counts, low=0)
-    support_scale_nm = check_number("support_scale_nm", support_scale_nm, low=0)
-    seed = check_number("seed", seed, low=0, integer=True)
-    if n_dopants is not None:
-        n_dopants = check_number("n_dopants", n_dopants, low=0, integer=True)
-    shot_noise = bool(shot_noise)
+    for name in ("dose", "probe_fwhm_nm"):
+        p[name] = check_number(name, p[name], low=0, low_open=True)
+    for name in ("z_exponent", "background", "drift_nm_per_frame", "scan_noise", "line_jitter_px",
+                 "hole_growth_per_frame", "stone_wales_per_frame", "probe_tail_fraction", "probe_tail_fwhm_nm",
+                 "support_counts", "support_scale_nm"):
+        p[name] = check_number(name, p[name], low=0)
+    if p["scan_noise"] >= 0.5:
+        raise InputError(f"scan_noise is a relative gain spread and must be < 0.5, got {p['scan_noise']}")
+    p["hop_probability"] = check_number("hop_probability", p["hop_probability"], low=0, high=1)
+    if p["hole_start_frame"] is not None:
+        p["hole_start_frame"] = check_number("hole_start_frame", p["hole_start_frame"], low=1, integer=True)
+    if p["probe_tail_fraction"] >= 1:
+        raise InputError(
+            f"probe_tail_fraction is a share of the counts and must be < 1, got {p['probe_tail_fraction']}")
+    if p["probe_tail_fraction"] > 0 and p["probe_tail_fwhm_nm"] <= p["probe_fwhm_nm"]:
+        raise InputError(f"probe_tail_fwhm_nm ({p['probe_tail_fwhm_nm']}) must exceed probe_fwhm_nm "
+                         f"({p['probe_fwhm_nm']})")
+    p["seed"] = check_number("seed", p["seed"], low=0, integer=True)
+    if p["n_dopants"] is not None:
+        p["n_dopants"] = check_number("n_dopants", p["n_dopants"], low=0, integer=True)
+    p["shot_noise"] = bool(p["shot_noise"])
+    p.update(ny=ny, nx=nx, px=px, pixel_size_nm=px, sigma_px=p["probe_fwhm_nm"] / _FWHM_PER_SIGMA / px,
+             tail_sigma_px=p["probe_tail_fwhm_nm"] / _FWHM_PER_SIGMA / px,
+             hole_on=(p["hole_start_frame"] is not None and p["hole_growth_per_frame"] > 0
+                      and p["hole_start_frame"] < p["n_frames"]))
+    return SimpleNamespace(**p)
 
-    rng_structure, rng_noise = np.random.default_rng(seed).spawn(2)
-    a = BOND_LENGTH_NM
-    px = pixel_size_nm
-    sigma_px = probe_fwhm_nm / _FWHM_PER_SIGMA / px
-    tail_sigma_px = probe_tail_fwhm_nm / _FWHM_PER_SIGMA / px
 
-    # ---- drift (pixels) -----------------------------------------------------------------------
-    phi0 = rng_structure.uniform(0, 2 * math.pi)
-    turn = rng_structure.uniform(-0.05, 0.05)
-    phi = phi0 + turn * np.arange(n_frames - 1)
-    steps = (drift_nm_per_frame / px) * np.stack([np.sin(phi), np.cos(phi)], axis=1)
-    drift = np.zeros((n_frames, 2))
+def _drift(rng, p) -> tuple[np.ndarray, float]:
+    """The frames' drift in pixels, (n_frames, 2), 0 at frame 0: steps of a fixed length whose
+    direction turns slowly; and the first step's direction (radians)."""
+    phi0 = rng.uniform(0, 2 * math.pi)
+    turn = rng.uniform(-0.05, 0.05)
+    phi = phi0 + turn * np.arange(p.n_frames - 1)
+    steps = (p.drift_nm_per_frame / p.px) * np.stack([np.sin(phi), np.cos(phi)], axis=1)
+    drift = np.zeros((p.n_frames, 2))
     drift[1:] = np.cumsum(steps, axis=0)
+    return drift, phi0
 
-    # ---- the support: its own random stream, so the sheet and the noise stay as without it ----
-    support, edge = None, 0
-    if support_counts > 0:
-        edge = int(np.ceil(np.abs(drift).max())) + 2
-        rng_support = np.random.default_rng([seed, 1])
-        field = ndimage.gaussian_filter(rng_support.standard_normal((ny + 2 * edge, nx + 2 * edge)),
-                                        support_scale_nm / px)
-        field *= support_counts / max(field.std(), 1e-12)
-        support = field - field.min()
 
-    # ---- the sheet ----------------------------------------------------------------------------
-    angle = rng_structure.uniform(0, math.pi / 3)
+def _support(p, drift):
+    """The amorphous support's counts, (field, edge): a smooth random field larger than the frame
+    by ``edge`` px on each side (it drifts with the sheet), from its own random stream so that the
+    sheet and the noise stay as without it; None without a support."""
+    if p.support_counts <= 0:
+        return None
+    edge = int(np.ceil(np.abs(drift).max())) + 2
+    rng_support = np.random.default_rng([p.seed, 1])
+    field = ndimage.gaussian_filter(rng_support.standard_normal((p.ny + 2 * edge, p.nx + 2 * edge)),
+                                    p.support_scale_nm / p.px)
+    field *= p.support_counts / max(field.std(), 1e-12)
+    return field - field.min(), edge
+
+
+def _sheet(rng, p):
+    """The graphene sheet at a random angle and offset, large enough to cover the field over the
+    whole drift and the probe's reach; and its angle (radians)."""
+    a = BOND_LENGTH_NM
+    angle = rng.uniform(0, math.pi / 3)
     cell = np.array([[1.0, 0.5], [0.0, math.sqrt(3) / 2]]) * a * math.sqrt(3)  # not rotated
-    offset = cell @ rng_structure.uniform(0, 1, 2)
-    reach = drift_nm_per_frame * max(n_frames - 1, 0)
-    margin = reach + 4.0 * sigma_px * px + 3.0 * a
-    sheet = _Sheet(
-        *_honeycomb(
-            (-margin, (ny - 1) * px + margin), (-margin, (nx - 1) * px + margin), angle, offset
-        )
-    )
+    offset = cell @ rng.uniform(0, 1, 2)
+    reach = p.drift_nm_per_frame * max(p.n_frames - 1, 0)
+    margin = reach + 4.0 * p.sigma_px * p.px + 3.0 * a
+    sheet = _Sheet(*_honeycomb((-margin, (p.ny - 1) * p.px + margin), (-margin, (p.nx - 1) * p.px + margin),
+                               angle, offset))
+    return sheet, angle
 
-    def to_px(ids, t):
-        return sheet.pos[ids] / px + drift[t]
 
-    def inside(yx, inset=0.0):
-        return (
-            (yx[..., 0] >= inset)
-            & (yx[..., 0] <= ny - 1 - inset)
-            & (yx[..., 1] >= inset)
-            & (yx[..., 1] <= nx - 1 - inset)
-        )
+def _in_frame(p, yx, inset=0.0):
+    """Whether points ``yx`` (px) lie inside the frame, at least ``inset`` px from its border."""
+    y, x = yx[..., 0], yx[..., 1]
+    return (y >= inset) & (y <= p.ny - 1 - inset) & (x >= inset) & (x <= p.nx - 1 - inset)
 
-    hole_on = (
-        hole_start_frame is not None and hole_growth_per_frame > 0 and hole_start_frame < n_frames
-    )
-    centre_px = np.array([(ny - 1) / 2, (nx - 1) / 2])
-    hole_seed_nm = None
-    if hole_on:
-        hole_seed_nm = (centre_px - drift[hole_start_frame]) * px + rng_structure.uniform(
-            -0.1, 0.1, 2
-        )
 
-    # ---- dopants ------------------------------------------------------------------------------
+def _place_dopants(rng, p, sheet, drift, hole_seed_nm) -> int:
+    """Turn random lattice sites inside the field at frame 0 into Si, 3 bond lengths apart and
+    0.4 nm from the hole's seed; the number placed (InputError if ``n_dopants`` do not fit)."""
+    a = BOND_LENGTH_NM
     all_ids = np.arange(len(sheet.pos))
-    in_field = inside(to_px(all_ids, 0))
-    wanted = n_dopants
-    if n_dopants is None:
-        wanted = max(3, int(round(0.015 * in_field.sum())))
-    inset_nm = min(0.3, 0.25 * min(ny, nx) * px)
-    candidates = np.flatnonzero(inside(to_px(all_ids, 0), inset=inset_nm / px))
+    at_start = sheet.pos[all_ids] / p.px + drift[0]
+    wanted = p.n_dopants
+    if p.n_dopants is None:
+        wanted = max(3, int(round(0.015 * _in_frame(p, at_start).sum())))
+    inset_nm = min(0.3, 0.25 * min(p.ny, p.nx) * p.px)
+    candidates = np.flatnonzero(_in_frame(p, at_start, inset=inset_nm / p.px))
     if hole_seed_nm is not None:
         far = np.linalg.norm(sheet.pos[candidates] - hole_seed_nm, axis=1) >= 0.4
         candidates = candidates[far]
     chosen: list[int] = []
-    for i in rng_structure.permutation(candidates):
+    for i in rng.permutation(candidates):
         if len(chosen) == wanted:
             break
         if _min_dist(sheet.pos[chosen], sheet.pos[i]) >= 3 * a:
             chosen.append(int(i))
-    if n_dopants is not None and len(chosen) < n_dopants:
+    if p.n_dopants is not None and len(chosen) < p.n_dopants:
         raise InputError(
-            f"could not place {n_dopants} Si dopants 0.43 nm apart in a {ny}x{nx} px field; "
+            f"could not place {p.n_dopants} Si dopants 0.43 nm apart in a {p.ny}x{p.nx} px field; "
             f"use n_dopants <= {len(chosen)} or a larger field"
         )
-    n_dopants = len(chosen)
     sheet.z[chosen] = Z_SILICON
+    return len(chosen)
 
-    # ---- frames -------------------------------------------------------------------------------
+
+def _frames(rng_structure, rng_noise, p, sheet, drift, support, hole_seed_nm):
+    """Each frame: the beam's changes to the sheet (hole, dopant hops, Stone-Wales), then the
+    image (probe, tails, support, background, scan gain, shot noise). Returns the images
+    (n_frames, ny, nx) float32, the truth per frame ``(ids, y, x, z, class, sublattice)`` and the
+    events ``(frame, kind, atom id, y px, x px)``."""
+    a = BOND_LENGTH_NM
+
+    def to_px(ids, t):
+        return sheet.pos[ids] / p.px + drift[t]
+
     events: list[tuple[int, int, int, float, float]] = []
-    truth: list[np.ndarray] = []  # per frame: (ids, y, x, z, cls, sub)
-    images = np.empty((n_frames, ny, nx), np.float32)
-
-    for t in range(n_frames):
+    truth: list[tuple] = []
+    images = np.empty((p.n_frames, p.ny, p.nx), np.float32)
+    for t in range(p.n_frames):
         if t > 0:
-            if hole_on and t >= hole_start_frame:
-                _grow_hole(sheet, t, hole_start_frame, hole_seed_nm, hole_growth_per_frame,
+            if p.hole_on and t >= p.hole_start_frame:
+                _grow_hole(sheet, t, p.hole_start_frame, hole_seed_nm, p.hole_growth_per_frame,
                            rng_structure, events, to_px)
-            if hop_probability > 0:
-                _hop_dopants(sheet, t, hop_probability, rng_structure, events, to_px,
-                             lambda yx: inside(yx, inset=2 * a / px))
-            if stone_wales_per_frame > 0:
-                _stone_wales(sheet, t, stone_wales_per_frame, rng_structure, events, to_px,
-                             lambda yx: inside(yx, inset=3 * a / px))
-
+            if p.hop_probability > 0:
+                _hop_dopants(sheet, t, p.hop_probability, rng_structure, events, to_px,
+                             lambda yx: _in_frame(p, yx, inset=2 * a / p.px))
+            if p.stone_wales_per_frame > 0:
+                _stone_wales(sheet, t, p.stone_wales_per_frame, rng_structure, events, to_px,
+                             lambda yx: _in_frame(p, yx, inset=3 * a / p.px))
         alive = np.flatnonzero(sheet.alive)
         yx = to_px(alive, t)
         cls = sheet.classes()
-        keep = inside(yx)
+        keep = _in_frame(p, yx)
         ids = alive[keep]
         truth.append((ids, yx[keep, 0], yx[keep, 1], sheet.z[ids], cls[ids], sheet.sub[ids]))
+        images[t] = _image(rng_noise, p, yx, sheet.z[alive], support, drift[t])
+    return images, truth, events
 
-        amp = dose * (sheet.z[alive] / Z_CARBON) ** z_exponent
-        jitter = rng_noise.normal(0, line_jitter_px, ny) if line_jitter_px > 0 else None
-        expected = _render(yx[:, 0], yx[:, 1], amp * (1 - probe_tail_fraction), (ny, nx), sigma_px, jitter)
-        if probe_tail_fraction > 0:
-            tail_amp = amp * probe_tail_fraction * (sigma_px / tail_sigma_px) ** 2  # same total counts
-            expected += _render(yx[:, 0], yx[:, 1], tail_amp, (ny, nx), tail_sigma_px, jitter)
-        if support is not None:
-            expected += ndimage.shift(support, drift[t], order=1, mode="nearest")[edge:-edge, edge:-edge]
-        expected += background
-        gain = np.clip(1.0 + scan_noise * rng_noise.standard_normal(ny), 0.0, None)
-        expected *= gain[:, None]
-        images[t] = rng_noise.poisson(expected) if shot_noise else expected
 
-    # ---- assemble -----------------------------------------------------------------------------
-    ds = make_frames(images, px, source="simulate_stem", modality="stem", intensity_units="counts")
+def _image(rng_noise, p, yx, z, support, shift):
+    """One frame's counts from the atoms at ``yx`` (px) of atomic numbers ``z``."""
+    amp = p.dose * (z / Z_CARBON) ** p.z_exponent
+    jitter = rng_noise.normal(0, p.line_jitter_px, p.ny) if p.line_jitter_px > 0 else None
+    expected = _render(yx[:, 0], yx[:, 1], amp * (1 - p.probe_tail_fraction), (p.ny, p.nx), p.sigma_px, jitter)
+    if p.probe_tail_fraction > 0:
+        tail_amp = amp * p.probe_tail_fraction * (p.sigma_px / p.tail_sigma_px) ** 2  # same total counts
+        expected += _render(yx[:, 0], yx[:, 1], tail_amp, (p.ny, p.nx), p.tail_sigma_px, jitter)
+    if support is not None:
+        field, edge = support
+        expected += ndimage.shift(field, shift, order=1, mode="nearest")[edge:-edge, edge:-edge]
+    expected += p.background
+    gain = np.clip(1.0 + p.scan_noise * rng_noise.standard_normal(p.ny), 0.0, None)
+    expected *= gain[:, None]
+    return rng_noise.poisson(expected) if p.shot_noise else expected
+
+
+def _assemble(p, images, truth, events, drift) -> xr.Dataset:
+    """The frames Dataset with the truth of every atom, event and frame, and the parameters in attrs."""
+    n_frames = p.n_frames
+    ds = make_frames(images, p.px, source="simulate_stem", modality="stem", intensity_units="counts")
     n_per = [len(f[0]) for f in truth]
     cat = [np.concatenate([f[k] for f in truth]) for k in range(6)]
     ds["true_frame"] = ("true_atom", np.repeat(np.arange(n_frames), n_per).astype(np.int32))
@@ -503,39 +543,24 @@ def simulate_stem_movie(
     ds["true_event_x"] = ("true_event", ev[:, 4].astype(np.float32))
     ds["true_drift_y"] = ("frame", drift[:, 0].astype(np.float32))
     ds["true_drift_x"] = ("frame", drift[:, 1].astype(np.float32))
-
     ds.attrs.update(
         {
             "true_class_names": ",".join(CLASS_NAMES),
             "true_event_kinds": ",".join(EVENT_KINDS),
-            "true_lattice_angle_deg": float(np.degrees(angle)),
-            "true_drift_angle_deg": float(np.degrees(phi0)),
             "true_position_units": "px",
             "bond_length_nm": BOND_LENGTH_NM,
-            "seed": int(seed),
-            "n_dopants": int(n_dopants),
-            "dose": dose,
-            "probe_fwhm_nm": probe_fwhm_nm,
-            "z_exponent": z_exponent,
-            "background": background,
-            "drift_nm_per_frame": drift_nm_per_frame,
-            "scan_noise": scan_noise,
-            "line_jitter_px": line_jitter_px,
-            "shot_noise": int(shot_noise),
-            "hop_probability": hop_probability,
-            "hole_start_frame": -1 if hole_start_frame is None else int(hole_start_frame),
-            "hole_growth_per_frame": hole_growth_per_frame,
-            "stone_wales_per_frame": stone_wales_per_frame,
-            "probe_tail_fraction": probe_tail_fraction,
-            "probe_tail_fwhm_nm": probe_tail_fwhm_nm,
-            "support_counts": support_counts,
-            "support_scale_nm": support_scale_nm,
+            "seed": int(p.seed),
+            **{name: getattr(p, name) for name in (
+                "dose", "probe_fwhm_nm", "z_exponent", "background", "drift_nm_per_frame", "scan_noise",
+                "line_jitter_px")},
+            "shot_noise": int(p.shot_noise),
+            "hop_probability": p.hop_probability,
+            "hole_start_frame": -1 if p.hole_start_frame is None else int(p.hole_start_frame),
+            **{name: getattr(p, name) for name in (
+                "hole_growth_per_frame", "stone_wales_per_frame", "probe_tail_fraction", "probe_tail_fwhm_nm",
+                "support_counts", "support_scale_nm")},
         }
     )
-    if hole_on:  # JSON has no NaN: without a hole the keys are absent
-        hole_px = hole_seed_nm / px + drift[hole_start_frame]
-        ds.attrs["true_hole_y"] = float(hole_px[0])
-        ds.attrs["true_hole_x"] = float(hole_px[1])
     for name in ("true_y", "true_x", "true_event_y", "true_event_x", "true_drift_y", "true_drift_x"):
         ds[name].attrs["units"] = "px"
     return ds
