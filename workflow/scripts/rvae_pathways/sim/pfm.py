@@ -74,6 +74,7 @@ the same seed with another noise setting shows exactly the same domains.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import xarray as xr
@@ -327,107 +328,157 @@ def simulate_pfm_movie(
         (amplitude times the cosine of the phase minus an estimated offset) as ``image``,
         which makes it a frames Dataset (:mod:`rvae_pathways.core.frames`).
     """
-    # ---- validate ----------------------------------------------------------------------------
-    n_frames = check_number("n_frames", n_frames, low=1, integer=True)
-    size = check_number(
-        "size", size, low=16, integer=True, hint="; simulate images of at least 16 x 16 px"
+    p = _checked(locals())
+    rng_sample, rng_noise = np.random.default_rng(p.seed).spawn(2)
+    sample = _sample(rng_sample, p)
+    fields = np.full(p.n_frames, p.field_start)  # fields[t]: during the step into frame t
+    if p.n_frames > 2:
+        fields[1:] = np.linspace(p.field_start, p.field_end, p.n_frames - 1)
+    polar, peak, dt = _integrate(p, sample, fields)
+    images = _signal(rng_noise, p, polar, sample.tilt_angle)
+    return _assemble(p, sample, fields, polar, images, peak, dt)
+
+
+# --------------------------------------------------------------------------------------------
+# the phases of simulate_pfm_movie
+
+
+def _checked(args: dict):
+    """The arguments of :func:`simulate_pfm_movie`, checked (InputError otherwise), with the
+    defaults that depend on others (``n_sites``, ``n_tip_pulses``) filled in."""
+    p = dict(args)
+    p["n_frames"] = check_number("n_frames", p["n_frames"], low=1, integer=True)
+    size = p["size"] = check_number(
+        "size", p["size"], low=16, integer=True, hint="; simulate images of at least 16 x 16 px"
     )
-    pixel_size_nm = check_number("pixel_size_nm", pixel_size_nm, low=0, low_open=True)
-    seed = check_number("seed", seed, low=0, integer=True)
-    kappa = check_number(
-        "kappa", kappa, low=0, low_open=True, high=25, hint="; walls are sqrt(2 kappa) px wide"
+    p["pixel_size_nm"] = check_number("pixel_size_nm", p["pixel_size_nm"], low=0, low_open=True)
+    p["seed"] = check_number("seed", p["seed"], low=0, integer=True)
+    p["kappa"] = check_number(
+        "kappa", p["kappa"], low=0, low_open=True, high=25, hint="; walls are sqrt(2 kappa) px wide"
     )
-    pinning_strength = check_number("pinning_strength", pinning_strength, low=0)
-    if pinning_strength >= 0.3:
+    p["pinning_strength"] = check_number("pinning_strength", p["pinning_strength"], low=0)
+    if p["pinning_strength"] >= 0.3:
         raise InputError(
-            f"pinning_strength={pinning_strength} would nucleate domains everywhere (the "
+            f"pinning_strength={p['pinning_strength']} would nucleate domains everywhere (the "
             f"coercive field is {COERCIVE_FIELD:.3f}); use a value below 0.3"
         )
-    pinning_length_px = check_number("pinning_length_px", pinning_length_px, low=0, low_open=True)
-    if n_sites is None:
-        n_sites = max(1, round(16 * size * size / 128**2))
-    n_sites = check_number("n_sites", n_sites, low=0, integer=True)
-    site_softening = check_number(
-        "site_softening", site_softening, low=0, high=0.9,
+    p["pinning_length_px"] = check_number("pinning_length_px", p["pinning_length_px"], low=0, low_open=True)
+    if p["n_sites"] is None:
+        p["n_sites"] = max(1, round(16 * size * size / 128**2))
+    p["n_sites"] = check_number("n_sites", p["n_sites"], low=0, integer=True)
+    p["site_softening"] = check_number(
+        "site_softening", p["site_softening"], low=0, high=0.9,
         hint="; 1 would remove the double well at a site centre",
     )
-    site_sigma_px = check_number("site_sigma_px", site_sigma_px, low=0, low_open=True)
-    n_initial_domains = check_number("n_initial_domains", n_initial_domains, low=0, integer=True)
-    initial_radius_px = check_number("initial_radius_px", initial_radius_px, low=0, low_open=True)
-    field_start = check_number("field_start", field_start, low=0, high=0.45)
-    field_end = check_number("field_end", field_end, low=0, high=0.45)
-    if field_end < field_start:
+    p["site_sigma_px"] = check_number("site_sigma_px", p["site_sigma_px"], low=0, low_open=True)
+    p["n_initial_domains"] = check_number("n_initial_domains", p["n_initial_domains"], low=0, integer=True)
+    p["initial_radius_px"] = check_number("initial_radius_px", p["initial_radius_px"], low=0, low_open=True)
+    p["field_start"] = check_number("field_start", p["field_start"], low=0, high=0.45)
+    p["field_end"] = check_number("field_end", p["field_end"], low=0, high=0.45)
+    if p["field_end"] < p["field_start"]:
         raise InputError(
-            f"field_end ({field_end}) must be >= field_start ({field_start}): the field ramps up"
+            f"field_end ({p['field_end']}) must be >= field_start ({p['field_start']}): the field ramps up"
         )
-    if n_tip_pulses is None:
-        n_tip_pulses = min(2, n_frames - 1)
-    n_tip_pulses = check_number(
-        "n_tip_pulses", n_tip_pulses, low=0, high=n_frames - 1, integer=True,
+    if p["n_tip_pulses"] is None:
+        p["n_tip_pulses"] = min(2, p["n_frames"] - 1)
+    p["n_tip_pulses"] = check_number(
+        "n_tip_pulses", p["n_tip_pulses"], low=0, high=p["n_frames"] - 1, integer=True,
         hint="; there is one pulse per step between frames, so use n_tip_pulses <= n_frames - 1",
     )
-    tip_field = check_number("tip_field", tip_field, low=0, high=0.8)
-    tip_sigma_px = check_number("tip_sigma_px", tip_sigma_px, low=0, low_open=True)
-    time_per_frame = check_number("time_per_frame", time_per_frame, low=0, low_open=True, high=200)
-    resolution_sigma_px = check_number("resolution_sigma_px", resolution_sigma_px, low=0)
-    amplitude_scale = check_number("amplitude_scale", amplitude_scale, low=0, low_open=True)
-    background = check_number("background", background, low=0)
-    background_tilt = check_number("background_tilt", background_tilt, low=0)
-    lockin_noise = check_number("lockin_noise", lockin_noise, low=0)
-    phase_noise_deg = check_number("phase_noise_deg", phase_noise_deg, low=0)
-    phase_offset_deg = check_number("phase_offset_deg", phase_offset_deg)
-    n_spots = n_initial_domains + n_tip_pulses + n_sites
+    p["tip_field"] = check_number("tip_field", p["tip_field"], low=0, high=0.8)
+    p["tip_sigma_px"] = check_number("tip_sigma_px", p["tip_sigma_px"], low=0, low_open=True)
+    p["time_per_frame"] = check_number("time_per_frame", p["time_per_frame"], low=0, low_open=True, high=200)
+    for name in ("resolution_sigma_px",):
+        p[name] = check_number(name, p[name], low=0)
+    p["amplitude_scale"] = check_number("amplitude_scale", p["amplitude_scale"], low=0, low_open=True)
+    for name in ("background", "background_tilt", "lockin_noise", "phase_noise_deg"):
+        p[name] = check_number(name, p[name], low=0)
+    p["phase_offset_deg"] = check_number("phase_offset_deg", p["phase_offset_deg"])
+    n_spots = p["n_initial_domains"] + p["n_tip_pulses"] + p["n_sites"]
     if n_spots > size * size // 25:
         raise InputError(
             f"{n_spots} initial domains, tip spots and sites do not fit in a {size} x {size} px "
             f"field; use at most {size * size // 25} in all (one per 25 px)"
         )
+    p["n_spots"], p["shape"] = n_spots, (size, size)
+    return SimpleNamespace(**p)
 
-    rng_sample, rng_noise = np.random.default_rng(seed).spawn(2)
-    shape = (size, size)
-    yy = np.arange(size)[:, None]
-    xx = np.arange(size)[None, :]
 
-    # ---- the sample ---------------------------------------------------------------------------
-    pin = gaussian_filter(rng_sample.standard_normal(shape), pinning_length_px, mode="reflect")
-    h = pin * (pinning_strength / max(float(pin.std()), 1e-12))  # h > 0 favours the up state
-    # one spread-out draw places, in this order, the initial domains, the tip spots and the sites
-    margin = min(max(initial_radius_px, site_sigma_px, tip_sigma_px), size / 4)
-    spots = _spread_points(rng_sample, n_spots, size, margin, 0.9 * size / math.sqrt(n_spots + 1))
-    initial = spots[:n_initial_domains]
-    tips = spots[n_initial_domains : n_initial_domains + n_tip_pulses]
-    sites = spots[n_initial_domains + n_tip_pulses :]
-    strata = (np.arange(n_sites) + rng_sample.uniform(0.0, 1.0, n_sites)) / max(n_sites, 1)
-    softening = site_softening * (1.0 - 0.6 * strata)  # softest first
-    neg_alpha = np.maximum(
-        1.0 - _gaussian_spots(shape, sites, site_sigma_px, softening), _MIN_NEG_ALPHA
-    )
-    tilt_angle = rng_sample.uniform(0.0, 2.0 * math.pi)
+def _sample(rng, p):
+    """The sample: the random pinning field ``h`` (> 0 favours the up state), the spots (initial
+    domains, tip pulses, soft sites: one spread-out draw in this order), the double well's depth
+    ``neg_alpha`` (shallower at the sites, the softest first) and the background's tilt angle."""
+    size = p.size
+    pin = gaussian_filter(rng.standard_normal(p.shape), p.pinning_length_px, mode="reflect")
+    h = pin * (p.pinning_strength / max(float(pin.std()), 1e-12))
+    margin = min(max(p.initial_radius_px, p.site_sigma_px, p.tip_sigma_px), size / 4)
+    spots = _spread_points(rng, p.n_spots, size, margin, 0.9 * size / math.sqrt(p.n_spots + 1))
+    initial = spots[: p.n_initial_domains]
+    tips = spots[p.n_initial_domains : p.n_initial_domains + p.n_tip_pulses]
+    sites = spots[p.n_initial_domains + p.n_tip_pulses :]
+    strata = (np.arange(p.n_sites) + rng.uniform(0.0, 1.0, p.n_sites)) / max(p.n_sites, 1)
+    softening = p.site_softening * (1.0 - 0.6 * strata)  # softest first
+    neg_alpha = np.maximum(1.0 - _gaussian_spots(p.shape, sites, p.site_sigma_px, softening), _MIN_NEG_ALPHA)
+    tilt_angle = rng.uniform(0.0, 2.0 * math.pi)
+    return SimpleNamespace(h=h, initial=initial, tips=tips, sites=sites, softening=softening, neg_alpha=neg_alpha,
+                           tilt_angle=tilt_angle)
 
-    # ---- fields -------------------------------------------------------------------------------
-    fields = np.full(n_frames, field_start)  # fields[t]: during the step into frame t
-    if n_frames > 2:
-        fields[1:] = np.linspace(field_start, field_end, n_frames - 1)
 
-    # ---- integrate ----------------------------------------------------------------------------
-    n_sub = int(math.ceil(time_per_frame * (8.0 * kappa + 6.0)))
-    dt = time_per_frame / n_sub
-    p0 = np.ones(shape)
-    for cy, cx in initial:
-        p0[(yy - cy) ** 2 + (xx - cx) ** 2 <= initial_radius_px**2] = -1.0
+def _integrate(p, sample, fields):
+    """The polarisation of every frame, (n_frames, size, size) float32, from the initial domains
+    through the field ramp and the tip pulses; the largest |P| met, and the time step."""
+    size = p.size
+    yy, xx = np.arange(size)[:, None], np.arange(size)[None, :]
+    n_sub = int(math.ceil(p.time_per_frame * (8.0 * p.kappa + 6.0)))
+    dt = p.time_per_frame / n_sub
+    p0 = np.ones(p.shape)
+    for cy, cx in sample.initial:
+        p0[(yy - cy) ** 2 + (xx - cx) ** 2 <= p.initial_radius_px**2] = -1.0
     buf = np.pad(p0, 1, mode="edge")
     peak = 1.0
-    polar = np.empty((n_frames, size, size), np.float32)
-    for t in range(n_frames):
-        drive = h - fields[t]  # the switching field points towards P = -1
+    polar = np.empty((p.n_frames, size, size), np.float32)
+    for t in range(p.n_frames):
+        drive = sample.h - fields[t]  # the switching field points towards P = -1
         pulse_drive, n_pulse = drive, 0
-        if 1 <= t <= n_tip_pulses:
-            tip = _gaussian_spots(shape, [tips[t - 1]], tip_sigma_px, [tip_field])
+        if 1 <= t <= p.n_tip_pulses:
+            tip = _gaussian_spots(p.shape, [sample.tips[t - 1]], p.tip_sigma_px, [p.tip_field])
             pulse_drive, n_pulse = drive - tip, (2 * n_sub) // 3
-        peak = max(peak, _relax(buf, neg_alpha, kappa, dt, n_sub, drive, pulse_drive, n_pulse))
+        peak = max(peak, _relax(buf, sample.neg_alpha, p.kappa, dt, n_sub, drive, pulse_drive, n_pulse))
         polar[t] = buf[1:-1, 1:-1]
+    return polar, peak, dt
 
-    # ---- truth --------------------------------------------------------------------------------
+
+def _signal(rng_noise, p, polar, tilt_angle):
+    """The lock-in's amplitude and phase channels, (n_frames, 2, size, size) float32: the
+    polarisation blurred by the tip, turned by the phase offset, with lock-in and phase noise,
+    on a tilted background; phases in [-180, 180)."""
+    size = p.size
+    yy, xx = np.arange(size)[:, None], np.arange(size)[None, :]
+    centre = (size - 1) / 2
+    rise = (yy - centre) * math.sin(tilt_angle) + (xx - centre) * math.cos(tilt_angle)
+    bg = p.background + p.background_tilt * rise / (size - 1)
+    rotor = p.amplitude_scale * np.exp(1j * math.radians(p.phase_offset_deg))
+    images = np.empty((p.n_frames, 2, size, size), np.float32)
+    for t in range(p.n_frames):
+        pb = polar[t].astype(np.float64)
+        if p.resolution_sigma_px > 0:
+            pb = gaussian_filter(pb, p.resolution_sigma_px, mode="reflect")
+        response = rotor * pb
+        if p.lockin_noise > 0:
+            noise = rng_noise.standard_normal((2, size, size)) * (p.lockin_noise * p.amplitude_scale)
+            response = response + (noise[0] + 1j * noise[1])
+        phase = np.degrees(np.angle(response))
+        if p.phase_noise_deg > 0:
+            phase = phase + rng_noise.normal(0.0, p.phase_noise_deg, p.shape)
+        images[t, 0] = np.abs(response) + bg
+        images[t, 1] = (phase + 180.0) % 360.0 - 180.0
+    images[:, 1][images[:, 1] >= 180.0] = -180.0  # float32 rounding at the upper end
+    return images
+
+
+def _assemble(p, sample, fields, polar, images, peak, dt) -> xr.Dataset:
+    """The Dataset: the channels, the truth (polarisation, domains, walls, switched fraction,
+    domain count, field, spots) and the parameters in attrs."""
     domain = np.where(polar >= 0, 1, -1).astype(np.int8)
     wall = domain_walls(domain)
     majority = 1 if (domain[0] > 0).mean() >= 0.5 else -1
@@ -435,31 +486,9 @@ def simulate_pfm_movie(
     fraction = switched.mean(axis=(1, 2)).astype(np.float32)
     n_domains = np.array([label(s)[1] for s in switched], np.int32)
 
-    # ---- signal -------------------------------------------------------------------------------
-    centre = (size - 1) / 2
-    rise = (yy - centre) * math.sin(tilt_angle) + (xx - centre) * math.cos(tilt_angle)
-    bg = background + background_tilt * rise / (size - 1)
-    rotor = amplitude_scale * np.exp(1j * math.radians(phase_offset_deg))
-    images = np.empty((n_frames, 2, size, size), np.float32)
-    for t in range(n_frames):
-        pb = polar[t].astype(np.float64)
-        if resolution_sigma_px > 0:
-            pb = gaussian_filter(pb, resolution_sigma_px, mode="reflect")
-        response = rotor * pb
-        if lockin_noise > 0:
-            noise = rng_noise.standard_normal((2, size, size)) * (lockin_noise * amplitude_scale)
-            response = response + (noise[0] + 1j * noise[1])
-        phase = np.degrees(np.angle(response))
-        if phase_noise_deg > 0:
-            phase = phase + rng_noise.normal(0.0, phase_noise_deg, shape)
-        images[t, 0] = np.abs(response) + bg
-        images[t, 1] = (phase + 180.0) % 360.0 - 180.0
-    images[:, 1][images[:, 1] >= 180.0] = -180.0  # float32 rounding at the upper end
-
-    # ---- assemble -----------------------------------------------------------------------------
     # make_frames sets the coordinates and attrs; its "image" is left to add_piezoresponse
     ds = make_frames(
-        images[:, 0], pixel_size_nm, source="simulate_pfm", modality="pfm", intensity_units="a.u."
+        images[:, 0], p.pixel_size_nm, source="simulate_pfm", modality="pfm", intensity_units="a.u."
     ).drop_vars("image")
     ds = ds.assign_coords(
         channel=("channel", np.array(CHANNELS, dtype=object)),
@@ -474,45 +503,45 @@ def simulate_pfm_movie(
     ds["true_switched_fraction"] = ("frame", fraction)
     ds["true_n_domains"] = ("frame", n_domains)
     ds["true_field"] = ("frame", fields.astype(np.float32))
-    for name, points in (("tip", tips), ("site", sites), ("initial", initial)):
+    for name, points in (("tip", sample.tips), ("site", sample.sites), ("initial", sample.initial)):
         arr = np.array(points, float).reshape(-1, 2)
         ds[f"true_{name}_y"] = (f"true_{name}", arr[:, 0].astype(np.float32), {"units": "px"})
         ds[f"true_{name}_x"] = (f"true_{name}", arr[:, 1].astype(np.float32), {"units": "px"})
-    ds["true_tip_frame"] = ("true_tip", np.arange(1, n_tip_pulses + 1, dtype=np.int32))
-    ds["true_site_softening"] = ("true_site", softening.astype(np.float32))
+    ds["true_tip_frame"] = ("true_tip", np.arange(1, p.n_tip_pulses + 1, dtype=np.int32))
+    ds["true_site_softening"] = ("true_site", sample.softening.astype(np.float32))
 
     ds.attrs.update(
         {
-            "true_phase_offset_deg": float((phase_offset_deg + 180.0) % 360.0 - 180.0),
-            "true_background_tilt_angle_deg": float(np.degrees(tilt_angle)),
+            "true_phase_offset_deg": float((p.phase_offset_deg + 180.0) % 360.0 - 180.0),
+            "true_background_tilt_angle_deg": float(np.degrees(sample.tilt_angle)),
             "true_majority_domain": int(majority),
             "true_peak_abs_polarization": float(peak),
             "phase_interval_deg": "[-180, 180)",
             "boundary": "neumann",
             "dt": float(dt),
-            "seed": int(seed),
-            "n_frames": int(n_frames),
-            "size": int(size),
-            "kappa": kappa,
-            "pinning_strength": pinning_strength,
-            "pinning_length_px": pinning_length_px,
-            "n_sites": int(n_sites),
-            "site_softening": site_softening,
-            "site_sigma_px": site_sigma_px,
-            "n_initial_domains": int(n_initial_domains),
-            "initial_radius_px": initial_radius_px,
-            "field_start": field_start,
-            "field_end": field_end,
-            "n_tip_pulses": int(n_tip_pulses),
-            "tip_field": tip_field,
-            "tip_sigma_px": tip_sigma_px,
-            "time_per_frame": time_per_frame,
-            "resolution_sigma_px": resolution_sigma_px,
-            "amplitude_scale": amplitude_scale,
-            "background": background,
-            "background_tilt": background_tilt,
-            "lockin_noise": lockin_noise,
-            "phase_noise_deg": phase_noise_deg,
+            "seed": int(p.seed),
+            "n_frames": int(p.n_frames),
+            "size": int(p.size),
+            "kappa": p.kappa,
+            "pinning_strength": p.pinning_strength,
+            "pinning_length_px": p.pinning_length_px,
+            "n_sites": int(p.n_sites),
+            "site_softening": p.site_softening,
+            "site_sigma_px": p.site_sigma_px,
+            "n_initial_domains": int(p.n_initial_domains),
+            "initial_radius_px": p.initial_radius_px,
+            "field_start": p.field_start,
+            "field_end": p.field_end,
+            "n_tip_pulses": int(p.n_tip_pulses),
+            "tip_field": p.tip_field,
+            "tip_sigma_px": p.tip_sigma_px,
+            "time_per_frame": p.time_per_frame,
+            "resolution_sigma_px": p.resolution_sigma_px,
+            "amplitude_scale": p.amplitude_scale,
+            "background": p.background,
+            "background_tilt": p.background_tilt,
+            "lockin_noise": p.lockin_noise,
+            "phase_noise_deg": p.phase_noise_deg,
         }
     )
     return ds
