@@ -532,22 +532,44 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
     if device.type == "cpu":
         keep_freed_memory()
     x = torch.as_tensor(patches, device=device)  # (N, n, n), on the device once
-    priors = priors_of(hyper)
+    run = _Run(x, hyper, epochs, seed, checkpoint, log)
+    model, optimizer, generator = run.start(0)
+    history: list[dict] = []
+    done = 0
+    if checkpoint is not None and Path(checkpoint).exists():
+        history, done = run.resume(model, optimizer, generator)
+    elif restarts > 1:
+        (model, optimizer, generator), history = run.choose_start((model, optimizer, generator), restarts)
+        done = history[-1]["epoch"]
+    chosen = {"start": history[0]["start"]} if history and "start" in history[0] else None
+    run.train_epochs(model, optimizer, generator, history, done + 1, epochs, extra=chosen)
+    return model, history
 
-    def start(index: int):
-        generator = torch.Generator().manual_seed(start_seed(seed, index))
-        model = build_model(hyper, generator).to(device)
+
+class _Run:
+    """One training run of :func:`fit`: its starts, epochs, checkpoint and log."""
+
+    def __init__(self, x, hyper: dict, epochs: int, seed: int, checkpoint, log):
+        self.x, self.hyper, self.epochs, self.seed, self.checkpoint, self.log = x, hyper, epochs, seed, checkpoint, log
+        self.priors = priors_of(hyper)
+
+    def start(self, index: int):
+        """Model, optimiser and generator of start ``index`` (generator seeded :func:`start_seed`)."""
+        generator = torch.Generator().manual_seed(start_seed(self.seed, index))
+        model = build_model(self.hyper, generator).to(self.x.device)
         if model.ring_decoder is not None:
-            model.ring_decoder.standardise_on(x)
-        return model, torch.optim.Adam(model.parameters(), lr=hyper["lr"]), generator
+            model.ring_decoder.standardise_on(self.x)
+        return model, torch.optim.Adam(model.parameters(), lr=self.hyper["lr"]), generator
 
-    def train_epochs(model, optimizer, generator, history, first, last, label="", extra=None, checkpointed=True):
+    def train_epochs(self, model, optimizer, generator, history, first, last, label="", extra=None,
+                     checkpointed=True):
+        hyper, x, log = self.hyper, self.x, self.log
         for epoch in range(first, last + 1):
             t0 = time.perf_counter()
             try:
                 weight, read_z = content_kl_weight(hyper, epoch), decoder_reads_z(hyper, epoch)
                 terms = train_epoch(
-                    model, optimizer, x, hyper["batch_size"], generator, priors, hyper["likelihood"],
+                    model, optimizer, x, hyper["batch_size"], generator, self.priors, hyper["likelihood"],
                     hyper["precision"], weight, read_z,
                 )
             except RuntimeError as err:
@@ -561,70 +583,67 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
                 log.info(
                     "%sepoch %d/%d: loss %.4f (reconstruction %.4f, kl_z %.4f, kl_theta %.4f, kl_shift %.4f), "
                     "%.0f patches/s%s",
-                    label, epoch, epochs, *(terms[k] for k in TERMS), len(x) / seconds,
+                    label, epoch, self.epochs, *(terms[k] for k in TERMS), len(x) / seconds,
                     f" (orientation warm-up: kl_z weighted x{weight:g}{'' if read_z else ', decoder draws z = 0'})"
                     if weight != 1 else "",
                 )  # fmt: skip
             if checkpointed:
-                save(model, optimizer, generator, history)
+                self.save(model, optimizer, generator, history)
 
-    def save(model, optimizer, generator, history):
-        if checkpoint is not None:
+    def save(self, model, optimizer, generator, history):
+        if self.checkpoint is not None:
             save_checkpoint(
-                checkpoint,
+                self.checkpoint,
                 {
                     "state_dict": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "epoch": history[-1]["epoch"],
                     "generator": generator.get_state(),
                     "history": history,
-                    "hyper": hyper,
-                    "seed": int(seed),
+                    "hyper": self.hyper,
+                    "seed": int(self.seed),
                 },
             )
 
-    model, optimizer, generator = start(0)
-    history: list[dict] = []
-    done = 0
-    if checkpoint is not None and Path(checkpoint).exists():
-        state = load_checkpoint(checkpoint)  # on the CPU: the generator state must stay there
-        if state["hyper"] != hyper or state["seed"] != int(seed):
+    def resume(self, model, optimizer, generator) -> tuple[list[dict], int]:
+        """Load the checkpoint into the start's objects; its history and the epochs done."""
+        state = load_checkpoint(self.checkpoint)  # on the CPU: the generator state must stay there
+        if state["hyper"] != self.hyper or state["seed"] != int(self.seed):
             raise InputError(
-                f"checkpoint {checkpoint} was written with other settings (hyper {state['hyper']}, seed "
-                f"{state['seed']}) than this run (hyper {hyper}, seed {seed}); delete it to start afresh"
+                f"checkpoint {self.checkpoint} was written with other settings (hyper {state['hyper']}, seed "
+                f"{state['seed']}) than this run (hyper {self.hyper}, seed {self.seed}); delete it to start afresh"
             )
         model.load_state_dict(state["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
-        history = list(state["history"])
         done = int(state["epoch"])
-        if log:
-            log.info("resuming from %s after epoch %d", checkpoint, done)
-    elif restarts > 1:
-        # Independent starts, compared at the end of the warm-up by the objective they were
-        # trained on (selection_loss): a start whose content latents stayed at the prior, or
-        # whose orientations did not settle, ends it clearly worse, and stays worse (measured
-        # on the physics corpus' movies).
-        trial = selection_epochs(hyper, epochs)
+        if self.log:
+            self.log.info("resuming from %s after epoch %d", self.checkpoint, done)
+        return list(state["history"]), done
+
+    def choose_start(self, first, restarts: int):
+        """Independent starts, compared at the end of the warm-up by the objective they were
+        trained on (:func:`selection_loss`): a start whose content latents stayed at the prior,
+        or whose orientations did not settle, ends it clearly worse, and stays worse (measured on
+        the physics corpus' movies). Returns the chosen start's objects and history."""
+        trial = selection_epochs(self.hyper, self.epochs)
         best = None
         for index in range(restarts):
-            candidate = start(index) if index else (model, optimizer, generator)
+            candidate = self.start(index) if index else first
             trial_history: list[dict] = []
-            train_epochs(*candidate, trial_history, 1, trial, f"start {index + 1}/{restarts}: ", {"start": index},
-                         checkpointed=False)
-            loss = selection_loss(candidate[0], x, hyper, trial_history[-1])
-            if log:
-                log.info("start %d of %d: objective %.4f after epoch %d", index + 1, restarts, loss, trial)
+            self.train_epochs(*candidate, trial_history, 1, trial, f"start {index + 1}/{restarts}: ", {"start": index},
+                              checkpointed=False)
+            loss = selection_loss(candidate[0], self.x, self.hyper, trial_history[-1])
+            if self.log:
+                self.log.info("start %d of %d: objective %.4f after epoch %d", index + 1, restarts, loss, trial)
             if best is None or loss < best[0]:
                 best = (loss, index, candidate, trial_history)
-        loss, index, (model, optimizer, generator), history = best
-        done = trial
-        save(model, optimizer, generator, history)
-        if log:
-            log.info("start %d of %d goes on (lowest objective after epoch %d: %.4f)", index + 1, restarts, trial, loss)
-    chosen = {"start": history[0]["start"]} if history and "start" in history[0] else None
-    train_epochs(model, optimizer, generator, history, done + 1, epochs, extra=chosen)
-    return model, history
+        loss, index, chosen, history = best
+        self.save(*chosen, history)
+        if self.log:
+            self.log.info("start %d of %d goes on (lowest objective after epoch %d: %.4f)", index + 1, restarts, trial,
+                          loss)
+        return chosen, history
 
 
 def save_model(path, model: RVAE, hyper: dict) -> None:
