@@ -219,11 +219,56 @@ def _plain_log_ticks(bar) -> None:
 
 
 @styled
+def _background_density(fig, ax, background_z, shown_z) -> None:
+    """Every patch's (z1, z2) as a log-scaled 2-D histogram under the tracks, its range widened to
+    the tracks drawn (``shown_z``), with its colour bar below the plane."""
+    from matplotlib.colors import LogNorm
+
+    bz = np.asarray(background_z, dtype=float)
+    bz = bz.reshape(len(bz), -1)[:, :2] if bz.size else np.empty((0, 2))
+    bz = bz[np.isfinite(bz).all(axis=1)]
+    if len(bz):
+        lo = np.percentile(bz, 0.5, axis=0)
+        hi = np.percentile(bz, 99.5, axis=0)
+        shown = shown_z[..., :2].reshape(-1, 2)
+        shown = shown[np.isfinite(shown).all(axis=1)]
+        if len(shown):
+            lo, hi = np.minimum(lo, shown.min(axis=0)), np.maximum(hi, shown.max(axis=0))
+        hi = np.where(hi > lo, hi, lo + 1.0)
+        bins = int(np.clip(np.sqrt(len(bz)) / 1.5, 20, 80))
+        counts, xe, ye = np.histogram2d(bz[:, 0], bz[:, 1], bins=bins, range=[(lo[0], hi[0]), (lo[1], hi[1])])
+        mesh = ax.pcolormesh(xe, ye, np.ma.masked_equal(counts.T, 0), cmap=BACKGROUND_CMAP,
+                             norm=LogNorm(vmin=1, vmax=max(2.0, counts.max())), alpha=0.75, zorder=0,
+                             rasterized=True)
+        bar = fig.colorbar(mesh, ax=ax, location="bottom", shrink=0.55, aspect=30, pad=0.02,
+                           label=f"all patches per bin ({count_label(len(bz), 'patch', 'patches')}, log scale)")
+        bar.ax.tick_params(labelsize=7)
+        _plain_log_ticks(bar)
+
+
+def _class_means(ax, class_means, class_names, trajectories):
+    """The Gaussian classes' means as crosses with their names; returns the legend entry."""
+    from matplotlib import patheffects
+    from matplotlib.lines import Line2D
+
+    means = np.asarray(class_means, dtype=float).reshape(-1, np.shape(class_means)[-1])[:, :2]
+    k = len(means)
+    names = _padded_names(class_names if class_names is not None else pathway_class_names(trajectories, k), k)
+    colours = discrete_colours(k)
+    outline = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+    for c, (m, name) in enumerate(zip(means, names)):
+        ax.scatter(m[0], m[1], s=130, marker="X", color=colours[c], edgecolors="black", linewidths=0.8,
+                   zorder=6, gid="class-mean")
+        ax.annotate(name, m, xytext=(7, 7), textcoords="offset points", fontsize=8, fontweight="bold",
+                    color=colours[c], path_effects=outline, zorder=7)
+    return Line2D([], [], linestyle="none", marker="X", markersize=9, markerfacecolor="0.6",
+                  markeredgecolor="black", label="class mean")
+
+
 def latent_trajectories_figure(trajectories, changed, background_z=None, max_tracks: int = 300, seed: int = 0,
                                class_means=None, class_names=None):
     """The figure of :func:`plot_latent_trajectories` (see there)."""
     from matplotlib import patheffects
-    from matplotlib.colors import LogNorm
     from matplotlib.lines import Line2D
 
     z = _track_array(trajectories, "z").astype(float)
@@ -244,26 +289,7 @@ def latent_trajectories_figure(trajectories, changed, background_z=None, max_tra
     handles = []
 
     if background_z is not None:
-        bz = np.asarray(background_z, dtype=float)
-        bz = bz.reshape(len(bz), -1)[:, :2] if bz.size else np.empty((0, 2))
-        bz = bz[np.isfinite(bz).all(axis=1)]
-        if len(bz):
-            lo = np.percentile(bz, 0.5, axis=0)
-            hi = np.percentile(bz, 99.5, axis=0)
-            shown = np.concatenate([z[stayed], z[moved]])[..., :2].reshape(-1, 2)
-            shown = shown[np.isfinite(shown).all(axis=1)]
-            if len(shown):
-                lo, hi = np.minimum(lo, shown.min(axis=0)), np.maximum(hi, shown.max(axis=0))
-            hi = np.where(hi > lo, hi, lo + 1.0)
-            bins = int(np.clip(np.sqrt(len(bz)) / 1.5, 20, 80))
-            counts, xe, ye = np.histogram2d(bz[:, 0], bz[:, 1], bins=bins, range=[(lo[0], hi[0]), (lo[1], hi[1])])
-            mesh = ax.pcolormesh(xe, ye, np.ma.masked_equal(counts.T, 0), cmap=BACKGROUND_CMAP,
-                                 norm=LogNorm(vmin=1, vmax=max(2.0, counts.max())), alpha=0.75, zorder=0,
-                                 rasterized=True)
-            bar = fig.colorbar(mesh, ax=ax, location="bottom", shrink=0.55, aspect=30, pad=0.02,
-                               label=f"all patches per bin ({count_label(len(bz), 'patch', 'patches')}, log scale)")
-            bar.ax.tick_params(labelsize=7)
-            _plain_log_ticks(bar)
+        _background_density(fig, ax, background_z, np.concatenate([z[stayed], z[moved]]))
 
     def draw(ids, colour, width, alpha, zorder, effects=None):
         for t in ids:
@@ -306,18 +332,7 @@ def latent_trajectories_figure(trajectories, changed, background_z=None, max_tra
         ]
 
     if class_means is not None:
-        means = np.asarray(class_means, dtype=float).reshape(-1, np.shape(class_means)[-1])[:, :2]
-        k = len(means)
-        names = _padded_names(class_names if class_names is not None else pathway_class_names(trajectories, k), k)
-        colours = discrete_colours(k)
-        outline = [patheffects.withStroke(linewidth=2.5, foreground="white")]
-        for c, (m, name) in enumerate(zip(means, names)):
-            ax.scatter(m[0], m[1], s=130, marker="X", color=colours[c], edgecolors="black", linewidths=0.8,
-                       zorder=6, gid="class-mean")
-            ax.annotate(name, m, xytext=(7, 7), textcoords="offset points", fontsize=8, fontweight="bold",
-                        color=colours[c], path_effects=outline, zorder=7)
-        handles.append(Line2D([], [], linestyle="none", marker="X", markersize=9, markerfacecolor="0.6",
-                              markeredgecolor="black", label="class mean"))
+        handles.append(_class_means(ax, class_means, class_names, trajectories))
 
     if points is not None:
         bar = fig.colorbar(points, ax=ax, label="frame (index)", shrink=0.85)
