@@ -518,6 +518,23 @@ def _truth_colours(class_names: list[str], true_names: list[str]) -> tuple[list,
 
 
 @styled
+def _kinetics_legend(fig, ax_all, k: int, n_truth: int) -> None:
+    """The legend below the panels: with few classes and a truth, the found classes in the first
+    row and the truth in the second; else in up to four columns."""
+    handles, labels = ax_all.get_legend_handles_labels()
+    if handles and 0 < n_truth and max(k, n_truth) <= 4:
+        from matplotlib.lines import Line2D
+
+        blank = Line2D([], [], linestyle="none")
+        cols = max(k, n_truth)
+        found = list(zip(handles[:k], labels[:k])) + [(blank, "")] * (cols - k)
+        true = list(zip(handles[k:], labels[k:])) + [(blank, "")] * (cols - n_truth)
+        pairs = [p for c in range(cols) for p in (found[c], true[c])]
+        fig.legend(*zip(*pairs), loc="outside lower center", ncols=cols, fontsize=7.5)
+    elif handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(handles), 4), fontsize=7.5)
+
+
 def kinetics_figure(fractions, class_names, true_fractions=None, true_names=None, frames=None):
     """The figure of :func:`plot_kinetics` (see there)."""
     fractions = np.asarray(fractions, dtype=float)
@@ -584,20 +601,7 @@ def kinetics_figure(fractions, class_names, true_fractions=None, true_names=None
             from matplotlib.ticker import MaxNLocator
 
             ax_all.xaxis.set_major_locator(MaxNLocator(integer=True))
-    handles, labels = ax_all.get_legend_handles_labels()
-    n_truth = 0 if truth is None else truth.shape[1]
-    if handles and 0 < n_truth and max(k, n_truth) <= 4:
-        # found classes in the first row, the truth in the second
-        from matplotlib.lines import Line2D
-
-        blank = Line2D([], [], linestyle="none")
-        cols = max(k, n_truth)
-        found = list(zip(handles[:k], labels[:k])) + [(blank, "")] * (cols - k)
-        true = list(zip(handles[k:], labels[k:])) + [(blank, "")] * (cols - n_truth)
-        pairs = [p for c in range(cols) for p in (found[c], true[c])]
-        fig.legend(*zip(*pairs), loc="outside lower center", ncols=cols, fontsize=7.5)
-    elif handles:
-        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(handles), 4), fontsize=7.5)
+    _kinetics_legend(fig, ax_all, k, 0 if truth is None else truth.shape[1])
     note = ", dashed: truth" if truth is not None else ""
     fig.suptitle(f"Class fractions per frame ({count_label(k, 'class', 'classes')}, {count_label(n_frames, 'frame')}{note})")
     return fig
