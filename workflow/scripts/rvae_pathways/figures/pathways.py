@@ -265,6 +265,28 @@ def _class_means(ax, class_means, class_names, trajectories):
                   markeredgecolor="black", label="class mean")
 
 
+def _track_ends(ax, z, seen, moved, outline, n_changed: int) -> list:
+    """Circles on the first and squares on the last point of each changed track drawn; returns
+    the legend entries of the changed tracks and of their ends."""
+    from matplotlib.lines import Line2D
+
+    first = np.array([z[t, np.flatnonzero(seen[t])[0]] for t in moved])
+    last = np.array([z[t, np.flatnonzero(seen[t])[-1]] for t in moved])
+    ax.scatter(first[:, 0], first[:, 1], s=90, marker="o", facecolors="none", edgecolors="black",
+               linewidths=1.2, zorder=5, gid="first-point")
+    ax.scatter(last[:, 0], last[:, 1], s=90, marker="s", facecolors="none", edgecolors="black",
+               linewidths=1.2, zorder=5, gid="last-point")
+    return [
+        Line2D([], [], color=CHANGED_COLOUR, linewidth=CHANGED_WIDTH, marker="o", markersize=4,
+               markerfacecolor="tab:green", markeredgecolor="black", markeredgewidth=0.5,
+               path_effects=outline, label=f"class changed ({moved.size} of {n_changed} shown)"),
+        Line2D([], [], linestyle="none", marker="o", markersize=8, markerfacecolor="none",
+               markeredgecolor="black", label="first point (changed track)"),
+        Line2D([], [], linestyle="none", marker="s", markersize=8, markerfacecolor="none",
+               markeredgecolor="black", label="last point (changed track)"),
+    ]
+
+
 def latent_trajectories_figure(trajectories, changed, background_z=None, max_tracks: int = 300, seed: int = 0,
                                class_means=None, class_names=None):
     """The figure of :func:`plot_latent_trajectories` (see there)."""
@@ -315,21 +337,7 @@ def latent_trajectories_figure(trajectories, changed, background_z=None, max_tra
         points = ax.scatter(z[moved][keep][:, 0], z[moved][keep][:, 1],
                             c=np.broadcast_to(frames, keep.shape)[keep], cmap=FRAME_CMAP, norm=norm, s=22,
                             edgecolors="black", linewidths=0.5, zorder=4, gid="points-changed")
-        first = np.array([z[t, np.flatnonzero(seen[t])[0]] for t in moved])
-        last = np.array([z[t, np.flatnonzero(seen[t])[-1]] for t in moved])
-        ax.scatter(first[:, 0], first[:, 1], s=90, marker="o", facecolors="none", edgecolors="black",
-                   linewidths=1.2, zorder=5, gid="first-point")
-        ax.scatter(last[:, 0], last[:, 1], s=90, marker="s", facecolors="none", edgecolors="black",
-                   linewidths=1.2, zorder=5, gid="last-point")
-        handles += [
-            Line2D([], [], color=CHANGED_COLOUR, linewidth=CHANGED_WIDTH, marker="o", markersize=4,
-                   markerfacecolor="tab:green", markeredgecolor="black", markeredgewidth=0.5,
-                   path_effects=outline, label=f"class changed ({moved.size} of {int(changed.sum())} shown)"),
-            Line2D([], [], linestyle="none", marker="o", markersize=8, markerfacecolor="none",
-                   markeredgecolor="black", label="first point (changed track)"),
-            Line2D([], [], linestyle="none", marker="s", markersize=8, markerfacecolor="none",
-                   markeredgecolor="black", label="last point (changed track)"),
-        ]
+        handles += _track_ends(ax, z, seen, moved, outline, int(changed.sum()))
 
     if class_means is not None:
         handles.append(_class_means(ax, class_means, class_names, trajectories))
@@ -654,10 +662,31 @@ ARC_RAD = 0.18  # curvature of the arrows (arc3): i -> j and j -> i bow to oppos
 
 
 @styled
+def _transition_arrows(ax, off, xy, diameter, colours) -> None:
+    """One curved arrow per observed transition i -> j (off-diagonal ``off[i, j]`` > 0), its width
+    growing with the count, the count written at the arc's middle."""
+    from matplotlib.patches import FancyArrowPatch
+
+    most = off.max()
+    for i, j in np.argwhere(off > 0):
+        width = 0.8 + 4.2 * off[i, j] / most
+        arrow = FancyArrowPatch(xy[i], xy[j], connectionstyle=f"arc3,rad={ARC_RAD}", arrowstyle="-|>",
+                                mutation_scale=9 + 2.2 * width, linewidth=width, color=colours[i], alpha=0.85,
+                                shrinkA=diameter[i] / 2 + 2, shrinkB=diameter[j] / 2 + 2, zorder=2,
+                                gid="transition")
+        ax.add_patch(arrow)
+        # midpoint of the arc3 curve (quadratic Bezier, equal aspect): half the control offset
+        (x1, y1), (x2, y2) = xy[i], xy[j]
+        mid = ((x1 + x2) / 2 + ARC_RAD / 2 * (y2 - y1), (y1 + y2) / 2 - ARC_RAD / 2 * (x2 - x1))
+        ax.text(*mid, _count_text(off[i, j]), ha="center", va="center", fontsize=8, zorder=4,
+                color="black", gid="count",
+                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": colours[i],
+                      "linewidth": 0.8, "alpha": 0.95})
+
+
 def pathway_graph_figure(counts, class_names, populations=None):
     """The figure of :func:`plot_pathway_graph` (see there)."""
     from matplotlib import patheffects
-    from matplotlib.patches import FancyArrowPatch
 
     counts = np.asarray(counts, dtype=float)
     if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
@@ -720,23 +749,8 @@ def pathway_graph_figure(counts, class_names, populations=None):
 
     off = counts.copy()
     np.fill_diagonal(off, 0)
-    pairs = np.argwhere(off > 0)
-    if len(pairs):
-        most = off.max()
-        for i, j in pairs:
-            width = 0.8 + 4.2 * off[i, j] / most
-            arrow = FancyArrowPatch(xy[i], xy[j], connectionstyle=f"arc3,rad={ARC_RAD}", arrowstyle="-|>",
-                                    mutation_scale=9 + 2.2 * width, linewidth=width, color=colours[i], alpha=0.85,
-                                    shrinkA=diameter[i] / 2 + 2, shrinkB=diameter[j] / 2 + 2, zorder=2,
-                                    gid="transition")
-            ax.add_patch(arrow)
-            # midpoint of the arc3 curve (quadratic Bezier, equal aspect): half the control offset
-            (x1, y1), (x2, y2) = xy[i], xy[j]
-            mid = ((x1 + x2) / 2 + ARC_RAD / 2 * (y2 - y1), (y1 + y2) / 2 - ARC_RAD / 2 * (x2 - x1))
-            ax.text(*mid, _count_text(off[i, j]), ha="center", va="center", fontsize=8, zorder=4,
-                    color="black", gid="count",
-                    bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": colours[i],
-                          "linewidth": 0.8, "alpha": 0.95})
+    if (off > 0).any():
+        _transition_arrows(ax, off, xy, diameter, colours)
     else:
         no_data(ax, NO_TRANSITIONS_TEXT)
         if k == 1:  # the one node is in the middle
