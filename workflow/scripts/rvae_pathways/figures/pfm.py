@@ -311,6 +311,35 @@ def _map_panel(ax, latents, values, frame: int, cmap, norm, shape):
 
 
 @styled
+def _empty_map(ax, shape, text: str) -> None:
+    """A map panel of the frame's extent with nothing to show but ``text``."""
+    ny, nx = shape
+    ax.set_xlim(-0.5, nx - 0.5)
+    ax.set_ylim(ny - 0.5, -0.5)
+    bare_image_axes(ax)
+    no_data(ax, text)
+
+
+def _variables_row(fig, axes_row, latents, variables, titled: bool, bar_place: dict, shape) -> None:
+    """A single frame's row of one window size: a map of each variable with its colour bar."""
+    from matplotlib.cm import ScalarMappable
+
+    for ax, var in zip(axes_row, variables):
+        values = _variable_values(latents, var)
+        title, vcmap, vnorm, bar_label = _variable_style(var, values)
+        if titled:
+            ax.set_title(title)
+        if values is None:
+            _empty_map(ax, shape, _no_latent_text(var))
+            bar = fig.colorbar(ScalarMappable(norm=vnorm, cmap=vcmap), ax=ax, **bar_place)
+            bar.ax.set_visible(False)  # keeps the panels aligned
+            continue
+        m = _map_panel(ax, latents, values, 0, vcmap, vnorm, shape)
+        bar = fig.colorbar(m, ax=ax, label=bar_label, **bar_place)
+        if var == "theta":
+            bar.set_ticks([-180, -90, 0, 90, 180])
+
+
 def window_sweep_figure(frames, latents_by_window, frames_to_show=None, variable: str = "z1"):
     """The figure of :func:`plot_window_sweep` (see there)."""
     from matplotlib.cm import ScalarMappable
@@ -354,36 +383,16 @@ def window_sweep_figure(frames, latents_by_window, frames_to_show=None, variable
     for r, (window, latents) in enumerate(windows, start=1):
         label = window_label(window, _frame_pixel_nm(latents, frames) or pixel)
         if single:
-            for c, var in enumerate(columns):
-                ax = axes[r, c]
-                values = _variable_values(latents, var)
-                title, vcmap, vnorm, bar_label = _variable_style(var, values)
-                if r == 1:
-                    ax.set_title(title)
-                if values is None:
-                    ax.set_xlim(-0.5, nx - 0.5)
-                    ax.set_ylim(ny - 0.5, -0.5)
-                    bare_image_axes(ax)
-                    no_data(ax, _no_latent_text(var))
-                    bar = fig.colorbar(ScalarMappable(norm=vnorm, cmap=vcmap), ax=ax, **bar_place)
-                    bar.ax.set_visible(False)  # keeps the panels aligned
-                    continue
-                m = _map_panel(ax, latents, values, 0, vcmap, vnorm, (ny, nx))
-                bar = fig.colorbar(m, ax=ax, label=bar_label, **bar_place)
-                if var == "theta":
-                    bar.set_ticks([-180, -90, 0, 90, 180])
+            _variables_row(fig, axes[r], latents, columns, r == 1, bar_place, (ny, nx))
         else:
             values = _variable_values(latents, variable)
             title, vcmap, vnorm, bar_label = _variable_style(variable, values)
             for c, i in enumerate(columns):
                 ax = axes[r, c]
                 if values is None:
-                    ax.set_xlim(-0.5, nx - 0.5)
-                    ax.set_ylim(ny - 0.5, -0.5)
-                    bare_image_axes(ax)
-                    no_data(ax, _no_latent_text(variable))
+                    _empty_map(ax, (ny, nx), _no_latent_text(variable))
                     continue
-                m = _map_panel(ax, latents, values, i, vcmap, vnorm, (ny, nx))
+                _map_panel(ax, latents, values, i, vcmap, vnorm, (ny, nx))
             bar = fig.colorbar(ScalarMappable(norm=vnorm, cmap=vcmap), ax=list(axes[r, :]), label=bar_label,
                                shrink=0.9)
             if values is None:
@@ -466,6 +475,39 @@ def _per_frame_histogram(ax, frame, z, n_bins: int):
 
 
 @styled
+def _switched_curves(windows, labelled) -> list:
+    """Per window size with labels: (colour, label, frames present, their switched fractions)."""
+    found = []
+    for k, (window, latents) in enumerate(windows):
+        labels = labelled.get(window)
+        if labels is not None:
+            frame = latents["frame"].values.astype(int)
+            n_frames = int(frame.max()) + 1 if frame.size else 0
+            fraction, _ = switched_fraction(labels, frame, n_frames)
+            shown = np.isin(np.arange(n_frames), frame)
+            found.append((_window_colour(k), window_label(window, _frame_pixel_nm(latents)),
+                          np.arange(n_frames)[shown], fraction[shown]))
+    return found
+
+
+def _minority_bars(ax, found, truth, first: int) -> None:
+    """One frame: a bar per window size (and the truth), the fraction in the minority state."""
+    names, heights, colours = [], [], []
+    for colour, label, _, fraction in found:
+        names.append(label.replace(" (", "\n("))
+        heights.append(fraction[0])
+        colours.append(colour)
+    if truth is not None and first < truth.size:
+        names.append("truth\n(area fraction)")
+        heights.append(truth[first])
+        colours.append("0.3")
+    ax.bar(np.arange(len(names)), heights, color=colours, width=0.6)
+    for x, h in enumerate(heights):
+        ax.text(x, h + 0.02, f"{h:.2f}", ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(np.arange(len(names)), names)
+    ax.set_xlim(-0.6, max(len(names), 3) - 0.4)
+
+
 def switching_path_figure(latents_by_window, labels_by_window=None, true_switched_fraction=None,
                           n_bins: int = 40):
     """The figure of :func:`plot_switching_path` (see there)."""
@@ -507,33 +549,10 @@ def switching_path_figure(latents_by_window, labels_by_window=None, true_switche
 
     if with_fraction:
         ax = axes[-1]
-        found = []  # (window, colour, label, frames, fractions)
-        for k, (window, latents) in enumerate(windows):
-            labels = labelled.get(window)
-            if labels is not None:
-                frame = latents["frame"].values.astype(int)
-                n_frames = int(frame.max()) + 1 if frame.size else 0
-                fraction, _ = switched_fraction(labels, frame, n_frames)
-                shown = np.isin(np.arange(n_frames), frame)
-                found.append((_window_colour(k), window_label(window, _frame_pixel_nm(latents)),
-                              np.arange(n_frames)[shown], fraction[shown]))
+        found = _switched_curves(windows, labelled)
         truth_label = "truth (area fraction)"
         if single:
-            # one frame: a bar per window size (and the truth), the fraction in the minority state
-            names, heights, colours = [], [], []
-            for colour, label, _, fraction in found:
-                names.append(label.replace(" (", "\n("))
-                heights.append(fraction[0])
-                colours.append(colour)
-            if truth is not None and first < truth.size:
-                names.append("truth\n(area fraction)")
-                heights.append(truth[first])
-                colours.append("0.3")
-            ax.bar(np.arange(len(names)), heights, color=colours, width=0.6)
-            for x, h in enumerate(heights):
-                ax.text(x, h + 0.02, f"{h:.2f}", ha="center", va="bottom", fontsize=8)
-            ax.set_xticks(np.arange(len(names)), names)
-            ax.set_xlim(-0.6, max(len(names), 3) - 0.4)
+            _minority_bars(ax, found, truth, first)
             ax.set_title(f"Fraction of frame {first} in its minority state"
                          + ("" if labelled else f" ({NO_LABELS_TEXT}, truth only)"))
         else:
