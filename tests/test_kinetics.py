@@ -3,17 +3,8 @@ import pandas as pd
 import pytest
 
 from rvae_pathways.core.errors import InputError
-from rvae_pathways.pathways.kinetics import (
-    class_composition,
-    class_fractions,
-    coordination_groups,
-    event_footprints,
-    find_events,
-    fit_classes,
-    majority_structure,
-    score_events,
-    transitions,
-)
+from rvae_pathways.pathways.kinetics import class_fractions, coordination_groups, find_events, fit_classes, transitions
+from rvae_pathways.scores.pathways import class_composition, event_footprints, majority_structure, score_events
 
 NAMES = ("pristine C", "Si", "C in 5-7 defect", "edge C")
 

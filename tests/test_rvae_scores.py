@@ -23,16 +23,17 @@ import xarray as xr
 import yaml
 
 from conftest import ROOT
+from rvae_pathways.core.frames import write_frames
+from rvae_pathways.pathways.kinetics import coordination_groups, find_events, fit_classes
+from rvae_pathways.pathways.tracking import angstrom_to_px, linking_accuracy, track_atoms
+from rvae_pathways.rvae.encode import encode
+from rvae_pathways.rvae.train import estimate_noise_std, fit, training_set
+from rvae_pathways.scores.latents import TARGETS, score_against_truth
+from rvae_pathways.scores.pathways import majority_structure, score_events
+from rvae_pathways.sim.stem import simulate_stem_movie
 from rvae_pathways.stem.align import prepare_movie
 from rvae_pathways.stem.movie import find_atoms_in_movie
-from rvae_pathways.rvae.encode import encode
-from rvae_pathways.core.frames import write_frames
-from rvae_pathways.pathways.kinetics import coordination_groups, find_events, fit_classes, majority_structure, score_events
-from rvae_pathways.scores.latents import TARGETS, score_against_truth
 from rvae_pathways.stem.patches import default_window_px, extract_movie_patches
-from rvae_pathways.sim.stem import simulate_stem_movie
-from rvae_pathways.pathways.tracking import angstrom_to_px, linking_accuracy, track_atoms
-from rvae_pathways.rvae.train import estimate_noise_std, fit, training_set
 
 SPACING_PX = 14.2  # graphene's 0.142 nm at the simulator's 0.01 nm/px
 EPOCH_FACTOR = 2
@@ -144,7 +145,7 @@ def test_dopant_hops_are_found_with_the_targets_precision_and_recall(pathway):
 
 
 def test_defect_formation_is_found_with_the_targets_precision_and_recall(pathway):
-    """A true Stone-Wales event spans the 16 atoms of its rings (kinetics.event_footprints), and
+    """A true Stone-Wales event spans the 16 atoms of its rings (scores.pathways.event_footprints), and
     the classes are fitted apart for lattice and under-coordinated atoms (pathways:
     split_by_coordination). Measured on this movie and on the same movie made with simulator
     seeds 1 and 2 (model trained on the seed-0 movie as here): precision 0.93, 1.00, 1.00 with

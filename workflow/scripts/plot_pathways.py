@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from rvae_pathways.pathways.kinetics import majority_structure
+from rvae_pathways.core.runner import run
 from rvae_pathways.figures.pathways import (
     plot_kinetics,
     plot_latent_trajectories,
     plot_pathway_graph,
     plot_track_patches,
 )
-from rvae_pathways.core.runner import run
+from rvae_pathways.scores.pathways import majority_structure
 
 
 def main(snakemake, log):

@@ -32,3 +32,18 @@ def check_number(name, value, *, low=None, high=None, low_open=False, integer=Fa
     if high is not None and v > high:
         raise InputError(f"{name} must be <= {high}, got {value!r}{hint}")
     return v
+
+
+def check_int_array(name, values, n=None):
+    """``values`` as a 1-D int64 array; :class:`InputError` for another shape, non-integers, or a
+    length other than ``n`` (one per observation)."""
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise InputError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            raise InputError(f"{name} must hold whole numbers")
+    arr = arr.astype(np.int64)
+    if n is not None and len(arr) != n:
+        raise InputError(f"{name} has {len(arr)} entries, expected {n} (one per observation)")
+    return arr
