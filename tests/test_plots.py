@@ -7,9 +7,17 @@ import pytest
 import xarray as xr
 
 from figure_checks import (
-    all_text, check_png, colorbar_labels, colorbars, panels, run_without_pyplot, scale_bar_labels,
+    all_text,
+    check_png,
+    colorbar_labels,
+    colorbars,
+    panels,
+    run_without_pyplot,
+    scale_bar_labels,
 )
-from rvae_pathways.figures import stem as plots, kit
+from rvae_pathways.figures import kit
+from rvae_pathways.figures import stem as plots
+from rvae_pathways.stem import gmm_baseline
 from rvae_pathways.stem.patches import sample_patches
 
 CLASS_NAMES = "pristine C,Si,C in 5-7 defect,edge C"
@@ -224,7 +232,7 @@ def two_families(n_each=30, size=9, seed=0):
 
 def test_gmm_separates_bright_and_dark_centred_patches_perfectly():
     images, truth = two_families()
-    labels, means = plots.gmm_on_patches(images, n_clusters=2, seed=3)
+    labels, means = gmm_baseline.gmm_on_patches(images, n_clusters=2, seed=3)
     assert labels.shape == truth.shape and means.shape == (2, 9, 9)
     # one cluster per family, exactly
     assert {(t, l) for t, l in zip(truth, labels)} in ({(0, 0), (1, 1)}, {(0, 1), (1, 0)})
@@ -236,8 +244,8 @@ def test_gmm_is_deterministic_by_seed_and_numbers_clusters_by_size():
     rng = np.random.default_rng(1)
     images = rng.normal(0.5, 0.2, (80, 8, 8)).astype(np.float32)
     images[:50, 3:5, 3:5] += 1.0
-    first = plots.gmm_on_patches(images, 3, seed=7)
-    second = plots.gmm_on_patches(images, 3, seed=7)
+    first = gmm_baseline.gmm_on_patches(images, 3, seed=7)
+    second = gmm_baseline.gmm_on_patches(images, 3, seed=7)
     np.testing.assert_array_equal(first[0], second[0])
     np.testing.assert_array_equal(first[1], second[1])
     counts = np.bincount(first[0], minlength=3)
@@ -247,14 +255,14 @@ def test_gmm_is_deterministic_by_seed_and_numbers_clusters_by_size():
 
 def test_gmm_on_fewer_patches_than_clusters_uses_one_cluster_per_patch():
     images = np.random.default_rng(0).random((3, 6, 6))
-    labels, means = plots.gmm_on_patches(images, 5, seed=0)
+    labels, means = gmm_baseline.gmm_on_patches(images, 5, seed=0)
     assert means.shape == (3, 6, 6) and sorted(labels) == [0, 1, 2]
 
 
 def test_cluster_baseline_has_gallery_map_and_discrete_colorbar(movie, tmp_path):
     frames, _, patches, _ = movie
-    labels, means = plots.gmm_on_patches(patches["image"].values, 4, seed=0)
-    xy, frame_labels = plots.frame_cluster_positions(patches, labels, 1)
+    labels, means = gmm_baseline.gmm_on_patches(patches["image"].values, 4, seed=0)
+    xy, frame_labels = gmm_baseline.frame_cluster_positions(patches, labels, 1)
     assert len(xy) == int((patches["frame"] == 1).sum())
     fig = plots.plot_cluster_baseline(patches, labels, means, frames["image"][1].values, xy, frame_labels,
                                       tmp_path / "gmm.png", frame_number=1)
@@ -464,8 +472,8 @@ def test_every_figure_copes_with_five_patches_in_one_frame(tmp_path):
     latents = make_latents(patches)
     atoms = atoms.isel(atom=slice(0, 5))
     plots.plot_data_overview(frames, atoms, tmp_path / "a.png")
-    labels, means = plots.gmm_on_patches(patches["image"].values, 4, seed=0)
-    xy, fl = plots.frame_cluster_positions(patches, labels, 0)
+    labels, means = gmm_baseline.gmm_on_patches(patches["image"].values, 4, seed=0)
+    xy, fl = gmm_baseline.frame_cluster_positions(patches, labels, 0)
     plots.plot_cluster_baseline(patches, labels, means, frames["image"][0].values, xy, fl, tmp_path / "b.png")
     plots.plot_latent_manifold(*manifold_grid(n=2, h=WINDOW), tmp_path / "c.png", "tiny")
     plots.plot_angle_shift_histograms(latents, tmp_path / "d.png")

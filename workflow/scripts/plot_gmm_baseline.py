@@ -3,8 +3,9 @@
 import numpy as np
 import xarray as xr
 
-from rvae_pathways.figures.stem import frame_cluster_positions, gmm_on_patches, plot_cluster_baseline
 from rvae_pathways.core.runner import run
+from rvae_pathways.figures.stem import plot_cluster_baseline
+from rvae_pathways.stem.gmm_baseline import frame_cluster_positions, gmm_on_patches
 
 
 def main(snakemake, log):
