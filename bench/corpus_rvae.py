@@ -52,7 +52,14 @@ from rvae_pathways.core.frames import write_frames  # noqa: E402
 from rvae_pathways.io.readers import read_frames  # noqa: E402
 from rvae_pathways.scores.latents import TARGETS, score_against_truth  # noqa: E402
 from rvae_pathways.stem.patches import default_window_px, extract_movie_patches  # noqa: E402
-from rvae_pathways.rvae.train import estimate_noise_std, fit, selection_epochs, training_set  # noqa: E402
+from rvae_pathways.rvae.train import (  # noqa: E402
+    estimate_noise_std,
+    fit,
+    ring_spectrum_loss,
+    selection_epochs,
+    selection_loss,
+    training_set,
+)
 
 CORPUS = ROOT / "tests" / "data" / "corpus"
 GRAPHENE = [f"graphene_s{s}_d{d}" for d in (3, 10) for s in (0, 1, 2)]
@@ -110,9 +117,9 @@ def fit_probed(x, settings: dict, epochs: int, seed: int):
 
     A run with ``restarts`` k and seed s trains start i exactly as a one-start run seeded s + i
     (``train.start_seed``), so one-start runs over consecutive seeds let every choice rule and
-    every k be scored afterwards. The probe: the last warm-up epoch's training terms (``fit``'s
-    criterion is their ``total``) and the ring spectra's reconstruction loss per patch from the
-    posterior means of z. Training then resumes from the checkpoint (same weights, optimiser
+    every k be scored afterwards. The probe: the last warm-up epoch's training terms, ``fit``'s
+    criterion (``objective``: ``train.selection_loss``) and the ring spectra's reconstruction loss
+    per patch from the posterior means of z. Training then resumes from the checkpoint (same weights, optimiser
     and generator state), so the run is the uninterrupted one.
     """
     settings = {**settings, "restarts": 1}
@@ -120,16 +127,10 @@ def fit_probed(x, settings: dict, epochs: int, seed: int):
     with tempfile.TemporaryDirectory(prefix="corpus_rvae_probe_") as folder:
         checkpoint = Path(folder) / "checkpoint.pt"
         model, history = fit(x, settings, epochs=trial, seed=seed, checkpoint=checkpoint)
-        probe = {"epoch": trial, **{k: v for k, v in history[-1].items() if isinstance(v, float)}}
+        probe = {"epoch": trial, **{k: v for k, v in history[-1].items() if isinstance(v, float)},
+                 "objective": selection_loss(model, x, settings, history[-1])}
         if model.ring_decoder is not None:
-            with torch.no_grad():
-                device = next(model.parameters()).device
-                ring = 0.0
-                for chunk in torch.as_tensor(x).split(4096):
-                    chunk = chunk.to(device)
-                    mean, log_std = model.encoder(chunk)
-                    ring += float(model.ring_decoder.loss(chunk, model.split(mean, log_std)["z"][0]))
-            probe["ring_loss"] = ring / len(x)
+            probe["ring_loss"] = ring_spectrum_loss(model, x) / len(x)
         model, history = fit(x, settings, epochs=epochs, seed=seed, checkpoint=checkpoint)
     return model, history, probe
 

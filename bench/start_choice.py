@@ -7,8 +7,8 @@ for every disjoint start set {s, ..., s + k - 1} and every rule this prints what
 have chosen and how that model scores:
 
 - ``total``: the plain ELBO of the last warm-up epoch (``fit``'s rule);
-- ``objective``: the warm-up objective as trained (content KL weighted, plus the ring spectra's
-  reconstruction weighted ``ring_reconstruction``);
+- ``objective``: the warm-up objective as trained (``train.selection_loss``, recorded by the probe:
+  content KL weighted, plus the ring spectra's reconstruction weighted ``ring_reconstruction``);
 - ``total+ring``: the plain ELBO plus the weighted ring-spectrum loss;
 - ``final``: the loss at the end of training (needs every start trained to the end: k times
   the cost);
@@ -61,7 +61,7 @@ def read_runs(folder: Path) -> dict:
             "dose": match["dose"],
             "row": row,
             "total": probe["total"],
-            "objective": probe["total"] + (probe["kl_z_weight"] - 1.0) * probe["kl_z"] + ring,
+            "objective": probe["objective"],
             "total+ring": probe["total"] + ring,
             "final": scores["final_loss"],
             "best": -(row["defect_auc"] or 0.0),

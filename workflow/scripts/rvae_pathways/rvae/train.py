@@ -213,6 +213,13 @@ def selection_loss(model: RVAE, patches, hyper: dict, terms: dict, batch_size: i
     loss = terms["total"] + (terms.get("kl_z_weight", 1.0) - 1.0) * terms["kl_z"]
     if model.ring_decoder is None or model.ring_reconstruction <= 0:
         return float(loss)
+    return float(loss + model.ring_reconstruction * ring_spectrum_loss(model, patches, batch_size) / len(patches))
+
+
+@torch.no_grad()
+def ring_spectrum_loss(model: RVAE, patches, batch_size: int = 4096) -> float:
+    """The ring spectra's reconstruction loss (unweighted), summed over ``patches``, drawn from the
+    posterior means of z, ``batch_size`` patches at a time. The model must have a ring decoder."""
     device = next(model.parameters()).device
     x_all = _as_tensor(patches, device)
     ring = 0.0
@@ -220,7 +227,7 @@ def selection_loss(model: RVAE, patches, hyper: dict, terms: dict, batch_size: i
         x = x_all[start : start + batch_size]
         mean, log_std = model.encoder(x)
         ring += float(model.ring_decoder.loss(x, model.split(mean, log_std)["z"][0]))
-    return float(loss + model.ring_reconstruction * ring / x_all.shape[0])
+    return ring
 
 
 def start_seed(seed: int, start: int) -> int:
