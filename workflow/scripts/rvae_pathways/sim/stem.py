@@ -41,6 +41,7 @@ from scipy.spatial import cKDTree
 
 from ..core.errors import InputError, check_number
 from ..core.frames import make_frames
+from ..core.geometry import inside
 from ..core.vocabulary import CLASS_NAMES, EVENT_KINDS
 
 __all__ = ["BOND_LENGTH_NM", "simulate_stem_movie"]
@@ -435,12 +436,6 @@ def _sheet(rng, p):
     return sheet, angle
 
 
-def _in_frame(p, yx, inset=0.0):
-    """Whether points ``yx`` (px) lie inside the frame, at least ``inset`` px from its border."""
-    y, x = yx[..., 0], yx[..., 1]
-    return (y >= inset) & (y <= p.ny - 1 - inset) & (x >= inset) & (x <= p.nx - 1 - inset)
-
-
 def _place_dopants(rng, p, sheet, drift, hole_seed_nm) -> int:
     """Turn random lattice sites inside the field at frame 0 into Si, 3 bond lengths apart and
     0.4 nm from the hole's seed; the number placed (InputError if ``n_dopants`` do not fit)."""
@@ -449,9 +444,9 @@ def _place_dopants(rng, p, sheet, drift, hole_seed_nm) -> int:
     at_start = sheet.pos[all_ids] / p.px + drift[0]
     wanted = p.n_dopants
     if p.n_dopants is None:
-        wanted = max(3, int(round(0.015 * _in_frame(p, at_start).sum())))
+        wanted = max(3, int(round(0.015 * inside(at_start, (p.ny, p.nx), 0.0).sum())))
     inset_nm = min(0.3, 0.25 * min(p.ny, p.nx) * p.px)
-    candidates = np.flatnonzero(_in_frame(p, at_start, inset=inset_nm / p.px))
+    candidates = np.flatnonzero(inside(at_start, (p.ny, p.nx), inset_nm / p.px))
     if hole_seed_nm is not None:
         far = np.linalg.norm(sheet.pos[candidates] - hole_seed_nm, axis=1) >= 0.4
         candidates = candidates[far]
@@ -490,14 +485,14 @@ def _frames(rng_structure, rng_noise, p, sheet, drift, support, hole_seed_nm):
                            rng_structure, events, to_px)
             if p.hop_probability > 0:
                 _hop_dopants(sheet, t, p.hop_probability, rng_structure, events, to_px,
-                             lambda yx: _in_frame(p, yx, inset=2 * a / p.px))
+                             lambda yx: inside(yx, (p.ny, p.nx), 2 * a / p.px))
             if p.stone_wales_per_frame > 0:
                 _stone_wales(sheet, t, p.stone_wales_per_frame, rng_structure, events, to_px,
-                             lambda yx: _in_frame(p, yx, inset=3 * a / p.px))
+                             lambda yx: inside(yx, (p.ny, p.nx), 3 * a / p.px))
         alive = np.flatnonzero(sheet.alive)
         yx = to_px(alive, t)
         cls = sheet.classes()
-        keep = _in_frame(p, yx)
+        keep = inside(yx, (p.ny, p.nx), 0.0)
         ids = alive[keep]
         truth.append((ids, yx[keep, 0], yx[keep, 1], sheet.z[ids], cls[ids], sheet.sub[ids]))
         images[t] = _image(rng_noise, p, yx, sheet.z[alive], support, drift[t])
