@@ -83,26 +83,17 @@ def main() -> None:
     parser.add_argument("a", type=Path)
     parser.add_argument("b", type=Path)
     args = parser.parse_args()
-    differences, compared, listed = 0, 0, 0
-    for rel in sorted(set(stores(args.a)) | set(stores(args.b))):
+    pairs = [(rel, same_dataset) for rel in sorted(set(stores(args.a)) | set(stores(args.b)))]
+    pairs += [(rel, same_file) for rel in sorted(set(files(args.a)) | set(files(args.b))) if rel.suffix not in SKIPPED]
+    listed = sum(rel.suffix in SKIPPED for rel in set(files(args.a)) | set(files(args.b)))
+    differences, compared = 0, 0
+    for rel, same in pairs:
         if not (args.a / rel).exists() or not (args.b / rel).exists():
             print(f"{rel}: only in {'b' if (args.b / rel).exists() else 'a'}")
             differences += 1
             continue
         compared += 1
-        for problem in same_dataset(args.a / rel, args.b / rel):
-            print(f"{rel}: {problem}")
-            differences += 1
-    for rel in sorted(set(files(args.a)) | set(files(args.b))):
-        if rel.suffix in SKIPPED:
-            listed += 1
-            continue
-        if not (args.a / rel).exists() or not (args.b / rel).exists():
-            print(f"{rel}: only in {'b' if (args.b / rel).exists() else 'a'}")
-            differences += 1
-            continue
-        compared += 1
-        for problem in same_file(args.a / rel, args.b / rel):
+        for problem in same(args.a / rel, args.b / rel):
             print(f"{rel}: {problem}")
             differences += 1
     print(f"{compared} stores and files compared, {listed} figures and texts listed only; {differences} differences")
