@@ -8,7 +8,6 @@ through the rvae_pathways library.
 
 from __future__ import annotations
 
-import ast
 import re
 import sys
 from importlib.metadata import packages_distributions
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from source_imports import imported_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "workflow" / "scripts"
@@ -55,25 +56,6 @@ def rules_with_environments() -> list[tuple[str, Path, Path]]:
             assert conda and script, f"rule {name} in {smk.name} needs conda: and script:"
             found.append((name, (smk.parent / conda.group(1)).resolve(), (smk.parent / script.group(1)).resolve()))
     return found
-
-
-def imported_modules(path: Path) -> set[str]:
-    """Dotted names of every module a file imports (at any depth, in functions too); relative
-    imports inside the library are resolved against the file's package."""
-    names = set()
-    package = list(path.relative_to(SCRIPTS).parent.parts) if path.is_relative_to(SCRIPTS) else []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module)
-        elif isinstance(node, ast.ImportFrom) and node.level > 0:
-            base = package[: len(package) - node.level + 1]
-            if node.module:
-                names.add(".".join([*base, node.module]))
-            else:  # from . import module
-                names |= {".".join([*base, alias.name]) for alias in node.names}
-    return names
 
 
 def third_party_imports(script: Path) -> set[str]:

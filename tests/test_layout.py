@@ -6,6 +6,7 @@ import ast
 from pathlib import Path
 
 from conftest import ROOT
+from source_imports import imported_modules
 
 LIBRARY = ROOT / "workflow" / "scripts" / "rvae_pathways"
 # Each sub-package may import its own modules and those of lower layers only.
@@ -23,23 +24,7 @@ def module_name(path: Path) -> str:
 
 def library_imports(path: Path) -> set[str]:
     """Library modules ``path`` imports, at any depth (in functions too), relative ones resolved."""
-    package = module_name(path).split(".")
-    if path.name != "__init__.py":
-        package = package[:-1]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package[: len(package) - node.level + 1]
-                names = [".".join([*base, node.module])] if node.module else [".".join([*base, a.name]) for a in node.names]
-            else:
-                names = [node.module or ""]
-        elif isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        else:
-            continue
-        found |= {n for n in names if n.split(".")[0] == "rvae_pathways"}
-    return found
+    return {name for name in imported_modules(path) if name.split(".")[0] == "rvae_pathways"}
 
 
 def graph() -> dict[str, set[str]]:
