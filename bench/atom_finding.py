@@ -26,7 +26,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
-from rvae_pathways.stem.atoms import find_atoms, find_peaks, refine_positions  # noqa: E402
+from rvae_pathways.stem.atoms import find_atoms, find_peaks  # noqa: E402
+from rvae_pathways.stem.gaussian_fits import refine_positions  # noqa: E402
 from rvae_pathways.stem.movie import find_atoms_in_movie  # noqa: E402
 from rvae_pathways.scores.atoms import detection_counts, detection_scores  # noqa: E402
 from rvae_pathways.sim.stem import simulate_stem_movie  # noqa: E402

@@ -52,10 +52,10 @@ from rvae_pathways.core.frames import write_frames  # noqa: E402
 from rvae_pathways.io.readers import read_frames  # noqa: E402
 from rvae_pathways.scores.latents import TARGETS, score_against_truth  # noqa: E402
 from rvae_pathways.stem.patches import default_window_px, extract_movie_patches  # noqa: E402
+from rvae_pathways.rvae.epoch import ring_spectrum_loss  # noqa: E402
 from rvae_pathways.rvae.train import (  # noqa: E402
     estimate_noise_std,
     fit,
-    ring_spectrum_loss,
     selection_epochs,
     selection_loss,
     training_set,

@@ -30,7 +30,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
 from rvae_pathways.rvae.model import RVAE, make_grid  # noqa: E402
-from rvae_pathways.rvae.train import fit, slice_size  # noqa: E402
+from rvae_pathways.rvae.epoch import slice_size  # noqa: E402
+from rvae_pathways.rvae.train import fit  # noqa: E402
 
 REFERENCE = {
     "n_latent": 2,

@@ -12,18 +12,11 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from rvae_pathways.stem import qc as atom_qc
 from rvae_pathways.stem.align import normalise_intensity
-from rvae_pathways.stem.qc import (
-    THRESHOLDS,
-    VERDICTS,
-    check_frame,
-    lattice_area,
-    material_map,
-    qc_messages,
-    resolved_lattice_map,
-    summarise,
-)
+from rvae_pathways.stem.lattice_map import resolved_lattice_map
+from rvae_pathways.stem.material import lattice_area, material_map
+from rvae_pathways.stem.qc import check_frame
+from rvae_pathways.stem.qc_verdicts import METRIC_BANDS, THRESHOLDS, VERDICTS, qc_messages, summarise, verdict_of
 from rvae_pathways.stem.atoms import find_atoms
 from rvae_pathways.io.readers import read_frames
 from rvae_pathways.sim.stem import simulate_stem_movie
@@ -106,7 +99,7 @@ def srtio3(real_data):
 
 def test_every_verdict_band_has_its_ok_range_inside_its_warn_range():
     inf = float("inf")
-    for name in atom_qc.METRIC_BANDS:
+    for name in METRIC_BANDS:
         (ok_lo, ok_hi), (warn_lo, warn_hi) = THRESHOLDS[name]["ok"], THRESHOLDS[name]["warn"]
         ok_lo, warn_lo = (-inf if v is None else v for v in (ok_lo, warn_lo))
         ok_hi, warn_hi = (inf if v is None else v for v in (ok_hi, warn_hi))
@@ -118,14 +111,14 @@ def test_verdict_is_the_worst_band_of_any_metric():
     good = {"n_atoms": 100, "spacing_px": 10.0, "density_ratio": 0.8, "nn_ratio_median": 1.0,
             "missed_peak_share": 0.0, "lattice_atom_share": 1.0, "outside_lattice_share": 0.0,
             "resolved_fraction": 1.0}
-    assert atom_qc.verdict_of(good) == ("ok", [])
-    verdict, reasons = atom_qc.verdict_of({**good, "outside_lattice_share": 0.3})
+    assert verdict_of(good) == ("ok", [])
+    verdict, reasons = verdict_of({**good, "outside_lattice_share": 0.3})
     assert verdict == "warn" and len(reasons) == 1 and "30%" in reasons[0]
-    verdict, reasons = atom_qc.verdict_of({**good, "outside_lattice_share": 0.3, "nn_ratio_median": 2.0})
+    verdict, reasons = verdict_of({**good, "outside_lattice_share": 0.3, "nn_ratio_median": 2.0})
     assert verdict == "fail" and "2.00x" in reasons[0] and len(reasons) == 2  # worst first
     # vacuum is no fault: a small resolved share only fails with the atoms outside it
-    assert atom_qc.verdict_of({**good, "resolved_fraction": 0.01})[0] == "fail"
-    assert atom_qc.verdict_of({**good, "resolved_fraction": 0.3})[0] == "ok"
+    assert verdict_of({**good, "resolved_fraction": 0.01})[0] == "fail"
+    assert verdict_of({**good, "resolved_fraction": 0.3})[0] == "ok"
 
 
 # ------------------------------------------------------------------------------------------

@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 from lattice import honeycomb_image
 
-from rvae_pathways.stem.atoms import count_neighbours, find_atoms, find_peaks, refine_positions
+from rvae_pathways.stem.atoms import count_neighbours, find_atoms, find_peaks
+from rvae_pathways.stem.gaussian_fits import refine_positions
 from rvae_pathways.core.frames import frame_slices
 from rvae_pathways.core.geometry import spacing_in_pixels
-import rvae_pathways.stem.atoms as atoms_module
+import rvae_pathways.stem.gaussian_fits as gaussian_fits
 from rvae_pathways.core.errors import InputError
 from rvae_pathways.scores.atoms import detection_counts, detection_scores
 from rvae_pathways.core.geometry import match_points
@@ -71,9 +72,9 @@ def test_float32_fits_that_stop_when_settled_agree_with_float64_fits_run_to_the_
     atoms) move positions by at most the stated 0.004 px and find the same atoms."""
     image, _ = honeycomb_image(shape=(160, 160), bright=[5, 40], seed=2)
     fast = find_atoms(image, 14.2)
-    monkeypatch.setattr(atoms_module, "PIXEL_DTYPE", np.float64)
-    monkeypatch.setattr(atoms_module, "SETTLED_STEP", 0.0)
-    monkeypatch.setattr(atoms_module, "FIT_BLOCK", 10**9)
+    monkeypatch.setattr(gaussian_fits, "PIXEL_DTYPE", np.float64)
+    monkeypatch.setattr(gaussian_fits, "SETTLED_STEP", 0.0)
+    monkeypatch.setattr(gaussian_fits, "FIT_BLOCK", 10**9)
     exact = find_atoms(image, 14.2)
     assert len(fast["y"]) == len(exact["y"]) > 50
     shift = np.hypot(fast["y"] - exact["y"], fast["x"] - exact["x"])
@@ -121,7 +122,7 @@ def test_smoothing_noise_gain_matches_simulated_noise():
     from scipy import ndimage
 
     from rvae_pathways.core.noise import noise_sigma
-    from rvae_pathways.stem.atoms import smoothing_noise_gain
+    from rvae_pathways.stem.background_noise import smoothing_noise_gain
 
     noise = np.random.default_rng(0).normal(0, 2.0, size=(20000, 40))
     smoothed_std = ndimage.gaussian_filter1d(noise, 3.0, axis=1).std(axis=0)

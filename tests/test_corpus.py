@@ -14,7 +14,8 @@ from scipy.spatial import cKDTree
 
 from conftest import ROOT
 from rvae_pathways.stem.align import normalise_intensity
-from rvae_pathways.stem.qc import THRESHOLDS, check_frame
+from rvae_pathways.stem.qc import check_frame
+from rvae_pathways.stem.qc_verdicts import THRESHOLDS
 from rvae_pathways.stem.atoms import find_atoms, resolve_contrast
 from rvae_pathways.core.geometry import spacing_in_pixels
 from rvae_pathways.scores.fidelity import CORPUS, corpus_cases, score_case

@@ -105,7 +105,7 @@ LONG_FUNCTIONS = {
     "sim.physics.graphene_structures": "the corpus movie's structures frame by frame (hole, hops, Stone-Wales), one case",
     "sim.physics.mos2_vacancies": "one corpus case end to end: structure, vacancies, abTEM simulation, truth",
     "sim.physics.au_nanoparticle": "one corpus case end to end: particle, support, abTEM simulation, truth",
-    "stem.atoms.refine_positions": "the finder's vectorised Gaussian fits: blocks, Levenberg-Marquardt, neighbours",
+    "stem.gaussian_fits.refine_positions": "the finder's vectorised Gaussian fits: blocks, Levenberg-Marquardt, neighbours",
 }
 
 

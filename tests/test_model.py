@@ -4,12 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from rvae_pathways.rvae.loss import elbo_loss, kl_normal
 from rvae_pathways.rvae.model import (
     RVAE,
     Encoder,
     SpatialDecoder,
-    elbo_loss,
-    kl_normal,
     make_grid,
     pixels_per_grid_unit,
     transform_coords,
@@ -151,7 +150,7 @@ def test_the_fast_decoder_path_matches_autograd_of_the_plain_formula():
 
 
 def test_the_in_place_tanh_is_tanh_with_its_gradient():
-    from rvae_pathways.rvae.model import tanh_
+    from rvae_pathways.rvae.kernels import tanh_
 
     h = torch.linspace(-12, 12, 10001, requires_grad=True)
     y = tanh_(h * 1)  # a non-leaf copy: tanh_ works in place

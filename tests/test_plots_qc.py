@@ -10,7 +10,7 @@ from matplotlib.colors import to_rgba
 
 from figure_checks import all_text, check_png, panels, run_without_pyplot
 from rvae_pathways.figures import qc as plots_qc
-from rvae_pathways.stem.qc import THRESHOLDS, summarise, verdict_of
+from rvae_pathways.stem.qc_verdicts import THRESHOLDS, summarise, verdict_of
 
 
 def make_qc(n_frames=12, sample="graphene_1"):

@@ -12,24 +12,24 @@ import numpy as np
 import pytest
 import torch
 
+from rvae_pathways.rvae import epoch as epoch_module
 from rvae_pathways.rvae import train as train_module
 from rvae_pathways.rvae.encode import encode
 from rvae_pathways.core.errors import InputError
-from rvae_pathways.rvae.model import RVAE, elbo_loss, make_grid
+from rvae_pathways.rvae.epoch import batch_backward, evaluate, train_epoch
+from rvae_pathways.rvae.loss import DEFAULT_PRIORS, TERMS, elbo_loss, reconstruction_loss
+from rvae_pathways.rvae.model import RVAE, make_grid
 from rvae_pathways.rvae.train import (
-    batch_backward,
     build_model,
     content_kl_weight,
     decoder_reads_z,
     estimate_noise_std,
-    evaluate,
     fit,
     load_checkpoint,
     load_model,
     priors_of,
     resolve_hyper,
     save_model,
-    train_epoch,
     training_set,
 )
 
@@ -55,7 +55,7 @@ def same_weights(a, b):
 
 
 def losses(history):
-    return [[h[k] for k in train_module.TERMS] for h in history]
+    return [[h[k] for k in TERMS] for h in history]
 
 
 def test_two_runs_with_one_seed_are_bitwise_identical_and_seeds_differ():
@@ -260,14 +260,14 @@ def test_slicing_a_batch_gives_the_full_batch_gradient(monkeypatch):
     hyper = resolve_hyper(TINY, 8)
     results = []
     for activations in (1 << 30, 3 * 64 * 16):  # whole batch; 3 patches per slice
-        monkeypatch.setattr(train_module, "CPU_SLICE_ACTIVATIONS", activations)
+        monkeypatch.setattr(epoch_module, "CPU_SLICE_ACTIVATIONS", activations)
         generator = torch.Generator().manual_seed(0)
         model = build_model(hyper, generator)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
         terms = train_epoch(model, optimizer, x, 16, generator, priors_of(hyper), "gaussian")
         results.append((model, terms))
     (a, terms_a), (b, terms_b) = results
-    assert train_module.slice_size(b, 16, torch.device("cpu")) == 3
+    assert epoch_module.slice_size(b, 16, torch.device("cpu")) == 3
     for p, q in zip(a.parameters(), b.parameters()):
         np.testing.assert_allclose(p.detach(), q.detach(), rtol=1e-4, atol=1e-6)
     assert terms_a["total"] == pytest.approx(terms_b["total"], rel=1e-5)
@@ -319,7 +319,7 @@ def test_evaluate_is_reproducible_and_means_need_no_generator():
     means = evaluate(model, x, batch_size=7)
     assert means == evaluate(model, x, batch_size=7)
     assert means["total"] == pytest.approx(evaluate(model, x, batch_size=20)["total"], rel=1e-6)
-    assert set(means) == set(train_module.TERMS)
+    assert set(means) == set(TERMS)
 
 
 def test_encode_reports_degrees_and_pixels():
@@ -402,8 +402,8 @@ def test_with_ring_spectra_to_draw_the_decoder_draws_z_0_during_the_warm_up():
     with torch.no_grad():
         draw = model.sample(*model.encoder(x), noise)
         blind = model.decoder(model.coords(draw["theta"], draw["shift"], 16), torch.zeros(16, model.n_latent))
-    noise_std = train_module.DEFAULT_PRIORS["noise_std"]
-    expected = train_module.reconstruction_loss(x, blind.view_as(x), "gaussian", noise_std)
+    noise_std = DEFAULT_PRIORS["noise_std"]
+    expected = reconstruction_loss(x, blind.view_as(x), "gaussian", noise_std)
     assert terms[1]["reconstruction"].item() == pytest.approx(expected.item(), rel=1e-5)
 
 

@@ -4,7 +4,7 @@ import json
 
 import xarray as xr
 
-from rvae_pathways.stem.qc import qc_messages, summarise
+from rvae_pathways.stem.qc_verdicts import qc_messages, summarise
 from rvae_pathways.stem.movie import find_atoms_in_movie
 from rvae_pathways.core.geometry import spacing_in_pixels
 from rvae_pathways.core.errors import InputError

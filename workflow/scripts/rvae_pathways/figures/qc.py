@@ -9,7 +9,7 @@ Input
      "summary": {"verdict": "warn", "counts": {"ok": 9, "warn": 1, "fail": 0}, ...}}
 
 Every value comes from the JSON; only the bands are read from
-:data:`rvae_pathways.stem.qc.THRESHOLDS`, the same numbers that made the verdicts. A metric
+:data:`rvae_pathways.stem.qc_verdicts.THRESHOLDS`, the same numbers that made the verdicts. A metric
 missing from a frame (None: no atoms, nothing resolved) leaves a gap.
 
 Like :mod:`rvae_pathways.figures.stem` (whose style and helpers this figure shares) nothing here imports
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..stem.qc import THRESHOLDS, VERDICTS
+from ..stem.qc_verdicts import THRESHOLDS, VERDICTS
 from .kit import PAGE_WIDTH_IN, count_label, new_figure, no_data, save_figure, styled
 
 #: The panels, in reading order: (metric, panel title, y label, y range shown at least).
@@ -146,7 +146,7 @@ def plot_atom_qc(qc: dict, path) -> None:
     the lattice's peaks without an atom, share of the field with a resolved lattice, share of
     atoms with a neighbour at about one spacing, share of atoms outside the lattice, share of
     the field holding material without a lattice (an amorphous support). Each panel
-    is shaded green / orange / red where :data:`~rvae_pathways.stem.qc.THRESHOLDS` make a value
+    is shaded green / orange / red where :data:`~rvae_pathways.stem.qc_verdicts.THRESHOLDS` make a value
     ok / warn / fail (the resolved share fails only with atoms found). Points are the frames,
     coloured by the frame's verdict (the worst of its metrics), joined by a grey line. One legend
     under the panels; the title names the sample, its summary verdict and the frame counts.

@@ -1,4 +1,4 @@
-"""The rotationally-invariant variational autoencoder (rVAE): encoder, spatial decoder, loss.
+"""The rotationally-invariant variational autoencoder (rVAE): the encoder and the spatial decoder.
 
 The model, in equations. A patch ``x`` (n x n pixels) is encoded into a Gaussian posterior over
 
@@ -16,6 +16,10 @@ so rotating and shifting the object is rotating and shifting the grid it is draw
 ``rotation=False`` and ``translation=False`` the same class is a plain VAE with a spatial decoder.
 Optionally (``ring_weight > 0``) the encoder also reads rotation-invariant ring spectra of the
 patch (:class:`RingSpectrum`), which helps z tell neighbour geometries apart.
+
+The loss the model is trained on, the negative ELBO, is in :mod:`rvae_pathways.rvae.loss`; the
+decoder's activations and its hand-written tanh kernel (its hot path) in
+:mod:`rvae_pathways.rvae.kernels`.
 
 Conventions
 -----------
@@ -39,7 +43,8 @@ import warnings
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
+
+from .kernels import TanhMLP, activation_function, activation_module, at_least_fp32
 
 
 def make_grid(n: int, device=None, dtype=torch.float32) -> Tensor:
@@ -213,7 +218,7 @@ class Encoder(nn.Module):
         Width and number of hidden layers (fully connected; with ``conv`` the layers after the
         convolutions).
     activation : str
-        One of :data:`ACTIVATIONS`.
+        One of :data:`~rvae_pathways.rvae.kernels.ACTIVATIONS`.
     conv : bool
         Two strided 3x3 convolutions (16 and 32 channels, each halving the patch) before the
         fully connected layers, instead of reading the flattened patch directly.
@@ -263,133 +268,6 @@ class Encoder(nn.Module):
         return mean, log_std
 
 
-# --- The decoder's hot path ---------------------------------------------------------------------
-# The decoder evaluates B * P * hidden activations per layer (13 million for a batch of 100
-# 32x32 patches), so its tanh and its backward pass dominate the training time on a CPU.
-
-
-def _tanh_inplace(pre: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``pre <- tanh(pre + bias)``, computed in place as ``2 sigmoid(2 pre + 2 bias) - 1``.
-
-    PyTorch's CPU tanh is accurate to an ulp but costs about three times a sigmoid; the decoder
-    applies it to B * P * hidden values per layer, as many operations as its matrix products.
-    This form is within 2e-7 of ``torch.tanh`` and takes three passes over ``pre``.
-    """
-    if bias is None:
-        pre.mul_(2)
-    else:
-        torch.add(2 * bias, pre, alpha=2, out=pre)  # 2 pre + 2 bias
-    pre.sigmoid_()
-    return torch.add(pre.new_tensor(-1.0), pre, alpha=2, out=pre)  # 2 s - 1
-
-
-class _Tanh(torch.autograd.Function):
-    """tanh in place (see :func:`_tanh_inplace`); backward ``grad * (1 - y^2)``."""
-
-    @staticmethod
-    def forward(ctx, h):
-        y = _tanh_inplace(h)
-        ctx.mark_dirty(h)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        return torch.ops.aten.tanh_backward(grad, y)
-
-
-def tanh_(h: Tensor) -> Tensor:
-    """In-place tanh of a tensor autograd does not need elsewhere (see :class:`_Tanh`)."""
-    return _Tanh.apply(h)
-
-
-class _TanhMLP(torch.autograd.Function):
-    """The decoder's tanh layers and read-out in one step, with a hand-written backward.
-
-    Forward, for points ``c`` (B, P, 2) and per-patch biases ``a`` (B, H)::
-
-        y_1 = tanh(c W_c + a)                      (B * P, H)
-        y_l = tanh(y_{l-1} W_l^T + b_l), l = 2..L  (B * P, H)
-        out = y_L w + b_out                        (B * P,)
-
-    Backward, from ``g = dL/d out``::
-
-        d_L = (g w^T) * (1 - y_L^2)
-        dL/dW_l = d_l^T y_{l-1},  dL/db_l = sum d_l,  d_{l-1} = (d_l W_l) * (1 - y_{l-1}^2)
-        dL/dW_c = c^T d_1,  dL/da = sum over points of d_1,  dL/dc = d_1 W_c^T
-
-    It is what autograd computes from the same formulas, but it updates ``d`` in place and
-    adds biases inside the activation, so each layer costs one fresh (B * P, H) buffer instead
-    of three; the decoder spends most of the training time here.
-    """
-
-    @staticmethod
-    def forward(ctx, coords, per_patch, coord_weight, out_weight, out_bias, *hidden):
-        batch, n_points, _ = coords.shape
-        y = _tanh_inplace(coords @ coord_weight, per_patch[:, None, :]).view(batch * n_points, -1)
-        ys = [y]
-        for weight, bias in zip(hidden[0::2], hidden[1::2]):
-            ys.append(_tanh_inplace(ys[-1] @ weight.t(), bias))
-        out = torch.addmv(out_bias, ys[-1], out_weight[0])  # (B * P,)
-        ctx.save_for_backward(coords, coord_weight, out_weight, *hidden[0::2], *ys)
-        return out.view(batch, n_points)
-
-    @staticmethod
-    def backward(ctx, grad):
-        coords, coord_weight, out_weight, *rest = ctx.saved_tensors
-        n_hidden = (len(rest) - 1) // 2
-        weights, ys = rest[:n_hidden], rest[n_hidden:]
-        batch, n_points, _ = coords.shape
-        g = grad.reshape(-1)  # (B * P,)
-        grads_out = ((g @ ys[-1])[None, :], g.sum().reshape(1))
-        d = g[:, None] * out_weight  # (B * P, H) = g w^T
-        grads_hidden = []
-        for weight, y_prev, y in zip(reversed(weights), reversed(ys[:-1]), reversed(ys[1:])):
-            torch.ops.aten.tanh_backward.grad_input(d, y, grad_input=d)  # d *= 1 - y^2
-            grads_hidden = [d.t() @ y_prev, d.sum(0)] + grads_hidden
-            d = d @ weight
-        torch.ops.aten.tanh_backward.grad_input(d, ys[0], grad_input=d)
-        d = d.view(batch, n_points, -1)  # (B, P, H)
-        grad_coords = d @ coord_weight.t() if ctx.needs_input_grad[0] else None
-        grad_coord_weight = coords.reshape(-1, 2).t() @ d.reshape(batch * n_points, -1)
-        return (grad_coords, d.sum(1), grad_coord_weight, *grads_out, *grads_hidden)
-
-
-# name -> activation of the decoder's hidden layers, in place where possible (saves one large
-# allocation per layer on the hot path)
-ACTIVATIONS = {
-    "tanh": tanh_,
-    "relu": torch.relu_,
-    "silu": lambda h: F.silu(h, inplace=True),
-    "elu": lambda h: F.elu(h, inplace=True),
-    "softplus": F.softplus,
-    "gelu": F.gelu,
-}
-
-
-def activation_module(name: str) -> nn.Module:
-    """The activation called ``name`` as a module (PyTorch's own, for the small encoder)."""
-    activation_function(name)  # checks the name
-    modules = {
-        "tanh": nn.Tanh,
-        "relu": nn.ReLU,
-        "silu": nn.SiLU,
-        "elu": nn.ELU,
-        "softplus": nn.Softplus,
-        "gelu": nn.GELU,
-    }
-    return modules[name]()
-
-
-def activation_function(name: str):
-    """The activation called ``name`` (one of :data:`ACTIVATIONS`), applied in place where possible."""
-    try:
-        return ACTIVATIONS[name]
-    except KeyError:
-        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}") from None
-
-
 class SpatialDecoder(nn.Module):
     """``g(u, z)``: intensity at points ``u`` of the object's frame, given ``z``.
 
@@ -404,7 +282,7 @@ class SpatialDecoder(nn.Module):
     hidden, layers : int
         Width and number of hidden layers (at least 1).
     activation : str
-        One of :data:`ACTIVATIONS`.
+        One of :data:`~rvae_pathways.rvae.kernels.ACTIVATIONS`.
     """
 
     def __init__(self, n_latent, hidden=128, layers=2, activation="tanh"):
@@ -430,7 +308,7 @@ class SpatialDecoder(nn.Module):
         per_patch = self.latent(z)  # (B, hidden): z @ W_z + b, once per patch
         if self.activation == "tanh" and not torch.is_autocast_enabled(coords.device.type):
             hidden = [p for layer in self.hidden for p in (layer.weight, layer.bias)]
-            return _TanhMLP.apply(coords, per_patch, self.coord_weight, self.out.weight, self.out.bias, *hidden)
+            return TanhMLP.apply(coords, per_patch, self.coord_weight, self.out.weight, self.out.bias, *hidden)
         # the same with autograd (other activations, autocast): c W_c + a, then the layers
         h = torch.matmul(coords, self.coord_weight.to(per_patch.dtype)) + per_patch[:, None, :]  # (B, P, hidden)
         h = self.act(h).reshape(batch * n_points, -1)
@@ -572,11 +450,6 @@ class RVAE(nn.Module):
         return reconstruction, self.split(mean, log_std)
 
 
-def at_least_fp32(t: Tensor) -> Tensor:
-    """``t`` in float32 if it is in a lower precision (an autocast output), else unchanged."""
-    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
-
-
 def reinitialise(module: nn.Module, generator: torch.Generator) -> None:
     """Redraw every weight and bias uniform in +-1/sqrt(fan_in) from ``generator``, in place.
 
@@ -602,79 +475,3 @@ def reinitialise(module: nn.Module, generator: torch.Generator) -> None:
                 draw(sub.weight, fan_in)
                 if sub.bias is not None:
                     draw(sub.bias, fan_in)
-
-
-NOISE_STD = math.sqrt(0.5)  # the Gaussian likelihood then is the plain sum of squared errors
-DEFAULT_PRIORS = {"rotation_prior_rad": 0.1, "translation_prior": 0.1, "noise_std": NOISE_STD}
-
-
-def kl_normal(mean: Tensor, log_std: Tensor, prior_std: float) -> Tensor:
-    """KL( N(mean, exp(log_std)^2) || N(0, prior_std^2) ), elementwise.
-
-    ``log(prior_std) - log_std + (exp(2 log_std) + mean^2) / (2 prior_std^2) - 1/2``
-    """
-    return math.log(prior_std) - log_std + (torch.exp(2 * log_std) + mean**2) / (2 * prior_std**2) - 0.5
-
-
-def reconstruction_loss(x: Tensor, reconstruction: Tensor, likelihood="gaussian", noise_std=NOISE_STD) -> Tensor:
-    """``-log p(x | x_hat)`` summed over patches and pixels, up to a constant (see :func:`elbo_loss`)."""
-    x, reconstruction = at_least_fp32(x), at_least_fp32(reconstruction)
-    if likelihood == "gaussian":
-        return ((x - reconstruction) ** 2).sum() / (2 * noise_std**2)
-    if likelihood == "bernoulli":
-        return F.binary_cross_entropy_with_logits(reconstruction, x.clamp(0, 1), reduction="sum")
-    raise ValueError(f"unknown likelihood {likelihood!r}; choose 'gaussian' or 'bernoulli'")
-
-
-def kl_terms(posterior: dict, priors: dict | None = None) -> dict:
-    """``kl_z``, ``kl_theta`` and ``kl_shift`` summed over patches (see :func:`elbo_loss`)."""
-    p = dict(DEFAULT_PRIORS, **(priors or {}))
-    z_mean, z_log_std = posterior["z"]
-    zero = z_mean.new_zeros(())
-    terms = {"kl_z": kl_normal(z_mean, z_log_std, 1.0).sum() if z_mean.numel() else zero, "kl_theta": zero}
-    if "theta" in posterior and p["rotation_prior_rad"] is not None:
-        terms["kl_theta"] = kl_normal(*posterior["theta"], p["rotation_prior_rad"]).sum()
-    terms["kl_shift"] = kl_normal(*posterior["shift"], p["translation_prior"]).sum() if "shift" in posterior else zero
-    return terms
-
-
-def per_patch(sums: dict, n: int) -> dict:
-    """Terms summed over ``n`` patches -> means per patch, plus ``total``, their sum."""
-    terms = {k: v / n for k, v in sums.items()}
-    terms["total"] = terms["reconstruction"] + terms["kl_z"] + terms["kl_theta"] + terms["kl_shift"]
-    return terms
-
-
-def elbo_loss(x: Tensor, reconstruction: Tensor, posterior: dict, priors=None, likelihood="gaussian") -> dict:
-    """The negative ELBO and its terms, per patch, averaged over the batch.
-
-    Parameters
-    ----------
-    x : Tensor (B, n, n)
-        The patches (floats roughly in [0, 1]).
-    reconstruction : Tensor (B, n, n)
-        The decoder's output: intensities (Gaussian) or logits (Bernoulli).
-    posterior : dict
-        ``{"theta", "shift", "z"}`` -> ``(mean, log_std)`` from :meth:`RVAE.forward`.
-    priors : dict, optional
-        Missing keys take :data:`DEFAULT_PRIORS`:
-
-        - ``rotation_prior_rad``: std of the N(0, s^2) prior on theta in radians; None: a uniform
-          prior on the angle, so no KL on theta.
-        - ``translation_prior``: std of the N(0, s^2) prior on dx and dy, in grid units (a pixel is
-          ``2 / (n - 1)`` grid units: 0.1 is 1.55 px on a 32 px patch).
-        - ``noise_std``: the Gaussian likelihood's pixel noise sigma, in the units of ``x``. The
-          default sqrt(1/2) makes the term a plain sum of squared errors.
-    likelihood : {"gaussian", "bernoulli"}
-        Gaussian: ``sum (x - x_hat)^2 / (2 sigma^2)`` over pixels (the constant
-        ``P log(sigma sqrt(2 pi))`` is left out). Bernoulli: binary cross-entropy of the logits
-        against ``x`` clipped to [0, 1], summed over pixels.
-
-    Returns
-    -------
-    dict of scalar Tensors: ``total = reconstruction + kl_z + kl_theta + kl_shift``.
-    """
-    p = dict(DEFAULT_PRIORS, **(priors or {}))
-    sums = {"reconstruction": reconstruction_loss(x, reconstruction, likelihood, p["noise_std"])}
-    sums.update(kl_terms(posterior, p))
-    return per_patch(sums, x.shape[0])

@@ -1,4 +1,7 @@
-"""Training the rVAE: one epoch, evaluation, a resumable ``fit``, and saving the model.
+"""Training the rVAE: hyper-parameters, the warm-up and the restarts, a resumable ``fit``, saving the model.
+
+One epoch, the batches' sliced backward pass and evaluation are in :mod:`rvae_pathways.rvae.epoch`;
+the loss in :mod:`rvae_pathways.rvae.loss`.
 
 Patches are expected as float32 (N, n, n) arrays already normalised by the caller, with
 intensities roughly in [0, 1] (the Bernoulli likelihood clips them to [0, 1]); nothing is
@@ -13,29 +16,23 @@ and CUDA kernels are not run-to-run deterministic, so two runs may agree to roun
 difference that grows over the epochs; ``torch.use_deterministic_algorithms(True)``, with
 ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` in the environment, set by the caller around ``fit``, makes
 them repeat. A CPU and a GPU run never agree bitwise.
-
-On the CPU the speed comes from three things (see ``bench/train_throughput.py``): batches go
-through the decoder in cache-sized slices (:data:`CPU_SLICE_ACTIVATIONS`), the encoder and the
-KL terms run once per batch (:func:`batch_backward`), and glibc keeps freed memory instead of
-faulting it in again at every slice (:func:`keep_freed_memory`).
 """
 
 from __future__ import annotations
 
-import ctypes
 import math
 import os
-import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..core.errors import InputError
-from .model import DEFAULT_PRIORS, RVAE, at_least_fp32, elbo_loss, kl_terms, per_patch, reconstruction_loss
 from ..core.noise import noise_sigma
+from .epoch import PRECISIONS, keep_freed_memory, ring_spectrum_loss, train_epoch
+from .loss import TERMS, negative_elbo
+from .model import RVAE
 
 DEFAULT_HYPER = {
     # the model
@@ -48,7 +45,7 @@ DEFAULT_HYPER = {
     "conv": False,
     "ring_weight": 0.0,  # > 0: rotation-invariant ring spectra as extra encoder inputs
     "ring_reconstruction": 0.0,  # > 0: z also draws the standardised ring spectra, this weight
-    # the loss (see rvae_pathways.rvae.model.elbo_loss)
+    # the loss (see rvae_pathways.rvae.loss.elbo_loss)
     "likelihood": "gaussian",
     "rotation_prior_rad": 0.1,
     "translation_prior": 0.1,
@@ -70,15 +67,6 @@ MODEL_KEYS = (
     "ring_reconstruction",
 )
 PRIOR_KEYS = ("rotation_prior_rad", "translation_prior", "noise_std")
-TERMS = ("total", "reconstruction", "kl_z", "kl_theta", "kl_shift")
-SUMMED_TERMS = TERMS[1:]  # summed over patches; "total" is their sum (model.per_patch)
-PRECISIONS = ("fp32", "bf16")
-
-# On the CPU the decoder takes a batch in slices of about this many activations per layer
-# (B * P * hidden floats; 2M = 8 MB: 16 patches of 32x32 with hidden 128), so that a layer's
-# activations stay in the last-level cache; a whole batch of 100 makes 52 MB tensors per layer
-# and trains at about 60 % of the speed. The gradient is the batch's (see batch_backward).
-CPU_SLICE_ACTIVATIONS = 1 << 21
 
 
 def resolve_hyper(hyper: dict | None, patch_size: int) -> dict:
@@ -103,7 +91,7 @@ def build_model(hyper: dict, generator: torch.Generator | None = None) -> RVAE:
 
 
 def priors_of(hyper: dict) -> dict:
-    """The ``priors`` dict of :func:`~rvae_pathways.rvae.model.elbo_loss` from a ``hyper`` dict."""
+    """The ``priors`` dict of :func:`~rvae_pathways.rvae.loss.elbo_loss` from a ``hyper`` dict."""
     return {k: hyper[k] for k in PRIOR_KEYS}
 
 
@@ -112,48 +100,6 @@ def pick_device(device=None) -> torch.device:
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(device)
-
-
-def slice_size(model: RVAE, batch_size: int, device: torch.device) -> int:
-    """Patches per forward/backward slice: the whole batch on a GPU, see :data:`CPU_SLICE_ACTIVATIONS` on the CPU."""
-    if device.type != "cpu":
-        return batch_size
-    per_patch = model.patch_size**2 * model.decoder.coord_weight.shape[1]
-    return max(1, min(batch_size, CPU_SLICE_ACTIVATIONS // per_patch))
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc to keep freed memory for reuse instead of returning it to the system.
-
-    Training allocates and frees several MB-sized activation buffers per slice; by default
-    glibc gives such blocks back to the kernel (``munmap``, heap trimming), and the next slice
-    faults every 4 KB page in again, zero-filled (up to a quarter of the training time). Raising
-    ``M_MMAP_THRESHOLD`` (to 32 MB) and ``M_TRIM_THRESHOLD`` (to 1 GB) keeps the blocks in the
-    heap. This is a process-wide allocator setting (the process then holds on to its peak
-    heap); nothing else changes. Returns False where it does not apply (not Linux glibc).
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(mallopt(m_trim_threshold, 1 << 30)) and bool(mallopt(m_mmap_threshold, 32 << 20))
-
-
-def _autocast(device: torch.device, precision: str):
-    if precision == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    if precision != "fp32":
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    return nullcontext()
-
-
-def _as_tensor(patches, device) -> torch.Tensor:
-    if isinstance(patches, torch.Tensor):
-        return patches.to(device=device, dtype=torch.float32)
-    return torch.as_tensor(np.asarray(patches, dtype=np.float32), device=device)
 
 
 def in_warmup(hyper: dict, epoch: int) -> bool:
@@ -202,215 +148,26 @@ def selection_epochs(hyper: dict, epochs: int) -> int:
 def selection_loss(model: RVAE, patches, hyper: dict, terms: dict, batch_size: int = 4096) -> float:
     """What :func:`fit` compares its starts by: the objective they were trained on, per patch.
 
-    ``terms`` are the last (warm-up) epoch's mean terms (see :func:`train_epoch`); the content
-    latents' KL counts with that epoch's weight (:func:`content_kl_weight`), and with ring
-    spectra to draw (``ring_reconstruction`` > 0) their reconstruction loss is added, weighted,
-    from the posterior means of z after that epoch. A start whose z stayed at the prior through
+    ``terms`` are the last (warm-up) epoch's mean terms (see
+    :func:`~rvae_pathways.rvae.epoch.train_epoch`), summed by
+    :func:`~rvae_pathways.rvae.loss.negative_elbo` with that epoch's weight on the content
+    latents' KL (:func:`content_kl_weight`); with ring spectra to draw (``ring_reconstruction``
+    > 0) their reconstruction loss is added, weighted, from the posterior means of z after that
+    epoch. A start whose z stayed at the prior through
     the warm-up (KL near 0, the spectra not drawn) has the lower plain ELBO as often as not, but
     the clearly higher objective, and it encodes the 5-7 defects poorly (physics movies, 96 runs
     of 3 starts: by the plain ELBO 81 met every target, by this loss 90; see the README).
     """
-    loss = terms["total"] + (terms.get("kl_z_weight", 1.0) - 1.0) * terms["kl_z"]
+    loss = negative_elbo(terms, terms.get("kl_z_weight", 1.0))
     if model.ring_decoder is None or model.ring_reconstruction <= 0:
         return float(loss)
     return float(loss + model.ring_reconstruction * ring_spectrum_loss(model, patches, batch_size) / len(patches))
-
-
-@torch.no_grad()
-def ring_spectrum_loss(model: RVAE, patches, batch_size: int = 4096) -> float:
-    """The ring spectra's reconstruction loss (unweighted), summed over ``patches``, drawn from the
-    posterior means of z, ``batch_size`` patches at a time. The model must have a ring decoder."""
-    device = next(model.parameters()).device
-    x_all = _as_tensor(patches, device)
-    ring = 0.0
-    for start in range(0, x_all.shape[0], batch_size):
-        x = x_all[start : start + batch_size]
-        mean, log_std = model.encoder(x)
-        ring += float(model.ring_decoder.loss(x, model.split(mean, log_std)["z"][0]))
-    return ring
 
 
 def start_seed(seed: int, start: int) -> int:
     """Seed of the generator of start ``start`` (0-based) of a run seeded ``seed``: ``seed +
     start``, so start 0 is the run without restarts."""
     return int(seed) + int(start)
-
-
-def batch_backward(model: RVAE, x, noise, priors=None, likelihood="gaussian", precision="fp32", n_slice=None,
-                   kl_z_weight=1.0, read_z=True):
-    """Accumulate into ``.grad`` the gradient of a batch's mean negative ELBO; return its summed terms.
-
-    The encoder, the posterior draw and the KL terms run once for the whole batch; the decoder
-    and the reconstruction term run ``n_slice`` patches at a time, each slice's backward pass
-    stopping at the decoder's inputs (the points ``u`` and ``z``); one last backward pass takes
-    their gradients, and the KL terms', through the encoder. The gradient is the batch's, as
-    if computed at once.
-
-    Parameters
-    ----------
-    model : RVAE
-    x : Tensor (B, n, n)
-    noise : Tensor (B, D)
-        Standard-normal draws for the posterior samples.
-    priors, likelihood
-        See :func:`~rvae_pathways.rvae.model.elbo_loss`.
-    precision : {"fp32", "bf16"}
-    n_slice : int, optional
-        Patches per decoder slice (default: the whole batch).
-    kl_z_weight : float
-        Multiplies the ``kl_z`` term in the gradient (see :func:`content_kl_weight`); the returned
-        ``kl_z`` is unweighted.
-    read_z : bool
-        False: the decoder draws from z = 0 (see :func:`decoder_reads_z`), and z learns from the
-        KL and ring-spectrum terms alone.
-
-    Returns
-    -------
-    dict of 0-d float64 Tensors: each term summed over the batch (see :data:`TERMS`).
-    """
-    device, b = x.device, x.shape[0]
-    n_slice = n_slice or b
-    p = dict(DEFAULT_PRIORS, **(priors or {}))
-    with _autocast(device, precision):
-        mean, log_std = model.encoder(x)  # (B, D) each
-    mean, log_std = at_least_fp32(mean), at_least_fp32(log_std)
-    draw = model.sample(mean, log_std, noise)
-    coords, z = model.coords(draw.get("theta"), draw.get("shift"), b), draw["z"]  # (B, P, 2), (B, k)
-    sums = kl_terms(model.split(mean, log_std), p)
-
-    # the decoder, slice by slice, from detached copies of its inputs
-    coord_slices = [c.detach().requires_grad_(coords.requires_grad) for c in coords.split(n_slice)]
-    z_slices = [(q.detach() if read_z else torch.zeros_like(q)).requires_grad_(read_z) for q in z.split(n_slice)]
-    reconstruction = torch.zeros((), dtype=torch.float64, device=device)
-    for xs, c, q in zip(x.split(n_slice), coord_slices, z_slices):
-        with _autocast(device, precision):
-            rec = model.decoder(c, q).view_as(xs)
-        term = reconstruction_loss(xs, rec, likelihood, p["noise_std"])
-        (term / b).backward()
-        reconstruction += term.detach()
-
-    # the encoder, from the gradients at the decoder's inputs and from the KL terms (and the ring
-    # spectra's reconstruction, drawn from the whole batch's z)
-    kl = (kl_z_weight * sums["kl_z"] + sums["kl_theta"] + sums["kl_shift"]) / b
-    if model.ring_decoder is not None and model.ring_reconstruction > 0:
-        kl = kl + model.ring_reconstruction * model.ring_decoder.loss(x, z) / b
-    outputs, grads = ([z], [torch.cat([_grad(q) for q in z_slices])]) if read_z else ([], [])
-    if coords.requires_grad:
-        outputs.append(coords)
-        grads.append(torch.cat([_grad(c) for c in coord_slices]))
-    if kl.requires_grad:
-        outputs.append(kl)
-        grads.append(None)
-    torch.autograd.backward(outputs, grads)
-    sums = {k: v.detach().double() for k, v in sums.items()}
-    sums["reconstruction"] = reconstruction
-    return sums
-
-
-def _grad(leaf: torch.Tensor) -> torch.Tensor:
-    return leaf.grad if leaf.grad is not None else torch.zeros_like(leaf)
-
-
-def train_epoch(
-    model: RVAE,
-    optimizer: torch.optim.Optimizer,
-    patches,
-    batch_size: int,
-    generator: torch.Generator,
-    priors: dict | None = None,
-    likelihood: str = "gaussian",
-    precision: str = "fp32",
-    kl_z_weight: float = 1.0,
-    read_z: bool = True,
-) -> dict:
-    """One pass over the shuffled patches, one optimiser step per batch.
-
-    Parameters
-    ----------
-    model : RVAE
-    optimizer : torch.optim.Optimizer
-    patches : Tensor or array (N, n, n)
-        Float patches on the model's device (an array is copied there).
-    batch_size : int
-        Patches per step; the last batch holds the rest (N < batch_size gives one step).
-    generator : torch.Generator (CPU)
-        Draws the shuffle and the posterior noise, one (B, D) draw per batch.
-    priors, likelihood
-        See :func:`~rvae_pathways.rvae.model.elbo_loss`.
-    precision : {"fp32", "bf16"}
-        "bf16": the forward pass under ``torch.autocast(dtype=torch.bfloat16)``; the loss is in
-        fp32. It pays only where the hardware computes in bf16 (recent GPUs; CPUs with
-        AVX512-BF16 or AMX); an AVX2-only CPU emulates it about ten times slower than fp32.
-    kl_z_weight, read_z
-        See :func:`batch_backward`; the returned terms are unweighted.
-
-    Returns
-    -------
-    dict: mean per patch of each loss term (see :data:`TERMS`).
-
-    Raises
-    ------
-    RuntimeError
-        If a batch's loss is NaN or infinite (the weights are then corrupt).
-    """
-    device = next(model.parameters()).device
-    x_all = _as_tensor(patches, device)
-    n = x_all.shape[0]
-    order = torch.randperm(n, generator=generator).to(device)
-    n_slice = slice_size(model, batch_size, device)
-    sums = dict.fromkeys(SUMMED_TERMS, 0.0)
-    model.train()
-    for start in range(0, n, batch_size):
-        x = x_all[order[start : start + batch_size]]  # (B, n, n)
-        noise = torch.randn((x.shape[0], model.encoder.n_out), generator=generator).to(device)  # (B, D)
-        optimizer.zero_grad(set_to_none=True)
-        batch = batch_backward(model, x, noise, priors, likelihood, precision, n_slice, kl_z_weight, read_z)
-        sums = {k: sums[k] + batch[k] for k in sums}
-        total = sum(batch.values())
-        if not torch.isfinite(total):
-            raise RuntimeError(
-                f"the loss became {total.item() / len(x)} per patch at patches {start}..{start + len(x) - 1}; "
-                "lower the learning rate, or check the input patches (NaN/inf, or values far outside [0, 1])"
-            )
-        optimizer.step()
-    return {k: float(v) for k, v in per_patch(sums, n).items()}
-
-
-@torch.no_grad()
-def evaluate(
-    model: RVAE,
-    patches,
-    batch_size: int = 1024,
-    priors: dict | None = None,
-    likelihood: str = "gaussian",
-    generator: torch.Generator | None = None,
-    precision: str = "fp32",
-) -> dict:
-    """Mean per patch of each loss term over ``patches``, without training.
-
-    With a ``generator`` the posterior is sampled (an ELBO estimate, reproducible from the
-    generator); without, the posterior means are decoded. Other arguments as :func:`train_epoch`.
-    """
-    device = next(model.parameters()).device
-    x_all = _as_tensor(patches, device)
-    n = x_all.shape[0]
-    n_slice = slice_size(model, batch_size, device)
-    sums = dict.fromkeys(SUMMED_TERMS, 0.0)
-    model.eval()
-    for start in range(0, n, batch_size):
-        x = x_all[start : start + batch_size]
-        noise = None
-        if generator is not None:
-            noise = torch.randn((x.shape[0], model.encoder.n_out), generator=generator).to(device)
-        for s in range(0, x.shape[0], n_slice):
-            xs = x[s : s + n_slice]
-            with _autocast(device, precision):
-                reconstruction, posterior = model(
-                    xs, sample=noise is not None, noise=None if noise is None else noise[s : s + n_slice]
-                )
-            terms = elbo_loss(xs, reconstruction, posterior, priors, likelihood)
-            sums = {k: sums[k] + terms[k].double() * len(xs) for k in sums}
-    return {k: float(v) for k, v in per_patch(sums, n).items()}
 
 
 def check_patches(patches) -> np.ndarray:
@@ -520,8 +277,8 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
     With ``hyper["restarts"]`` = k > 1, k starts (generators seeded :func:`start_seed`) each
     train :func:`selection_epochs` epochs; the one with the lowest :func:`selection_loss` (the
     objective they were trained on) goes on, the others are dropped. Start 0 is the run without
-    restarts, so a run's objective at the choice is never worse than without restarts. The checkpoint is written from the choice on; a run killed
-    before it repeats the starts.
+    restarts, so a run's objective at the choice is never worse than without restarts. The
+    checkpoint is written from the choice on; a run killed before it repeats the starts.
 
     Raises
     ------

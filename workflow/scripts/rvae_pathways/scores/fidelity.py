@@ -26,7 +26,8 @@ import xarray as xr
 from ..core.geometry import match_points, spacing_in_pixels
 from ..stem.align import normalise_intensity
 from ..stem.atoms import find_atoms, resolve_contrast
-from ..stem.qc import check_frame, summarise
+from ..stem.qc import check_frame
+from ..stem.qc_verdicts import summarise
 from .atoms import detection_counts, detection_scores
 
 CORPUS = Path(__file__).resolve().parents[4] / "tests" / "data" / "corpus"
