@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from rvae_pathways.stem.align import prepare_movie  # noqa: E402
 from rvae_pathways.stem.movie import find_atoms_in_movie  # noqa: E402
-from rvae_pathways.core.geometry import spacing_in_pixels  # noqa: E402
+from rvae_pathways.core.geometry import SampleGeometry  # noqa: E402
 from rvae_pathways.rvae.encode import encode  # noqa: E402
 from rvae_pathways.core.frames import write_frames  # noqa: E402
 from rvae_pathways.io.readers import read_frames  # noqa: E402
@@ -88,7 +88,7 @@ def patches_of(case: str, folder: Path, window_factor: float, patch_px: int, con
     """The chain up to the patches (as tests/test_rvae_scores.py's ``patches_of``), in ``folder``."""
     movie, spacing_nm = movie_of(case)
     pixel = float(movie.attrs["pixel_size_nm"])
-    spacing_px = spacing_in_pixels(spacing_nm, pixel)
+    spacing_px = SampleGeometry(pixel, spacing_nm).spacing_px
     t0 = time.perf_counter()
     write_frames(movie, folder / "frames.zarr")
     prepare_movie(xr.open_zarr(folder / "frames.zarr"), folder / "aligned.zarr",

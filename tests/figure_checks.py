@@ -10,7 +10,7 @@ from matplotlib.image import imread
 from matplotlib.text import Text
 from PIL import Image
 
-from rvae_pathways.figures import stem as plots, kit
+from rvae_pathways.figures import kit
 
 
 def check_png(path, min_px=300, max_px=1500):

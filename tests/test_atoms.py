@@ -5,25 +5,36 @@ from lattice import honeycomb_image
 from rvae_pathways.stem.atoms import count_neighbours, find_atoms, find_peaks
 from rvae_pathways.stem.gaussian_fits import refine_positions
 from rvae_pathways.core.frames import frame_slices
-from rvae_pathways.core.geometry import spacing_in_pixels
+from rvae_pathways.core.geometry import SampleGeometry
 import rvae_pathways.stem.gaussian_fits as gaussian_fits
 from rvae_pathways.core.errors import InputError
 from rvae_pathways.scores.atoms import detection_counts, detection_scores
 from rvae_pathways.core.geometry import match_points
 
 
-def test_spacing_in_pixels_converts_and_rejects_tiny_spacings():
-    assert spacing_in_pixels(0.142, 0.01) == pytest.approx(14.2)
+def test_the_sample_geometry_converts_lengths_and_rejects_tiny_spacings():
+    geometry = SampleGeometry(pixel_size_nm=0.01, spacing_nm=0.142)
+    assert geometry.spacing_px == pytest.approx(14.2)
+    assert geometry.px(0.03) == pytest.approx(3.0)
+    assert geometry.spacings_px(0.5) == pytest.approx(7.1)
+    assert geometry.px_from_angstrom(0.7) == pytest.approx(7.0)
+    assert SampleGeometry(0.02).px_from_angstrom(1.42) == pytest.approx(7.1)
     with pytest.raises(InputError, match="pixel_size_nm"):
-        spacing_in_pixels(0.142, 0.1)  # 1.42 px
-    with pytest.raises(InputError):
-        spacing_in_pixels(-1, 0.01)
+        SampleGeometry(0.1, 0.142).spacing_px  # 1.42 px
+    with pytest.raises(InputError, match="spacing"):
+        SampleGeometry(0.01, -1)
+    with pytest.raises(InputError, match="pixel size"):
+        SampleGeometry(0.0)
+    with pytest.raises(InputError, match="Angstrom"):
+        geometry.px_from_angstrom(0.0)
+    with pytest.raises(InputError, match="spacing_nm"):
+        SampleGeometry(0.01).spacing_px
 
 
 def test_refine_positions_recovers_an_isolated_spot_exactly():
     yy, xx = np.mgrid[0:64, 0:64]
     image = 2 + 10 * np.exp(-((yy - 30.3) ** 2 + (xx - 33.6) ** 2) / (2 * 4.2**2))
-    fit = refine_positions(image, np.array([[30, 34]]), spacing_px=14.2)
+    fit = refine_positions(image, np.array([[30, 34]]), spacing_px=14.2, fit_radius=0.6)
     assert fit["y"][0] == pytest.approx(30.3, abs=1e-3)
     assert fit["x"][0] == pytest.approx(33.6, abs=1e-3)
     assert fit["amplitude"][0] == pytest.approx(10, rel=1e-3)
@@ -32,7 +43,7 @@ def test_refine_positions_recovers_an_isolated_spot_exactly():
 
 
 def test_refine_positions_handles_no_peaks():
-    fit = refine_positions(np.ones((16, 16)), np.zeros((0, 2)), 5.0)
+    fit = refine_positions(np.ones((16, 16)), np.zeros((0, 2)), 5.0, 0.6)
     assert len(fit["y"]) == 0
 
 

@@ -17,7 +17,7 @@ from rvae_pathways.stem.align import normalise_intensity
 from rvae_pathways.stem.qc import check_frame
 from rvae_pathways.stem.qc_verdicts import THRESHOLDS
 from rvae_pathways.stem.atoms import find_atoms, resolve_contrast
-from rvae_pathways.core.geometry import spacing_in_pixels
+from rvae_pathways.core.geometry import SampleGeometry
 from rvae_pathways.scores.fidelity import CORPUS, corpus_cases, score_case
 from rvae_pathways.io.readers import read_frames
 
@@ -79,7 +79,7 @@ def test_crystals_hold_no_material_without_a_lattice(case, frame):
 def test_a_spacing_wrong_by_two_fails_the_lattice_check_on_physics_data(factor):
     ds = xr.open_zarr(CORPUS / "graphene_s0_d10.zarr")
     image = normalise_intensity(ds["image"][0].values)
-    spacing = factor * spacing_in_pixels(ds.attrs["spacing_nm"], ds.attrs["pixel_size_nm"])
+    spacing = factor * SampleGeometry(ds.attrs["pixel_size_nm"], ds.attrs["spacing_nm"]).spacing_px
     found = find_atoms(image, spacing, **FINDER)
     metrics, _ = check_frame(image, found["y"], found["x"], spacing)
     assert metrics["verdict"] == "fail", metrics
@@ -100,7 +100,7 @@ def real_pair(real_data):
                                                     pixel_size_nm=PIXEL_NM)["image"][0].values)
               for name in ("haadf", "abf")}
     # HAADF: SrO-Ti along [001], a / 2; ABF: Ti-O along [1-10], a / (2 sqrt 2)
-    spacing = {"haadf": spacing_in_pixels(A_NM / 2, PIXEL_NM), "abf": spacing_in_pixels(A_NM / (2 * np.sqrt(2)), PIXEL_NM)}
+    spacing = {"haadf": SampleGeometry(PIXEL_NM, A_NM / 2).spacing_px, "abf": SampleGeometry(PIXEL_NM, A_NM / (2 * np.sqrt(2))).spacing_px}
     contrast = {name: resolve_contrast(None, images[name], spacing[name]) for name in images}
     found = {name: find_atoms(images[name], spacing[name], contrast=contrast[name], **FINDER) for name in images}
     return images, spacing, contrast, found

@@ -76,7 +76,7 @@ def _disc_movie(n_frames=8, size=96, r0=10.0, growth=4.0):
 def disc_case(tmp_path_factory):
     images, truth, switched = _disc_movie()
     path = tmp_path_factory.mktemp("pfm") / "patches.zarr"
-    summary = tile_movie(images, path, 8, 4, truth=truth)
+    summary = tile_movie(images, path, 8, 4, None, truth=truth)
     p = xr.open_zarr(path).load()
     rng = np.random.default_rng(5)
     # what a decoder would draw at the window centres: a smoothed, noisy signal around the centre

@@ -16,7 +16,16 @@ from figure_checks import (
     scale_bar_labels,
 )
 from rvae_pathways.figures import kit
-from rvae_pathways.figures import stem as plots
+from rvae_pathways.figures.gmm_baseline import plot_cluster_baseline
+from rvae_pathways.figures.latent_manifold import plot_latent_manifold
+from rvae_pathways.figures.latents import (
+    plot_angle_shift_histograms,
+    plot_latent_maps,
+    plot_latent_scatter,
+    plot_latent_vs_frame,
+)
+from rvae_pathways.figures.overview import plot_data_overview
+from rvae_pathways.figures.training import _use_log_scale, plot_training_history
 from rvae_pathways.stem import gmm_baseline
 from rvae_pathways.stem.patches import sample_patches
 
@@ -181,8 +190,8 @@ def test_choose_frames_defaults_to_first_middle_last_and_checks_indices():
 
 def test_plotting_never_imports_pyplot(tmp_path):
     run_without_pyplot(
-        "from rvae_pathways.figures import stem as plots; "
-        f"plots.plot_training_history({{'loss': [3.0, 2.0, 1.0]}}, r'{tmp_path / 'h.png'}')"
+        "from rvae_pathways.figures import gmm_baseline, latent_manifold, latents, overview, training; "
+        f"training.plot_training_history({{'loss': [3.0, 2.0, 1.0]}}, r'{tmp_path / 'h.png'}')"
     )
     assert (tmp_path / "h.png").is_file()
 
@@ -193,7 +202,7 @@ def test_plotting_never_imports_pyplot(tmp_path):
 
 def test_data_overview_shows_three_frames_with_atoms_and_a_scale_bar(movie, tmp_path):
     frames, atoms, _, _ = movie
-    fig = plots.plot_data_overview(frames, atoms, tmp_path / "overview.png")
+    fig = plot_data_overview(frames, atoms, tmp_path / "overview.png")
     check_png(tmp_path / "overview.png")
     images = panels(fig)
     assert len(images) == 3 and len(colorbars(fig)) == 1
@@ -209,7 +218,7 @@ def test_data_overview_shows_three_frames_with_atoms_and_a_scale_bar(movie, tmp_
 
 def test_data_overview_of_one_frame_has_one_panel(tmp_path):
     frames, atoms, _, _ = make_movie(n_frames=1, with_truth=False)
-    fig = plots.plot_data_overview(frames, atoms, tmp_path / "one.png")
+    fig = plot_data_overview(frames, atoms, tmp_path / "one.png")
     check_png(tmp_path / "one.png")
     assert len(panels(fig)) == 1
 
@@ -264,8 +273,8 @@ def test_cluster_baseline_has_gallery_map_and_discrete_colorbar(movie, tmp_path)
     labels, means = gmm_baseline.gmm_on_patches(patches["image"].values, 4, seed=0)
     xy, frame_labels = gmm_baseline.frame_cluster_positions(patches, labels, 1)
     assert len(xy) == int((patches["frame"] == 1).sum())
-    fig = plots.plot_cluster_baseline(patches, labels, means, frames["image"][1].values, xy, frame_labels,
-                                      tmp_path / "gmm.png", frame_number=1)
+    fig = plot_cluster_baseline(patches, labels, means, frames["image"][1].values, xy, frame_labels,
+                                tmp_path / "gmm.png", frame_number=1)
     check_png(tmp_path / "gmm.png")
     assert len(panels(fig)) == 4 + 1 and len(colorbars(fig)) == 2
     cluster_bar = [ax for ax in colorbars(fig) if "cluster" in ax.get_ylabel()]
@@ -285,8 +294,8 @@ def test_cluster_baseline_has_gallery_map_and_discrete_colorbar(movie, tmp_path)
 
 def test_manifold_ticks_follow_z_values_with_z2_increasing_upwards(tmp_path):
     images, z1, z2 = manifold_grid()
-    fig = plots.plot_latent_manifold(images, z1, z2, tmp_path / "manifold.png", "rVAE manifold",
-                                     pixel_size_nm=PIXEL_NM)
+    fig = plot_latent_manifold(images, z1, z2, tmp_path / "manifold.png", "rVAE manifold",
+                               pixel_size_nm=PIXEL_NM)
     check_png(tmp_path / "manifold.png")
     (ax,) = panels(fig)
     assert len(colorbars(fig)) == 1
@@ -302,7 +311,7 @@ def test_manifold_ticks_follow_z_values_with_z2_increasing_upwards(tmp_path):
 def test_manifold_refuses_values_that_do_not_match_the_grid(tmp_path):
     images, z1, z2 = manifold_grid()
     with pytest.raises(ValueError, match="z_1"):
-        plots.plot_latent_manifold(images, z1[:-1], z2, tmp_path / "bad.png", "x")
+        plot_latent_manifold(images, z1[:-1], z2, tmp_path / "bad.png", "x")
 
 
 # ------------------------------------------------------------------------------------------
@@ -311,7 +320,7 @@ def test_manifold_refuses_values_that_do_not_match_the_grid(tmp_path):
 
 def test_angle_histograms_show_theta_mod_120_and_shifts(movie, tmp_path):
     latents = movie[3]
-    fig = plots.plot_angle_shift_histograms(latents, tmp_path / "angles.png")
+    fig = plot_angle_shift_histograms(latents, tmp_path / "angles.png")
     check_png(tmp_path / "angles.png")
     axes = panels(fig)
     assert len(axes) == 4
@@ -329,7 +338,7 @@ def test_angle_histograms_of_a_vae_say_there_is_no_rotation_latent(movie, tmp_pa
     if drop:
         latents = latents.drop_vars(["theta_deg", "dx_px", "dy_px"])
         latents.attrs["model"] = "unknown"
-    fig = plots.plot_angle_shift_histograms(latents, tmp_path / "vae.png")
+    fig = plot_angle_shift_histograms(latents, tmp_path / "vae.png")
     check_png(tmp_path / "vae.png")
     text = all_text(fig)
     assert text.count(kit.NO_ROTATION_TEXT) == 2 and text.count(kit.NO_SHIFT_TEXT) == 2
@@ -341,7 +350,7 @@ def test_angle_histograms_of_a_vae_say_there_is_no_rotation_latent(movie, tmp_pa
 
 def test_latent_maps_share_one_colour_scale_per_variable(movie, tmp_path):
     frames, _, _, latents = movie
-    fig = plots.plot_latent_maps(frames, latents, tmp_path / "maps.png", frames_to_show=[0, 2])
+    fig = plot_latent_maps(frames, latents, tmp_path / "maps.png", frames_to_show=[0, 2])
     check_png(tmp_path / "maps.png")
     axes = np.array(panels(fig)).reshape(2, 3)
     labels = colorbar_labels(fig)
@@ -358,8 +367,8 @@ def test_latent_maps_share_one_colour_scale_per_variable(movie, tmp_path):
 
 def test_latent_maps_of_a_vae_have_no_angle_colour_bar(movie, tmp_path):
     frames, _, patches, _ = movie
-    fig = plots.plot_latent_maps(frames, make_latents(patches, model="vae"), tmp_path / "vae_maps.png",
-                                 theta_period_deg=120)
+    fig = plot_latent_maps(frames, make_latents(patches, model="vae"), tmp_path / "vae_maps.png",
+                           theta_period_deg=120)
     check_png(tmp_path / "vae_maps.png")
     assert len(colorbars(fig)) == 2
     assert all_text(fig).count(kit.NO_ROTATION_TEXT) == 3
@@ -367,7 +376,7 @@ def test_latent_maps_of_a_vae_have_no_angle_colour_bar(movie, tmp_path):
 
 def test_latent_maps_modulo_120(movie, tmp_path):
     frames, _, _, latents = movie
-    fig = plots.plot_latent_maps(frames, latents, tmp_path / "maps120.png", theta_period_deg=120)
+    fig = plot_latent_maps(frames, latents, tmp_path / "maps120.png", theta_period_deg=120)
     assert "θ mod 120 (deg)" in colorbar_labels(fig)
     values = panels(fig)[2].collections[0].get_array()
     assert values.min() >= 0 and values.max() < 120
@@ -379,7 +388,7 @@ def test_latent_maps_modulo_120(movie, tmp_path):
 
 def test_latent_vs_frame_medians_track_the_drift(movie, tmp_path):
     latents = movie[3]
-    fig = plots.plot_latent_vs_frame(latents, tmp_path / "vs_frame.png")
+    fig = plot_latent_vs_frame(latents, tmp_path / "vs_frame.png")
     check_png(tmp_path / "vs_frame.png")
     axes = panels(fig)
     assert len(axes) == 2 and len(colorbars(fig)) == 2
@@ -392,7 +401,7 @@ def test_latent_vs_frame_medians_track_the_drift(movie, tmp_path):
 
 def test_latent_vs_frame_of_one_frame(tmp_path):
     latents = make_movie(n_frames=1)[3]
-    fig = plots.plot_latent_vs_frame(latents, tmp_path / "one.png")
+    fig = plot_latent_vs_frame(latents, tmp_path / "one.png")
     check_png(tmp_path / "one.png")
     assert panels(fig)[1].get_xlim() == (-0.5, 0.5)
 
@@ -403,7 +412,7 @@ def test_latent_vs_frame_of_one_frame(tmp_path):
 
 def test_latent_scatter_legend_names_the_classes_present(movie, tmp_path):
     latents = movie[3]
-    fig = plots.plot_latent_scatter(latents, tmp_path / "scatter.png")
+    fig = plot_latent_scatter(latents, tmp_path / "scatter.png")
     check_png(tmp_path / "scatter.png")
     ax_f, ax_c = panels(fig)
     assert colorbar_labels(fig) == ["frame (index)"]
@@ -418,7 +427,7 @@ def test_latent_scatter_legend_names_the_classes_present(movie, tmp_path):
 
 def test_latent_scatter_without_truth_shows_density(movie, tmp_path):
     latents = movie[3].drop_vars(["true_class"])
-    fig = plots.plot_latent_scatter(latents, tmp_path / "density.png")
+    fig = plot_latent_scatter(latents, tmp_path / "density.png")
     check_png(tmp_path / "density.png")
     assert colorbar_labels(fig) == ["frame (index)", "patches per bin"]
     assert panels(fig)[1].get_legend() is None
@@ -429,7 +438,7 @@ def test_latent_scatter_without_truth_shows_density(movie, tmp_path):
 
 
 def test_training_history_uses_log_scale_for_a_falling_loss(tmp_path):
-    fig = plots.plot_training_history(history(), tmp_path / "history.png", loss_units="nats per patch")
+    fig = plot_training_history(history(), tmp_path / "history.png", loss_units="nats per patch")
     check_png(tmp_path / "history.png")
     ax_l, ax_r = panels(fig)
     assert ax_l.get_yscale() == "log" and ax_l.get_ylabel() == "loss (nats per patch)"
@@ -446,7 +455,7 @@ def test_training_history_of_a_vae_from_a_dataframe(tmp_path):
     frame = pd.DataFrame(history(4, with_rotation=False)).drop(columns=["kl_shift"]).rename(columns={"loss": "total"})
     frame["val_total"] = frame["total"] * 1.1
     frame["seconds"] = 2.0
-    fig = plots.plot_training_history(frame, tmp_path / "vae_history.png")
+    fig = plot_training_history(frame, tmp_path / "vae_history.png")
     check_png(tmp_path / "vae_history.png")
     ax_l, ax_r = panels(fig)
     assert [t.get_text() for t in ax_r.get_legend().get_texts()] == ["KL of z", "KL of θ: zero throughout"]
@@ -457,9 +466,9 @@ def test_training_history_of_a_vae_from_a_dataframe(tmp_path):
 
 
 def test_log_scale_only_for_positive_values_spanning_a_decade():
-    assert plots._use_log_scale([np.array([100.0, 5.0])])
-    assert not plots._use_log_scale([np.array([100.0, 20.0])])
-    assert not plots._use_log_scale([np.array([100.0, -1.0])])
+    assert _use_log_scale([np.array([100.0, 5.0])])
+    assert not _use_log_scale([np.array([100.0, 20.0])])
+    assert not _use_log_scale([np.array([100.0, -1.0])])
 
 
 # ------------------------------------------------------------------------------------------
@@ -471,15 +480,15 @@ def test_every_figure_copes_with_five_patches_in_one_frame(tmp_path):
     patches = patches.isel(patch=slice(0, 5))
     latents = make_latents(patches)
     atoms = atoms.isel(atom=slice(0, 5))
-    plots.plot_data_overview(frames, atoms, tmp_path / "a.png")
+    plot_data_overview(frames, atoms, tmp_path / "a.png")
     labels, means = gmm_baseline.gmm_on_patches(patches["image"].values, 4, seed=0)
     xy, fl = gmm_baseline.frame_cluster_positions(patches, labels, 0)
-    plots.plot_cluster_baseline(patches, labels, means, frames["image"][0].values, xy, fl, tmp_path / "b.png")
-    plots.plot_latent_manifold(*manifold_grid(n=2, h=WINDOW), tmp_path / "c.png", "tiny")
-    plots.plot_angle_shift_histograms(latents, tmp_path / "d.png")
-    plots.plot_latent_maps(frames, latents, tmp_path / "e.png")
-    plots.plot_latent_vs_frame(latents, tmp_path / "f.png")
-    plots.plot_latent_scatter(latents, tmp_path / "g.png")
-    plots.plot_training_history({"loss": [1.0]}, tmp_path / "h.png")
+    plot_cluster_baseline(patches, labels, means, frames["image"][0].values, xy, fl, tmp_path / "b.png")
+    plot_latent_manifold(*manifold_grid(n=2, h=WINDOW), tmp_path / "c.png", "tiny")
+    plot_angle_shift_histograms(latents, tmp_path / "d.png")
+    plot_latent_maps(frames, latents, tmp_path / "e.png")
+    plot_latent_vs_frame(latents, tmp_path / "f.png")
+    plot_latent_scatter(latents, tmp_path / "g.png")
+    plot_training_history({"loss": [1.0]}, tmp_path / "h.png")
     for name in "abcdefgh":
         check_png(tmp_path / f"{name}.png", min_px=250)

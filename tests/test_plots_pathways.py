@@ -10,7 +10,7 @@ import xarray as xr
 from matplotlib.patches import FancyArrowPatch
 
 from figure_checks import all_text, check_png, colorbar_labels, panels, run_without_pyplot
-from rvae_pathways.figures import stem as plots, pathways as plots_pathways, kit
+from rvae_pathways.figures import kinetics, kit, pathway_graph, track_patches, trajectories
 
 N_TRACKS, N_FRAMES, N_CLASSES, PATCH = 40, 6, 3, 12
 CHANGED = (3, 11, 17, 25, 38)
@@ -104,53 +104,56 @@ def by_gid(ax, gid, kind="lines"):
 
 
 def test_track_summary_lists_the_class_changes():
-    assert plots_pathways.track_summary([0, 0, 0, 1, 1, 1]) == "0 -> 1 at frame 3"
-    assert plots_pathways.track_summary([2, -1, 2, 2]) == "2 throughout"
-    assert plots_pathways.track_summary([0, -1, 1, 1, 0], frames=[10, 11, 12, 13, 14]) == \
+    assert track_patches.track_summary([0, 0, 0, 1, 1, 1]) == "0 -> 1 at frame 3"
+    assert track_patches.track_summary([2, -1, 2, 2]) == "2 throughout"
+    assert track_patches.track_summary([0, -1, 1, 1, 0], frames=[10, 11, 12, 13, 14]) == \
         "0 -> 1 at frame 12\n-> 0 at frame 14"
-    assert plots_pathways.track_summary([-1, -1]) == "never seen"
+    assert track_patches.track_summary([-1, -1]) == "never seen"
 
 
 def test_select_tracks_keeps_every_changed_track_and_is_seeded():
     changed = np.zeros(100, bool)
     changed[[4, 50, 77]] = True
-    stayed, moved = plots_pathways.select_tracks(changed, max_tracks=10, seed=1)
+    stayed, moved = trajectories.select_tracks(changed, max_tracks=10, seed=1)
     assert list(moved) == [4, 50, 77] and stayed.size == 7 and not changed[stayed].any()
-    again, _ = plots_pathways.select_tracks(changed, max_tracks=10, seed=1)
+    again, _ = trajectories.select_tracks(changed, max_tracks=10, seed=1)
     np.testing.assert_array_equal(stayed, again)
-    stayed, moved = plots_pathways.select_tracks(changed, max_tracks=2, seed=0)
+    stayed, moved = trajectories.select_tracks(changed, max_tracks=2, seed=0)
     assert stayed.size == 0 and moved.size == 2
     usable = np.ones(100, bool)
     usable[50] = False
-    _, moved = plots_pathways.select_tracks(changed, max_tracks=10, usable=usable)
+    _, moved = trajectories.select_tracks(changed, max_tracks=10, usable=usable)
     assert list(moved) == [4, 77]
 
 
 def test_class_names_come_from_the_attrs(tracks):
     ds, _, _ = tracks
-    assert plots_pathways.pathway_class_names(ds) == ["class 0 (pristine C)", "class 1 (Si)",
-                                                      "class 2 (5-7 defect)"]
-    assert plots_pathways.pathway_class_names(ds, 4)[3] == "class 3"
+    assert kit.pathway_class_names(ds) == ["class 0 (pristine C)", "class 1 (Si)",
+                                           "class 2 (5-7 defect)"]
+    assert kit.pathway_class_names(ds, 4)[3] == "class 3"
 
 
 def test_choose_columns_spreads_frames_evenly():
-    np.testing.assert_array_equal(plots_pathways.choose_columns(6, 10), np.arange(6))
-    cols = plots_pathways.choose_columns(100, 10)
+    np.testing.assert_array_equal(track_patches.choose_columns(6, 10), np.arange(6))
+    cols = track_patches.choose_columns(100, 10)
     assert cols.size == 10 and cols[0] == 0 and cols[-1] == 99 and np.all(np.diff(cols) > 0)
 
 
 def test_plotting_never_imports_pyplot(tmp_path):
     run_without_pyplot(
-        "import test_plots_pathways as t; from rvae_pathways.figures import pathways as p; "
+        "import test_plots_pathways as t; "
+        "from rvae_pathways.figures import kinetics, pathway_graph, track_patches, trajectories; "
         "ds, changed, images = t.make_trajectories(); "
-        f"p.plot_latent_trajectories(ds, changed, r'{tmp_path / 'a.png'}'); "
-        f"p.plot_track_patches(images, ds, [3, 5], r'{tmp_path / 'b.png'}'); "
-        f"p.plot_kinetics(t.fractions_of(ds), ['a', 'b', 'c'], r'{tmp_path / 'c.png'}'); "
-        f"p.plot_pathway_graph(t.transition_counts(ds), ['a', 'b', 'c'], r'{tmp_path / 'd.png'}')"
+        f"trajectories.plot_latent_trajectories(ds, changed, r'{tmp_path / 'a.png'}'); "
+        f"track_patches.plot_track_patches(images, ds, [3, 5], r'{tmp_path / 'b.png'}'); "
+        f"kinetics.plot_kinetics(t.fractions_of(ds), ['a', 'b', 'c'], r'{tmp_path / 'c.png'}'); "
+        f"pathway_graph.plot_pathway_graph(t.transition_counts(ds), ['a', 'b', 'c'], r'{tmp_path / 'd.png'}')"
     )
     assert all((tmp_path / f"{n}.png").is_file() for n in "abcd")
-    source = (Path(__file__).resolve().parents[1] / "workflow/scripts/rvae_pathways/figures/pathways.py").read_text()
-    assert "import pyplot" not in source and "matplotlib.pyplot" not in source
+    figures = Path(__file__).resolve().parents[1] / "workflow/scripts/rvae_pathways/figures"
+    for module in ("trajectories", "track_patches", "kinetics", "pathway_graph"):
+        source = (figures / f"{module}.py").read_text()
+        assert "import pyplot" not in source and "matplotlib.pyplot" not in source
 
 
 # ------------------------------------------------------------------------------------------
@@ -160,10 +163,10 @@ def test_plotting_never_imports_pyplot(tmp_path):
 def test_latent_trajectories_highlight_the_changed_tracks(tracks, tmp_path):
     ds, changed, _ = tracks
     background = np.random.default_rng(1).normal(0, 1.5, (3000, 2))
-    assert plots_pathways.plot_latent_trajectories(ds, changed, tmp_path / "traj.png", background_z=background,
-                                                   class_means=MEANS) is None
+    assert trajectories.plot_latent_trajectories(ds, changed, tmp_path / "traj.png", background_z=background,
+                                                 class_means=MEANS) is None
     check_png(tmp_path / "traj.png")
-    fig = plots_pathways.latent_trajectories_figure(ds, changed, background_z=background, class_means=MEANS)
+    fig = trajectories.latent_trajectories_figure(ds, changed, background_z=background, class_means=MEANS)
     (ax,) = panels(fig)
     labels = colorbar_labels(fig)
     assert "frame (index)" in labels
@@ -191,15 +194,15 @@ def test_latent_trajectories_highlight_the_changed_tracks(tracks, tmp_path):
 
 def test_latent_trajectories_subsample_to_max_tracks(tracks):
     ds, changed, _ = tracks
-    fig = plots_pathways.latent_trajectories_figure(ds, changed, max_tracks=12, seed=3)
+    fig = trajectories.latent_trajectories_figure(ds, changed, max_tracks=12, seed=3)
     (ax,) = panels(fig)
     assert len(by_gid(ax, "track-changed")) == len(CHANGED)
     assert len(by_gid(ax, "track-unchanged")) == 12 - len(CHANGED)
     assert colorbar_labels(fig) == ["frame (index)"]  # no background given
-    none = plots_pathways.latent_trajectories_figure(ds, np.zeros(N_TRACKS, bool), max_tracks=5)
+    none = trajectories.latent_trajectories_figure(ds, np.zeros(N_TRACKS, bool), max_tracks=5)
     assert not by_gid(panels(none)[0], "track-changed") and len(by_gid(panels(none)[0], "track-unchanged")) == 5
     with pytest.raises(ValueError, match="changed flags"):
-        plots_pathways.latent_trajectories_figure(ds, changed[:-1])
+        trajectories.latent_trajectories_figure(ds, changed[:-1])
 
 
 # ------------------------------------------------------------------------------------------
@@ -209,9 +212,9 @@ def test_latent_trajectories_subsample_to_max_tracks(tracks):
 def test_track_patches_grid_rows_columns_and_blank_cells(tracks, tmp_path):
     ds, _, images = tracks
     shown = [17, 5, 9, 0]
-    assert plots_pathways.plot_track_patches(images, ds, shown, tmp_path / "patches.png") is None
+    assert track_patches.plot_track_patches(images, ds, shown, tmp_path / "patches.png") is None
     check_png(tmp_path / "patches.png")
-    fig = plots_pathways.track_patches_figure(images, ds, shown)
+    fig = track_patches.track_patches_figure(images, ds, shown)
     axes = np.array(panels(fig)).reshape(len(shown), N_FRAMES)
     assert colorbar_labels(fig) == ["patch intensity (normalised)"]
     label = ds["label"].values
@@ -233,15 +236,15 @@ def test_track_patches_grid_rows_columns_and_blank_cells(tracks, tmp_path):
 
 def test_track_patches_limit_tracks_and_frames(tmp_path):
     ds, _, images = make_trajectories(n_frames=25)
-    fig = plots_pathways.track_patches_figure(images, ds, list(range(12)), max_tracks=8, max_frames=10)
+    fig = track_patches.track_patches_figure(images, ds, list(range(12)), max_tracks=8, max_frames=10)
     axes = np.array(panels(fig)).reshape(8, 10)
     frames = [int(ax.get_xlabel()) for ax in axes[-1]]
     assert frames[0] == 0 and frames[-1] == 24 and len(set(frames)) == 10
     assert "8 of 12 tracks" in fig.get_suptitle() and "10 of 25 frames" in fig.get_suptitle()
-    plots_pathways.plot_track_patches(images, ds, list(range(12)), tmp_path / "big.png")
+    track_patches.plot_track_patches(images, ds, list(range(12)), tmp_path / "big.png")
     check_png(tmp_path / "big.png")
     with pytest.raises(ValueError, match="track ids"):
-        plots_pathways.track_patches_figure(images, ds, [99])
+        track_patches.track_patches_figure(images, ds, [99])
 
 
 # ------------------------------------------------------------------------------------------
@@ -251,11 +254,11 @@ def test_track_patches_limit_tracks_and_frames(tmp_path):
 def test_kinetics_lines_are_the_fractions(tracks, tmp_path):
     ds, _, _ = tracks
     fractions = fractions_of(ds)
-    names = plots_pathways.pathway_class_names(ds)
+    names = kit.pathway_class_names(ds)
     truth = fractions[:, :2] + 0.02
-    plots_pathways.plot_kinetics(fractions, names, tmp_path / "kin.png", truth, ["pristine C", "Si"])
+    kinetics.plot_kinetics(fractions, names, tmp_path / "kin.png", truth, ["pristine C", "Si"])
     check_png(tmp_path / "kin.png")
-    fig = plots_pathways.kinetics_figure(fractions, names, truth, ["pristine C", "Si"])
+    fig = kinetics.kinetics_figure(fractions, names, truth, ["pristine C", "Si"])
     ax_all, ax_min = panels(fig)
     assert ax_all.get_ylim() == (0.0, 1.0)
     assert ax_all.get_xlabel() == "frame (index)" and "fraction" in ax_all.get_ylabel()
@@ -287,9 +290,9 @@ def plots_colour(colour):
 
 
 def test_kinetics_of_one_class_says_there_is_no_minority(tmp_path):
-    fig = plots_pathways.kinetics_figure(np.ones((4, 1)), ["all"])
-    assert plots_pathways.NO_MINORITY_TEXT in all_text(fig)
-    plots_pathways.plot_kinetics(np.ones((4, 1)), ["all"], tmp_path / "one.png")
+    fig = kinetics.kinetics_figure(np.ones((4, 1)), ["all"])
+    assert kinetics.NO_MINORITY_TEXT in all_text(fig)
+    kinetics.plot_kinetics(np.ones((4, 1)), ["all"], tmp_path / "one.png")
     check_png(tmp_path / "one.png")
 
 
@@ -302,10 +305,10 @@ def test_pathway_graph_one_arrow_per_transition(tracks, tmp_path):
     counts = transition_counts(ds)
     counts[1, 2] = 7  # one more pathway, and a pair of opposite arrows
     counts[2, 1] = 2
-    names = plots_pathways.pathway_class_names(ds)
-    plots_pathways.plot_pathway_graph(counts, names, tmp_path / "graph.png", populations=[120, 80, 40])
+    names = kit.pathway_class_names(ds)
+    pathway_graph.plot_pathway_graph(counts, names, tmp_path / "graph.png", populations=[120, 80, 40])
     check_png(tmp_path / "graph.png")
-    fig = plots_pathways.pathway_graph_figure(counts, names)
+    fig = pathway_graph.pathway_graph_figure(counts, names)
     (ax,) = panels(fig)
     arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch) and p.get_gid() == "transition"]
     off = counts - np.diag(np.diag(counts))
@@ -315,7 +318,7 @@ def test_pathway_graph_one_arrow_per_transition(tracks, tmp_path):
     widths = {round(a.get_linewidth(), 6) for a in arrows}
     assert len(widths) == 3  # width grows with the count
     assert "consecutive observations" in all_text(fig)
-    assert plots_pathways.NO_TRANSITIONS_TEXT not in all_text(fig)
+    assert pathway_graph.NO_TRANSITIONS_TEXT not in all_text(fig)
     # the two opposite arrows bow to opposite sides: their count labels do not coincide
     positions = [t.get_position() for t in ax.texts if t.get_gid() == "count"]
     assert len({(round(x, 3), round(y, 3)) for x, y in positions}) == len(positions)
@@ -323,13 +326,13 @@ def test_pathway_graph_one_arrow_per_transition(tracks, tmp_path):
 
 def test_pathway_graph_without_transitions(tmp_path):
     counts = np.diag([30, 5, 0])
-    plots_pathways.plot_pathway_graph(counts, ["a", "b", "c"], tmp_path / "none.png")
+    pathway_graph.plot_pathway_graph(counts, ["a", "b", "c"], tmp_path / "none.png")
     check_png(tmp_path / "none.png")
-    fig = plots_pathways.pathway_graph_figure(counts, ["a", "b", "c"])
+    fig = pathway_graph.pathway_graph_figure(counts, ["a", "b", "c"])
     (ax,) = panels(fig)
     assert not [p for p in ax.patches if p.get_gid() == "transition"]
-    assert plots_pathways.NO_TRANSITIONS_TEXT in all_text(fig)
-    one = plots_pathways.pathway_graph_figure(np.array([[4]]), ["only"])
-    assert plots_pathways.NO_TRANSITIONS_TEXT in all_text(one)
+    assert pathway_graph.NO_TRANSITIONS_TEXT in all_text(fig)
+    one = pathway_graph.pathway_graph_figure(np.array([[4]]), ["only"])
+    assert pathway_graph.NO_TRANSITIONS_TEXT in all_text(one)
     with pytest.raises(ValueError, match="square"):
-        plots_pathways.pathway_graph_figure(np.ones((2, 3)), ["a", "b"])
+        pathway_graph.pathway_graph_figure(np.ones((2, 3)), ["a", "b"])

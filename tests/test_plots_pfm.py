@@ -9,7 +9,7 @@ import xarray as xr
 from figure_checks import (
     all_text, check_png, colorbar_labels, colorbars, panels, run_without_pyplot, scale_bar_labels,
 )
-from rvae_pathways.figures import stem as plots, pfm as plots_pfm, kit
+from rvae_pathways.figures import kit, pfm_distributions, pfm_sweep, pfm_windows
 
 PIXEL_NM = 20.0
 SIZE = 64
@@ -106,47 +106,47 @@ def test_latent_grid_places_each_value_at_its_row_and_col(sweep):
     _, latents, _ = sweep
     ds = latents[8]
     values = np.arange(ds.sizes["patch"], dtype=float)
-    grid = plots_pfm.latent_grid(ds, values, frame=1)
+    grid = pfm_sweep.latent_grid(ds, values, frame=1)
     assert grid.shape == (ds.attrs["grid_rows"], ds.attrs["grid_cols"]) == (15, 15)
     frame, row, col = (ds[c].values for c in ("frame", "row", "col"))
     for k in np.flatnonzero(frame == 1)[::17]:
         assert grid[row[k], col[k]] == values[k]
     assert grid[0, 0] == values[np.flatnonzero((frame == 1) & (row == 0) & (col == 0))[0]]
     # by name, and NaN where the frame has no window
-    z1 = plots_pfm.latent_grid(ds, "z1", 0)
+    z1 = pfm_sweep.latent_grid(ds, "z1", 0)
     np.testing.assert_allclose(z1.ravel(), ds["z_mean"].values[frame == 0, 0])
     missing = ds.isel(patch=np.flatnonzero(~((frame == 2) & (row == 3) & (col == 5))))
-    grid = plots_pfm.latent_grid(missing, "z1", 2)
+    grid = pfm_sweep.latent_grid(missing, "z1", 2)
     assert np.isnan(grid[3, 5]) and np.isfinite(grid).sum() == grid.size - 1
     with pytest.raises(ValueError, match="values for"):
-        plots_pfm.latent_grid(ds, values[:-1], 0)
+        pfm_sweep.latent_grid(ds, values[:-1], 0)
 
 
 def test_grid_extent_puts_map_cells_on_the_window_centres(sweep):
     _, latents, _ = sweep
     # window 16, stride 4, 13 x 13 grid: centres 7.5 .. 55.5, cells 4 px wide
-    left, right, bottom, top = plots_pfm.grid_extent(latents[16])
+    left, right, bottom, top = pfm_sweep.grid_extent(latents[16])
     assert (left, right, bottom, top) == (5.5, 57.5, 57.5, 5.5)
     # the same from the patch centres alone
     ds = latents[16].copy()
     ds.attrs = {k: v for k, v in ds.attrs.items() if k not in ("stride_px", "window_px", "grid_rows", "grid_cols")}
-    np.testing.assert_allclose(plots_pfm.grid_extent(ds), (5.5, 57.5, 57.5, 5.5))
+    np.testing.assert_allclose(pfm_sweep.grid_extent(ds), (5.5, 57.5, 57.5, 5.5))
 
 
 def test_lengths_and_window_labels():
-    assert plots_pfm.length_text(320) == "320 nm"
-    assert plots_pfm.length_text(1280) == "1.28 µm"
-    assert plots_pfm.window_label(16, 20.0) == "window 16 px (320 nm)"
-    assert plots_pfm.window_label(16, None) == "window 16 px"
+    assert pfm_windows.length_text(320) == "320 nm"
+    assert pfm_windows.length_text(1280) == "1.28 µm"
+    assert pfm_windows.window_label(16, 20.0) == "window 16 px (320 nm)"
+    assert pfm_windows.window_label(16, None) == "window 16 px"
 
 
 def test_plotting_never_imports_pyplot(tmp_path):
     run_without_pyplot(
-        "import test_plots_pfm as t; from rvae_pathways.figures import pfm as p; "
+        "import test_plots_pfm as t; from rvae_pathways.figures import pfm_distributions, pfm_sweep; "
         "frames, lat, lab = t.make_sweep(2); "
-        f"p.plot_window_sweep(frames, lat, r'{tmp_path / 'a.png'}'); "
-        f"p.plot_switching_path(lat, r'{tmp_path / 'b.png'}', lab); "
-        f"p.plot_latent_histograms(lat, r'{tmp_path / 'c.png'}')"
+        f"pfm_sweep.plot_window_sweep(frames, lat, r'{tmp_path / 'a.png'}'); "
+        f"pfm_distributions.plot_switching_path(lat, r'{tmp_path / 'b.png'}', lab); "
+        f"pfm_distributions.plot_latent_histograms(lat, r'{tmp_path / 'c.png'}')"
     )
     assert all((tmp_path / f"{n}.png").is_file() for n in "abc")
 
@@ -157,9 +157,9 @@ def test_plotting_never_imports_pyplot(tmp_path):
 
 def test_window_sweep_rows_line_up_with_the_frames(sweep, tmp_path):
     frames, latents, _ = sweep
-    assert plots_pfm.plot_window_sweep(frames, latents, tmp_path / "sweep.png") is None
+    assert pfm_sweep.plot_window_sweep(frames, latents, tmp_path / "sweep.png") is None
     check_png(tmp_path / "sweep.png")
-    fig = plots_pfm.window_sweep_figure(frames, latents)
+    fig = pfm_sweep.window_sweep_figure(frames, latents)
     axes = np.array(panels(fig)).reshape(3, 3)  # image row + two window sizes, frames 0, 1, 2
     # one colour bar for the image row and one per latent row, all labelled
     labels = colorbar_labels(fig)
@@ -173,31 +173,31 @@ def test_window_sweep_rows_line_up_with_the_frames(sweep, tmp_path):
     for r, window in ((1, 8), (2, 16)):
         images = [ax.get_images()[0] for ax in axes[r]]
         assert len({im.get_clim() for im in images}) == 1  # one colour scale per row
-        assert images[2].get_extent() == list(plots_pfm.grid_extent(latents[window]))
+        assert images[2].get_extent() == list(pfm_sweep.grid_extent(latents[window]))
         np.testing.assert_array_equal(images[2].get_array().filled(np.nan),
-                                      plots_pfm.latent_grid(latents[window], "z1", 2))
+                                      pfm_sweep.latent_grid(latents[window], "z1", 2))
         assert axes[r, 0].get_xlim() == axes[0, 0].get_xlim() == (-0.5, SIZE - 0.5)
     # the disc is switched (z1 < 0) at its centre in the last frame, not in the corner
-    z1 = plots_pfm.latent_grid(latents[16], "z1", 2)
+    z1 = pfm_sweep.latent_grid(latents[16], "z1", 2)
     assert z1[6, 7] < 0 < z1[0, 0]
 
 
 def test_window_sweep_of_theta_uses_a_cyclic_map(sweep, tmp_path):
     frames, latents, _ = sweep
-    fig = plots_pfm.window_sweep_figure(frames, latents, frames_to_show=[0, 2], variable="theta")
+    fig = pfm_sweep.window_sweep_figure(frames, latents, frames_to_show=[0, 2], variable="theta")
     axes = np.array(panels(fig)).reshape(3, 2)
     image = axes[1, 0].get_images()[0]
     assert image.get_cmap().name.startswith("twilight") and image.get_clim() == (-180.0, 180.0)
     assert colorbar_labels(fig)[1:] == ["θ (deg)"] * 2
     with pytest.raises(ValueError, match="variable"):
-        plots_pfm.window_sweep_figure(frames, latents, variable="z3")
+        pfm_sweep.window_sweep_figure(frames, latents, variable="z3")
 
 
 def test_window_sweep_of_one_frame_shows_z1_z2_and_theta(tmp_path):
     frames, latents, _ = make_sweep(n_frames=1)
-    plots_pfm.plot_window_sweep(frames, latents, tmp_path / "one.png")
+    pfm_sweep.plot_window_sweep(frames, latents, tmp_path / "one.png")
     check_png(tmp_path / "one.png")
-    fig = plots_pfm.window_sweep_figure(frames, latents)
+    fig = pfm_sweep.window_sweep_figure(frames, latents)
     axes = panels(fig)
     assert len(axes) == 1 + 3 * len(WINDOWS)  # the image, then z1, z2, theta per window size
     assert [ax.get_title() for ax in axes[1:4]] == ["latent $z_1$", "latent $z_2$", "rotation θ"]
@@ -207,13 +207,13 @@ def test_window_sweep_of_one_frame_shows_z1_z2_and_theta(tmp_path):
 
 def test_window_sweep_without_theta_says_so(tmp_path):
     frames, latents, _ = make_sweep(n_frames=1, theta=False)
-    plots_pfm.plot_window_sweep(frames, latents, tmp_path / "no_theta.png")
+    pfm_sweep.plot_window_sweep(frames, latents, tmp_path / "no_theta.png")
     check_png(tmp_path / "no_theta.png")
-    fig = plots_pfm.window_sweep_figure(frames, latents)
+    fig = pfm_sweep.window_sweep_figure(frames, latents)
     assert all_text(fig).count(kit.NO_ROTATION_TEXT) == len(WINDOWS)
     assert len(colorbars(fig)) == 1 + 2 * len(WINDOWS)
     frames, latents, _ = make_sweep(n_frames=3, theta=False)
-    fig = plots_pfm.window_sweep_figure(frames, latents, variable="theta")
+    fig = pfm_sweep.window_sweep_figure(frames, latents, variable="theta")
     assert all_text(fig).count(kit.NO_ROTATION_TEXT) == 3 * len(WINDOWS)
     assert len(colorbars(fig)) == 1
 
@@ -223,7 +223,7 @@ def test_window_sweep_scale_bar_in_micrometres(tmp_path):
     frames.attrs["pixel_size_nm"] = 80.0  # 5.12 µm wide: a 1 µm bar
     for ds in latents.values():
         ds.attrs["frame_pixel_size_nm"] = 80.0
-    fig = plots_pfm.window_sweep_figure(frames, latents)
+    fig = pfm_sweep.window_sweep_figure(frames, latents)
     assert scale_bar_labels(panels(fig)[0]) == ["1 µm"]
     assert "window 16 px\n(1.28 µm)" in all_text(fig)
 
@@ -235,9 +235,9 @@ def test_window_sweep_scale_bar_in_micrometres(tmp_path):
 def test_switching_path_histograms_and_fraction_against_truth(sweep, tmp_path):
     frames, latents, labels = sweep
     truth = frames["true_switched_fraction"].values
-    plots_pfm.plot_switching_path(latents, tmp_path / "path.png", labels, truth)
+    pfm_distributions.plot_switching_path(latents, tmp_path / "path.png", labels, truth)
     check_png(tmp_path / "path.png")
-    fig = plots_pfm.switching_path_figure(latents, labels, truth)
+    fig = pfm_distributions.switching_path_figure(latents, labels, truth)
     axes = panels(fig)
     assert len(axes) == len(WINDOWS) + 1
     assert colorbar_labels(fig) == ["fraction of the\nframe's windows"] * len(WINDOWS)
@@ -256,19 +256,19 @@ def test_switching_path_histograms_and_fraction_against_truth(sweep, tmp_path):
 
 def test_switching_path_without_labels_or_truth(sweep, tmp_path):
     _, latents, _ = sweep
-    plots_pfm.plot_switching_path(latents, tmp_path / "no_labels.png")
+    pfm_distributions.plot_switching_path(latents, tmp_path / "no_labels.png")
     check_png(tmp_path / "no_labels.png")
-    fig = plots_pfm.switching_path_figure(latents)
+    fig = pfm_distributions.switching_path_figure(latents)
     assert len(panels(fig)) == len(WINDOWS)
-    assert plots_pfm.NO_LABELS_TEXT in fig.get_suptitle()
+    assert pfm_distributions.NO_LABELS_TEXT in fig.get_suptitle()
 
 
 def test_switching_path_of_one_frame(tmp_path):
     frames, latents, labels = make_sweep(n_frames=1, theta=False)
     truth = frames["true_switched_fraction"].values
-    plots_pfm.plot_switching_path(latents, tmp_path / "one.png", labels, truth)
+    pfm_distributions.plot_switching_path(latents, tmp_path / "one.png", labels, truth)
     check_png(tmp_path / "one.png")
-    fig = plots_pfm.switching_path_figure(latents, labels, truth)
+    fig = pfm_distributions.switching_path_figure(latents, labels, truth)
     axes = panels(fig)
     assert len(axes) == len(WINDOWS) + 1 and not colorbars(fig)
     assert axes[0].get_xlabel() == "$z_1$ (a.u.)"  # a 1-D histogram
@@ -284,9 +284,9 @@ def test_switching_path_of_one_frame(tmp_path):
 
 def test_latent_histograms_share_bins_per_column(sweep, tmp_path):
     _, latents, _ = sweep
-    plots_pfm.plot_latent_histograms(latents, tmp_path / "hist.png")
+    pfm_distributions.plot_latent_histograms(latents, tmp_path / "hist.png")
     check_png(tmp_path / "hist.png")
-    fig = plots_pfm.latent_histograms_figure(latents)
+    fig = pfm_distributions.latent_histograms_figure(latents)
     axes = np.array(panels(fig)).reshape(len(WINDOWS), 3)
     assert [ax.get_xlabel() for ax in axes[-1]] == ["$z_1$ (a.u.)", "$z_2$ (a.u.)", "θ (deg)"]
     for c in range(3):
@@ -298,7 +298,7 @@ def test_latent_histograms_share_bins_per_column(sweep, tmp_path):
 
 def test_latent_histograms_of_one_frame_without_theta(tmp_path):
     _, latents, _ = make_sweep(n_frames=1, theta=False)
-    plots_pfm.plot_latent_histograms(latents, tmp_path / "one.png")
+    pfm_distributions.plot_latent_histograms(latents, tmp_path / "one.png")
     check_png(tmp_path / "one.png")
-    fig = plots_pfm.latent_histograms_figure(latents)
+    fig = pfm_distributions.latent_histograms_figure(latents)
     assert all_text(fig).count(kit.NO_ROTATION_TEXT) == len(WINDOWS)

@@ -6,7 +6,7 @@ from scipy.spatial import cKDTree
 
 from rvae_pathways.stem.align import normalise_intensity
 from rvae_pathways.stem.atoms import find_atoms
-from rvae_pathways.core.geometry import spacing_in_pixels
+from rvae_pathways.core.geometry import SampleGeometry
 from rvae_pathways.io.readers import read_frames
 
 A_NM = 0.3905  # cubic lattice constant of SrTiO3
@@ -17,7 +17,7 @@ PIXEL_NM = 0.00933
 def columns(real_data):
     frames = read_frames(real_data / "srtio3_110_haadf.hdf5", pixel_size_nm=PIXEL_NM)
     image = normalise_intensity(frames["image"][0].values)
-    found = find_atoms(image, spacing_in_pixels(A_NM / 2, PIXEL_NM))
+    found = find_atoms(image, SampleGeometry(PIXEL_NM, A_NM / 2).spacing_px)
     positions = np.stack([found["y"], found["x"]], 1) * PIXEL_NM  # nm
     ny, nx = image.shape
     inside = (found["y"] >= 0) & (found["y"] <= ny - 1) & (found["x"] >= 0) & (found["x"] <= nx - 1)

@@ -24,8 +24,9 @@ import yaml
 
 from conftest import ROOT
 from rvae_pathways.core.frames import write_frames
+from rvae_pathways.core.geometry import SampleGeometry
 from rvae_pathways.pathways.kinetics import coordination_groups, find_events, fit_classes
-from rvae_pathways.pathways.tracking import angstrom_to_px, linking_accuracy, track_atoms
+from rvae_pathways.pathways.tracking import linking_accuracy, track_atoms
 from rvae_pathways.rvae.encode import encode
 from rvae_pathways.rvae.train import estimate_noise_std, fit, training_set
 from rvae_pathways.scores.latents import TARGETS, score_against_truth
@@ -89,7 +90,7 @@ def pathway(trained, tmp_path_factory):
     patches = patches_of(movie, folder)
     latents = encode(trained["model"], patches["image"].values / trained["scale"])
     atoms = xr.open_zarr(folder / "atoms.zarr").load()
-    track = track_atoms(atoms, angstrom_to_px(settings["max_displacement_a"], movie.attrs["pixel_size_nm"]),
+    track = track_atoms(atoms, SampleGeometry(movie.attrs["pixel_size_nm"]).px_from_angstrom(settings["max_displacement_a"]),
                         settings["max_gap_frames"])
     linking = linking_accuracy(track, atoms["frame"].values, atoms["true_id"].values, settings["max_gap_frames"])
     groups = coordination_groups(atoms["neighbours"].values[patches["atom"].values]) \

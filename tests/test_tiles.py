@@ -46,7 +46,7 @@ def _ramp(ny=30, nx=40):
 
 def test_tile_image_is_row_major_and_centred():
     image = _ramp()
-    tiles, rows, cols, yc, xc = tile_image(image, 6, 4)
+    tiles, rows, cols, yc, xc = tile_image(image, 6, 4, None)
     ny_tiles, nx_tiles = len(tile_origins(30, 6, 4)), len(tile_origins(40, 6, 4))
     assert tiles.shape == (ny_tiles * nx_tiles, 6, 6) and tiles.dtype == np.float32
     assert rows.tolist() == np.repeat(np.arange(ny_tiles), nx_tiles).tolist()
@@ -86,7 +86,7 @@ def test_resampling_keeps_a_constant_constant_and_a_ramp_at_the_centre(window, p
 def test_resampling_averages_noise():
     rng = np.random.default_rng(1)
     noise = rng.normal(size=(64, 64))
-    fine, *_ = tile_image(noise, 16, 8)
+    fine, *_ = tile_image(noise, 16, 8, None)
     coarse, *_ = tile_image(noise, 16, 8, 8)
     odd, *_ = tile_image(noise, 16, 8, 7)
     assert coarse.std() < 0.6 * fine.std() and odd.std() < 0.6 * fine.std()
@@ -117,7 +117,7 @@ def _two_domain_movie(n_frames=3, ny=20, nx=24, wall_x=(9, 12, 15)):
 def test_tile_movie_round_trip_through_zarr(tmp_path, caplog):
     images, truth = _two_domain_movie()
     with caplog.at_level(logging.INFO, logger="tiles-test"):
-        summary = tile_movie(images, tmp_path / "p.zarr", 5, 3, truth=truth, chunk_rows=7,
+        summary = tile_movie(images, tmp_path / "p.zarr", 5, 3, None, truth=truth, chunk_rows=7,
                              log=logging.getLogger("tiles-test"))
     rows, cols = len(tile_origins(20, 5, 3)), len(tile_origins(24, 5, 3))
     assert summary["n_patches"] == 3 * rows * cols
@@ -169,7 +169,7 @@ def test_tile_movie_resampled_with_even_window_and_a_frame_without_wall(tmp_path
 def test_tile_movie_rejects_a_truth_of_another_shape(tmp_path):
     images, truth = _two_domain_movie()
     with pytest.raises(InputError, match="true_domain"):
-        tile_movie(images, tmp_path / "p.zarr", 5, 3, truth=truth.isel(x=slice(0, 10)))
+        tile_movie(images, tmp_path / "p.zarr", 5, 3, None, truth=truth.isel(x=slice(0, 10)))
 
 
 def test_model_patch_px_samples_only_windows_larger_than_patch_px():

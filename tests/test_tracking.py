@@ -4,7 +4,7 @@ import xarray as xr
 
 import rvae_pathways.pathways.tracking as tracking
 from rvae_pathways.core.errors import InputError
-from rvae_pathways.pathways.tracking import angstrom_to_px, link_frames, linking_accuracy, track_atoms
+from rvae_pathways.pathways.tracking import link_frames, linking_accuracy, track_atoms
 
 
 def _greedy(prev: np.ndarray, cur: np.ndarray, max_d: float) -> dict:
@@ -18,13 +18,6 @@ def _greedy(prev: np.ndarray, cur: np.ndarray, max_d: float) -> dict:
             used_p.add(i)
             used_c.add(j)
     return links
-
-
-def test_angstrom_to_px():
-    assert angstrom_to_px(0.7, 0.01) == pytest.approx(7.0)
-    assert angstrom_to_px(1.42, 0.02) == pytest.approx(7.1)
-    with pytest.raises(InputError):
-        angstrom_to_px(0.7, 0.0)
 
 
 def test_gap_closing_keeps_the_track_only_within_max_gap():

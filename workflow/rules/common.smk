@@ -11,9 +11,11 @@ from snakemake.utils import validate
 ROOT = Path(workflow.main_snakefile).parent
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
+from rvae_pathways.core.config import CONFIG_SCHEMA, SAMPLES_SCHEMA  # noqa: E402
 from rvae_pathways.io.readers import SUPPORTED_SUFFIXES  # noqa: E402
 
-validate(config, schema="../../config/schemas/config.schema.yaml")
+# the schema holds every key's default; what config.yaml leaves out is filled in from it
+validate(config, schema=str(CONFIG_SCHEMA))
 
 
 def _number(text, column, row, path):
@@ -39,7 +41,7 @@ def read_samples(path):
                 _number(value, column, row, path)
                 for row, value in enumerate(table[column], 1)
             ]
-    validate(table, schema="../../config/schemas/samples.schema.yaml")
+    validate(table, schema=str(SAMPLES_SCHEMA))
     duplicated = table["sample"][table["sample"].duplicated()].tolist()
     if duplicated:
         raise WorkflowError(
@@ -130,11 +132,11 @@ def sample_contrast(wildcards):
 
 
 def model_hyper(wildcards):
-    """The rVAE hyper-parameters of a model variant: the rVAE has rotation and translation latents,
-    the plain VAE baseline neither, and reads the pixels only (no rotation-invariant ring spectra),
-    as the paper's baseline did."""
+    """The hyper-parameters of a model variant: the rVAE's as configured (rotation and translation
+    latents), the plain VAE baseline's with neither, reading the pixels only (no rotation-invariant
+    ring spectra), as the paper's baseline did."""
     if wildcards.model == "rvae":
-        return {**config["rvae"]["hyper"], "rotation": True, "translation": True}
+        return config["rvae"]["hyper"]
     return {
         **config["rvae"]["hyper"],
         "rotation": False,
@@ -145,13 +147,8 @@ def model_hyper(wildcards):
 
 
 def pfm_hyper(wildcards):
-    """The PFM models' hyper-parameters: the rVAE's (rotation and translation latents), changed by pfm.hyper."""
-    return {
-        **config["rvae"]["hyper"],
-        "rotation": True,
-        "translation": True,
-        **config["pfm"]["hyper"],
-    }
+    """The PFM models' hyper-parameters: the rVAE's, changed by pfm.hyper."""
+    return {**config["rvae"]["hyper"], **config["pfm"]["hyper"]}
 
 
 def window_px(wildcards):

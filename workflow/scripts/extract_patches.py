@@ -2,6 +2,7 @@
 
 import xarray as xr
 
+from rvae_pathways.core.geometry import SampleGeometry
 from rvae_pathways.stem.patches import default_window_px, extract_movie_patches
 from rvae_pathways.core.runner import run
 
@@ -9,7 +10,7 @@ from rvae_pathways.core.runner import run
 def main(snakemake, log):
     aligned = xr.open_zarr(snakemake.input.aligned)
     atoms = xr.open_zarr(snakemake.input.atoms)
-    spacing_px = snakemake.params.spacing_nm / aligned.attrs["pixel_size_nm"]
+    spacing_px = SampleGeometry(aligned.attrs["pixel_size_nm"], snakemake.params.spacing_nm).spacing_px
     window = snakemake.params.window_px or default_window_px(spacing_px, snakemake.params.window_factor)
     patch_px = snakemake.params.patch_px or max(3, round(window))
     log.info("patch window %.1f px (atom spacing %.2f px) sampled on %d x %d points, %.2f px apart",

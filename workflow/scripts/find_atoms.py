@@ -6,7 +6,7 @@ import xarray as xr
 
 from rvae_pathways.stem.qc_verdicts import qc_messages, summarise
 from rvae_pathways.stem.movie import find_atoms_in_movie
-from rvae_pathways.core.geometry import spacing_in_pixels
+from rvae_pathways.core.geometry import SampleGeometry
 from rvae_pathways.core.errors import InputError
 from rvae_pathways.core.runner import run
 
@@ -14,7 +14,8 @@ from rvae_pathways.core.runner import run
 def main(snakemake, log):
     aligned = xr.open_zarr(snakemake.input.aligned)
     pixel_size_nm = aligned.attrs["pixel_size_nm"]
-    spacing_px = spacing_in_pixels(snakemake.params.spacing_nm, pixel_size_nm)
+    geometry = SampleGeometry(pixel_size_nm, snakemake.params.spacing_nm)
+    spacing_px = geometry.spacing_px
     log.info("atom spacing %.3f nm = %.2f px", snakemake.params.spacing_nm, spacing_px)
     frames = []
     total = find_atoms_in_movie(
@@ -22,7 +23,7 @@ def main(snakemake, log):
         snakemake.output.atoms,
         spacing_px,
         finder=snakemake.params.finder,
-        tolerance_px=snakemake.params.tolerance_nm / pixel_size_nm,
+        tolerance_px=geometry.px(snakemake.params.tolerance_nm),
         log=log,
         workers=snakemake.threads,
         contrast=snakemake.params.contrast,

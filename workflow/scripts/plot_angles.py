@@ -2,7 +2,7 @@
 
 import xarray as xr
 
-from rvae_pathways.figures.stem import plot_angle_shift_histograms
+from rvae_pathways.figures.latents import plot_angle_shift_histograms
 from rvae_pathways.core.runner import run
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import xarray as xr
 
 from rvae_pathways.core.runner import run
-from rvae_pathways.figures.stem import plot_cluster_baseline
+from rvae_pathways.figures.gmm_baseline import plot_cluster_baseline
 from rvae_pathways.stem.gmm_baseline import frame_cluster_positions, gmm_on_patches
 
 

@@ -5,13 +5,9 @@ import torch
 import xarray as xr
 
 from rvae_pathways.rvae.manifold import decode_manifold, manifold_axes
-from rvae_pathways.figures.stem import (
-    plot_latent_manifold,
-    plot_latent_maps,
-    plot_latent_scatter,
-    plot_latent_vs_frame,
-    plot_training_history,
-)
+from rvae_pathways.figures.latent_manifold import plot_latent_manifold
+from rvae_pathways.figures.latents import plot_latent_maps, plot_latent_scatter, plot_latent_vs_frame
+from rvae_pathways.figures.training import plot_training_history
 from rvae_pathways.core.runner import run
 from rvae_pathways.rvae.train import load_model
 

@@ -2,7 +2,7 @@
 
 import xarray as xr
 
-from rvae_pathways.figures.stem import plot_data_overview
+from rvae_pathways.figures.overview import plot_data_overview
 from rvae_pathways.core.runner import run
 
 

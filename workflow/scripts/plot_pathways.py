@@ -7,12 +7,10 @@ import pandas as pd
 import xarray as xr
 
 from rvae_pathways.core.runner import run
-from rvae_pathways.figures.pathways import (
-    plot_kinetics,
-    plot_latent_trajectories,
-    plot_pathway_graph,
-    plot_track_patches,
-)
+from rvae_pathways.figures.kinetics import plot_kinetics
+from rvae_pathways.figures.pathway_graph import plot_pathway_graph
+from rvae_pathways.figures.track_patches import plot_track_patches
+from rvae_pathways.figures.trajectories import plot_latent_trajectories
 from rvae_pathways.scores.pathways import majority_structure
 
 

@@ -5,7 +5,8 @@ import torch
 import xarray as xr
 
 from rvae_pathways.rvae.manifold import decode_manifold, manifold_axes
-from rvae_pathways.figures.stem import plot_latent_manifold, plot_training_history
+from rvae_pathways.figures.latent_manifold import plot_latent_manifold
+from rvae_pathways.figures.training import plot_training_history
 from rvae_pathways.core.runner import run
 from rvae_pathways.rvae.train import load_model
 

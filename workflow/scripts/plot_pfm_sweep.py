@@ -5,7 +5,8 @@ import xarray as xr
 
 from rvae_pathways.rvae.manifold import decode_centre
 from rvae_pathways.scores.pfm import domain_labels
-from rvae_pathways.figures.pfm import plot_latent_histograms, plot_switching_path, plot_window_sweep
+from rvae_pathways.figures.pfm_distributions import plot_latent_histograms, plot_switching_path
+from rvae_pathways.figures.pfm_sweep import plot_window_sweep
 from rvae_pathways.core.runner import run
 from rvae_pathways.rvae.train import load_model
 

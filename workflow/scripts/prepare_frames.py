@@ -3,14 +3,14 @@
 import xarray as xr
 
 from rvae_pathways.stem.align import prepare_movie
-from rvae_pathways.core.geometry import spacing_in_pixels
+from rvae_pathways.core.geometry import SampleGeometry
 from rvae_pathways.core.runner import run
 
 
 def main(snakemake, log):
     frames = xr.open_zarr(snakemake.input.frames)
-    spacing_px = spacing_in_pixels(snakemake.params.spacing_nm, frames.attrs["pixel_size_nm"])
-    max_shift = snakemake.params.max_shift_spacings * spacing_px
+    geometry = SampleGeometry(frames.attrs["pixel_size_nm"], snakemake.params.spacing_nm)
+    max_shift = geometry.spacings_px(snakemake.params.max_shift_spacings)
     log.info("drift between frames searched within %.1f px", max_shift)
     drift = prepare_movie(frames, snakemake.output.aligned, snakemake.params.percentiles, max_shift, log,
                           per_frame=snakemake.params.per_frame)

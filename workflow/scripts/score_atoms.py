@@ -4,6 +4,7 @@ import json
 
 import xarray as xr
 
+from rvae_pathways.core.geometry import SampleGeometry
 from rvae_pathways.scores.atoms import score_movie
 from rvae_pathways.core.runner import run
 
@@ -11,13 +12,12 @@ from rvae_pathways.core.runner import run
 def main(snakemake, log):
     aligned = xr.open_zarr(snakemake.input.aligned)
     atoms = xr.open_zarr(snakemake.input.atoms)
-    pixel_size_nm = aligned.attrs["pixel_size_nm"]
-    spacing_px = snakemake.params.spacing_nm / pixel_size_nm
+    geometry = SampleGeometry(aligned.attrs["pixel_size_nm"], snakemake.params.spacing_nm)
     scores = score_movie(
         aligned,
         atoms,
-        tolerance_px=snakemake.params.tolerance_nm / pixel_size_nm,
-        margin_px=snakemake.params.margin_spacings * spacing_px,
+        tolerance_px=geometry.px(snakemake.params.tolerance_nm),
+        margin_px=geometry.spacings_px(snakemake.params.margin_spacings),
     )
     scores["tolerance_nm"] = snakemake.params.tolerance_nm
     log.info(

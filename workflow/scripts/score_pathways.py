@@ -5,6 +5,7 @@ import json
 import pandas as pd
 import xarray as xr
 
+from rvae_pathways.core.geometry import SampleGeometry
 from rvae_pathways.core.runner import run
 from rvae_pathways.pathways.tracking import linking_accuracy
 from rvae_pathways.scores.pathways import class_composition, majority_structure, score_events
@@ -22,7 +23,7 @@ def main(snakemake, log):
     linking = linking_accuracy(tracks["track"].values, tracks["frame"].values, tracks["true_id"].values,
                                snakemake.params.max_gap_frames)
     structure = majority_structure(labels, true_class, names)  # for scoring only: a name per latent class
-    tolerance_px = snakemake.params.tolerance_spacings * snakemake.params.spacing_nm / truth.attrs["pixel_size_nm"]
+    tolerance_px = SampleGeometry(truth.attrs["pixel_size_nm"]).px(snakemake.params.tolerance_spacings * snakemake.params.spacing_nm)
     found = score_events(events, truth, structure, tolerance_px)
     scores = {"linking": linking, "events": found, "class_structure": {str(k): v for k, v in structure.items()},
               "class_composition": class_composition(labels, true_class, names)}

@@ -4,12 +4,13 @@ import numpy as np
 import xarray as xr
 
 from rvae_pathways.core.runner import run
-from rvae_pathways.pathways.tracking import angstrom_to_px, track_atoms
+from rvae_pathways.core.geometry import SampleGeometry
+from rvae_pathways.pathways.tracking import track_atoms
 
 
 def main(snakemake, log):
     atoms = xr.open_zarr(snakemake.input.atoms).load()
-    max_px = angstrom_to_px(snakemake.params.max_displacement_a, atoms.attrs["pixel_size_nm"])
+    max_px = SampleGeometry(atoms.attrs["pixel_size_nm"]).px_from_angstrom(snakemake.params.max_displacement_a)
     gap = snakemake.params.max_gap_frames
     log.info("linking %d atoms in %d frames: at most %.3g A (%.2f px) between frames, gaps up to %d frames",
              atoms.sizes["atom"], atoms.attrs["n_frames"], snakemake.params.max_displacement_a, max_px, gap)

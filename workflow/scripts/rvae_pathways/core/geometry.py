@@ -1,6 +1,8 @@
-"""Geometry shared by every stage: nm -> px, point matching, points inside a frame."""
+"""Geometry shared by every stage: a sample's scale (nm -> px), point matching, points inside a frame."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -11,20 +13,52 @@ from .errors import InputError
 MIN_SPACING_PX = 2.0
 
 
-def spacing_in_pixels(spacing_nm: float, pixel_size_nm: float) -> float:
-    """Expected atom spacing in pixels; :class:`InputError` below ``MIN_SPACING_PX``."""
-    if not (spacing_nm > 0 and pixel_size_nm > 0):
-        raise InputError(
-            f"atom spacing ({spacing_nm} nm) and pixel size ({pixel_size_nm} nm) must be positive"
-        )
-    spacing_px = spacing_nm / pixel_size_nm
-    if spacing_px < MIN_SPACING_PX:
-        raise InputError(
-            f"an atom spacing of {spacing_nm} nm at {pixel_size_nm} nm/px is only {spacing_px:.2f} px; "
-            f"atoms need at least {MIN_SPACING_PX:g} px between them. Check pixel_size_nm and spacing_nm "
-            "in the samples table (a pixel size in A or um instead of nm is the usual cause)"
-        )
-    return spacing_px
+@dataclass(frozen=True)
+class SampleGeometry:
+    """The scale of one sample: its pixel size and expected atom spacing, and every conversion the
+    workflow makes between nm, Angstrom, atom spacings and pixels (this class is the only place).
+
+    >>> g = SampleGeometry(pixel_size_nm=0.01, spacing_nm=0.142)
+    >>> round(g.spacing_px, 6), round(g.px(0.03), 6), round(g.spacings_px(1.25), 6), round(g.px_from_angstrom(0.7), 6)
+    (14.2, 3.0, 17.75, 7.0)
+    """
+
+    pixel_size_nm: float
+    spacing_nm: float | None = None
+
+    def __post_init__(self):
+        if not self.pixel_size_nm > 0:
+            raise InputError(f"the pixel size must be positive, got {self.pixel_size_nm} nm")
+        if self.spacing_nm is not None and not self.spacing_nm > 0:
+            raise InputError(f"the atom spacing must be positive, got {self.spacing_nm} nm")
+
+    def px(self, length_nm: float) -> float:
+        """A length in nm, in pixels."""
+        return length_nm / self.pixel_size_nm
+
+    def px_from_angstrom(self, length_a: float) -> float:
+        """A length in Angstrom (e.g. the config's ``max_displacement_a``), in pixels."""
+        if not length_a > 0:
+            raise InputError(f"a length in Angstrom must be positive, got {length_a}")
+        return length_a * 0.1 / self.pixel_size_nm
+
+    @property
+    def spacing_px(self) -> float:
+        """The expected atom spacing in pixels; :class:`InputError` below ``MIN_SPACING_PX``."""
+        if self.spacing_nm is None:
+            raise InputError("the atom spacing (spacing_nm in the samples table) is needed here")
+        spacing_px = self.spacing_nm / self.pixel_size_nm
+        if spacing_px < MIN_SPACING_PX:
+            raise InputError(
+                f"an atom spacing of {self.spacing_nm} nm at {self.pixel_size_nm} nm/px is only {spacing_px:.2f} px; "
+                f"atoms need at least {MIN_SPACING_PX:g} px between them. Check pixel_size_nm and spacing_nm "
+                "in the samples table (a pixel size in A or um instead of nm is the usual cause)"
+            )
+        return spacing_px
+
+    def spacings_px(self, n_spacings: float) -> float:
+        """A length given in atom spacings (e.g. a margin), in pixels."""
+        return n_spacings * self.spacing_px
 
 
 def match_points(found: np.ndarray, truth: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:

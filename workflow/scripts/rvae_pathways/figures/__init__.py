@@ -1,1 +1,1 @@
-"""Figures: the STEM kit and figures, pathways, PFM, the lattice check."""
+"""Figures: the kit, then one module per figure family (STEM, pathways, PFM, the lattice check)."""

@@ -1,5 +1,24 @@
 """The figure kit: page sizes and style, figures and their saving, scale bars, colours of classes,
-labels and display limits, shared by every figure module."""
+labels and display limits, shared by every figure module.
+
+Figures are built on :class:`~matplotlib.figure.Figure` with an Agg canvas (:func:`new_figure`),
+never through ``pyplot``: nothing opens a window, nothing is left in pyplot's list of open figures,
+and importing a figure module selects no backend. :func:`save_figure` writes a PNG at ``DPI`` dots
+per inch.
+
+Conventions
+-----------
+- Positions are ``(y, x)`` in pixels with the image drawn as stored (row 0 at the top); the
+  pixel size comes from ``attrs["pixel_size_nm"]`` and sets a scale bar (in Angstrom below
+  1 nm). Without a pixel size the scale bar is in px.
+- Latent coordinates are ``z_mean[:, 0]`` (:math:`z_1`) and ``z_mean[:, 1]`` (:math:`z_2`),
+  dimensionless ("a.u."). Angles are read from ``theta_deg`` (degrees) and wrapped to
+  [-180, 180). A model without a rotation latent (``attrs["model"] == "vae"``, or
+  ``theta_deg`` absent or all zero) gets a panel that says "no rotation latent".
+- Structural classes (``true_class``; -1 unknown) keep one colour per class code in every
+  figure, so a class missing from one sample does not shift the others' colours.
+- Widths are at most ``PAGE_WIDTH_IN`` inches and heights at most ``MAX_HEIGHT_IN``.
+"""
 
 from __future__ import annotations
 
@@ -208,6 +227,43 @@ def class_label(code: int, names: list[str]) -> str:
     if code < 0:
         return "unknown"
     return names[code] if code < len(names) else f"class {code}"
+
+
+def pathway_class_names(trajectories, n_classes: int | None = None) -> list[str]:
+    """Class names of the trajectories (see :mod:`rvae_pathways.figures.trajectories`) from
+    ``attrs["class_names"]`` (comma-separated or a list), padded to ``n_classes``.
+
+    Missing names are ``"class <i>"``; ``n_classes`` defaults to ``attrs["n_classes"]`` or the
+    number of names.
+    """
+    attrs = getattr(trajectories, "attrs", {})
+    names = attrs.get("class_names", "")
+    if isinstance(names, str):
+        names = names.split(",") if names else []
+    names = [str(n).strip() for n in names]
+    if n_classes is None:
+        n_classes = int(attrs.get("n_classes", len(names)))
+    return padded_names(names, n_classes)
+
+
+def padded_names(names, k: int) -> list[str]:
+    """``k`` class names: those given, then ``"class <i>"`` for the missing ones."""
+    names = [] if names is None else [str(n) for n in names]
+    return [names[i] if i < len(names) else f"class {i}" for i in range(k)]
+
+
+def track_array(trajectories, name: str) -> np.ndarray:
+    """A ``(track, frame[, latent])`` variable of the trajectories in that dim order."""
+    da = trajectories[name]
+    order = [d for d in ("track", "frame", "latent") if d in da.dims]
+    return np.asarray(da.transpose(*order).values)
+
+
+def trajectory_frames(trajectories) -> np.ndarray:
+    """Frame numbers of the trajectories: the ``frame`` coordinate, else 0, 1, ..."""
+    if "frame" in trajectories.coords:
+        return np.asarray(trajectories["frame"].values)
+    return np.arange(trajectories.sizes["frame"])
 
 
 def rotation_deg(latents) -> np.ndarray | None:

@@ -12,9 +12,9 @@ Every value comes from the JSON; only the bands are read from
 :data:`rvae_pathways.stem.qc_verdicts.THRESHOLDS`, the same numbers that made the verdicts. A metric
 missing from a frame (None: no atoms, nothing resolved) leaves a gap.
 
-Like :mod:`rvae_pathways.figures.stem` (whose style and helpers this figure shares) nothing here imports
-``pyplot``. :func:`plot_atom_qc` writes one PNG and returns None; the figure itself comes from
-:func:`atom_qc_figure` (used by the tests).
+Like the other figure modules (sharing the style and helpers of :mod:`rvae_pathways.figures.kit`)
+nothing here imports ``pyplot``. :func:`plot_atom_qc` writes one PNG and returns None; the figure
+itself comes from :func:`atom_qc_figure` (used by the tests).
 """
 
 from __future__ import annotations

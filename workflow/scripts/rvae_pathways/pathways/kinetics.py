@@ -48,12 +48,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..core.config import defaults
 from ..core.errors import InputError, check_int_array, check_number
 
 __all__ = ["fit_classes", "coordination_groups", "class_fractions", "transitions", "find_events"]
 
 
 PRISTINE, SILICON, DEFECT = "pristine C", "Si", "C in 5-7 defect"
+PATHWAYS = defaults("pathways")  # keyword defaults: the config schema's
 N_INIT = 3  # Gaussian mixture restarts per number of components
 MIN_ROWS_PER_CLASS = 20  # with groups: a group of n rows gets at most n // 20 classes
 
@@ -69,7 +71,7 @@ def _json_float(v):
 # 1. classes
 
 
-def fit_classes(z, n_components=None, bic_range=(2, 8), seed=0, groups=None):
+def fit_classes(z, n_components=PATHWAYS["n_classes"], bic_range=tuple(PATHWAYS["bic_range"]), seed=0, groups=None):
     """Cut the content latents into classes with a Gaussian mixture, optionally within groups.
 
     Each latent is standardised (zero mean, unit standard deviation) before fitting a

@@ -36,19 +36,14 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from ..core.config import defaults
 from ..core.errors import InputError, check_number
 
-__all__ = ["TARGETS", "angstrom_to_px", "link_frames", "track_atoms", "linking_accuracy"]
+__all__ = ["TARGETS", "link_frames", "track_atoms", "linking_accuracy"]
 
+PATHWAYS = defaults("pathways")  # keyword defaults: the config schema's
 #: Share of the simulator's true links (see :func:`linking_accuracy`) the tracks must recover.
 TARGETS = {"accuracy": 0.98}
-
-
-def angstrom_to_px(value_a: float, pixel_size_nm: float) -> float:
-    """A length in Angstrom (e.g. the config's ``max_displacement_a``) in pixels."""
-    value_a = check_number("the maximum displacement (A)", value_a, low=0, low_open=True)
-    pixel_size_nm = check_number("pixel_size_nm", pixel_size_nm, low=0, low_open=True)
-    return value_a * 0.1 / pixel_size_nm
 
 
 def _assign(cost_rows: np.ndarray, cost_cols: np.ndarray, cost: np.ndarray, n_rows: int, n_cols: int):
@@ -121,7 +116,8 @@ def _pairs_within(track_pos: np.ndarray, det_pos: np.ndarray, radius: np.ndarray
     return i[keep], j[keep], d2[keep]
 
 
-def link_frames(positions: list[np.ndarray], max_displacement_px: float, max_gap_frames: int = 1) -> list[np.ndarray]:
+def link_frames(positions: list[np.ndarray], max_displacement_px: float,
+                max_gap_frames: int = PATHWAYS["max_gap_frames"]) -> list[np.ndarray]:
     """Link the atoms of successive frames into tracks.
 
     Parameters
@@ -197,7 +193,7 @@ def link_frames(positions: list[np.ndarray], max_displacement_px: float, max_gap
     return result
 
 
-def track_atoms(atoms, max_displacement_px: float, max_gap_frames: int = 1) -> np.ndarray:
+def track_atoms(atoms, max_displacement_px: float, max_gap_frames: int = PATHWAYS["max_gap_frames"]) -> np.ndarray:
     """Track id of every row of an atom table (see :func:`rvae_pathways.stem.movie.find_atoms_in_movie`).
 
     Links the drift-corrected positions ``y_aligned``, ``x_aligned`` frame by frame
@@ -221,7 +217,7 @@ def track_atoms(atoms, max_displacement_px: float, max_gap_frames: int = 1) -> n
     return track
 
 
-def linking_accuracy(track, frame, true_id, max_gap_frames: int = 1) -> dict:
+def linking_accuracy(track, frame, true_id, max_gap_frames: int = PATHWAYS["max_gap_frames"]) -> dict:
     """How well tracks follow the simulator's persistent atom ids.
 
     A *true link* joins two detections of the same ``true_id`` (>= 0) in frames ``f < f'`` with

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import distance_transform_edt, gaussian_filter, map_coordinates
 
+from ..core.config import defaults
 from ..core.errors import InputError
 from ..core.geometry import antialias_sigma, sample_grid
 from ..core.store import ZarrAppender
@@ -129,7 +130,7 @@ def _grid(ys: np.ndarray, xs: np.ndarray, first_row: int, window: int):
     return rows, cols, np.repeat(ys, len(xs)) + half, np.tile(xs, len(ys)) + half
 
 
-def tile_image(image: np.ndarray, window: int, stride: int, patch_px: int | None = None):
+def tile_image(image: np.ndarray, window: int, stride: int, patch_px: int | None):
     """Cut one frame into windows on the regular grid of :func:`tile_origins`.
 
     Parameters
@@ -179,8 +180,8 @@ def _wall_distance(wall: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray
 
 
 def tile_movie(
-    images, path, window_px: int, stride_px: int, patch_px: int | None = None, *,
-    pixel_size_nm: float | None = None, truth=None, chunk_rows: int = 4096, log=None,
+    images, path, window_px: int, stride_px: int, patch_px: int | None, *,
+    pixel_size_nm: float | None = None, truth=None, chunk_rows: int = defaults("patches")["chunk_patches"], log=None,
 ) -> dict:
     """Cut every frame into windows (:func:`tile_image`) and append them to one Zarr store, frame by frame.
 

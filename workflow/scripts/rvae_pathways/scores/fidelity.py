@@ -23,13 +23,15 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..core.geometry import match_points, spacing_in_pixels
+from ..core.config import defaults
+from ..core.geometry import SampleGeometry, match_points
 from ..stem.align import normalise_intensity
 from ..stem.atoms import find_atoms, resolve_contrast
 from ..stem.qc import check_frame
 from ..stem.qc_verdicts import summarise
 from .atoms import detection_counts, detection_scores
 
+SCORE = defaults("score")  # keyword defaults: the config schema's
 CORPUS = Path(__file__).resolve().parents[4] / "tests" / "data" / "corpus"
 
 
@@ -38,8 +40,8 @@ def corpus_cases(folder=CORPUS) -> list[str]:
     return sorted(p.stem for p in Path(folder).glob("*.zarr"))
 
 
-def score_case(path, finder: dict | None = None, contrast: str | None = None, tolerance_nm: float = 0.03,
-               margin_spacings: float = 1.0, frames=None, qc: bool = True, locate=None) -> dict:
+def score_case(path, finder: dict | None = None, contrast: str | None = None,
+               tolerance_nm: float = SCORE["tolerance_nm"], margin_spacings: float = SCORE["margin_spacings"], frames=None, qc: bool = True, locate=None) -> dict:
     """Find the atoms of one corpus case and score them against its truth.
 
     Parameters
@@ -71,7 +73,7 @@ def score_case(path, finder: dict | None = None, contrast: str | None = None, to
     """
     ds = xr.open_zarr(path)
     pixel_nm = float(ds.attrs["pixel_size_nm"])
-    spacing_px = spacing_in_pixels(float(ds.attrs["spacing_nm"]), pixel_nm)
+    spacing_px = SampleGeometry(pixel_nm, float(ds.attrs["spacing_nm"])).spacing_px
     tolerance_px = tolerance_nm / pixel_nm
     frames = range(ds.sizes["frame"]) if frames is None else frames
     true_frame = ds["true_frame"].values

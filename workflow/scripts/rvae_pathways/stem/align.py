@@ -7,10 +7,14 @@ get ``y_aligned = y - drift_y``), so no interpolation blurs the atoms or wraps t
 from __future__ import annotations
 
 import numpy as np
+
+from ..core.config import defaults
 from ..core.frames import truth_variables
 
+PREPARE = defaults("prepare")  # keyword defaults: the config schema's
 
-def intensity_range(image: np.ndarray, low: float = 0.5, high: float = 99.5) -> tuple[float, float]:
+
+def intensity_range(image: np.ndarray, low: float = PREPARE["percentiles"][0], high: float = PREPARE["percentiles"][1]) -> tuple[float, float]:
     """The ``low`` and ``high`` percentiles (0-100) of an image; its min and max if they coincide."""
     image = np.asarray(image, dtype=np.float32)
     lo, hi = (float(v) for v in np.percentile(image, [low, high]))
@@ -21,7 +25,7 @@ def intensity_range(image: np.ndarray, low: float = 0.5, high: float = 99.5) -> 
     return lo, hi
 
 
-def normalise_intensity(image: np.ndarray, low: float = 0.5, high: float = 99.5, limits=None) -> np.ndarray:
+def normalise_intensity(image: np.ndarray, low: float = PREPARE["percentiles"][0], high: float = PREPARE["percentiles"][1], limits=None) -> np.ndarray:
     """Scale an image so that its ``low`` and ``high`` percentiles map to 0 and 1.
 
     Parameters
@@ -44,7 +48,7 @@ def normalise_intensity(image: np.ndarray, low: float = 0.5, high: float = 99.5,
     return ((image - lo) / (hi - lo)).astype(np.float32)
 
 
-def movie_intensity_range(frames, low: float = 0.5, high: float = 99.5) -> tuple[float, float]:
+def movie_intensity_range(frames, low: float = PREPARE["percentiles"][0], high: float = PREPARE["percentiles"][1]) -> tuple[float, float]:
     """One intensity range for a whole movie: the median over frames of each frame's percentiles.
 
     Scaling every frame by the same range keeps intensities comparable in time (a constant beam
@@ -97,8 +101,8 @@ def frame_shift(reference: np.ndarray, moving: np.ndarray, max_shift: float | No
     return np.array([dy, dx])
 
 
-def prepare_movie(frames, path, percentiles=(0.5, 99.5), max_shift: float | None = None, log=None,
-                  per_frame: bool = False) -> np.ndarray:
+def prepare_movie(frames, path, percentiles=PREPARE["percentiles"], max_shift: float | None = None, log=None,
+                  per_frame: bool = PREPARE["per_frame"]) -> np.ndarray:
     """Normalise every frame and measure its drift, writing the result to Zarr frame by frame.
 
     Parameters

@@ -35,20 +35,24 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from ..core.config import defaults
 from ..core.errors import InputError
 from .background_noise import estimate_background, smoothing_noise_gain, white_noise_sigma
 from .gaussian_fits import model_image, refine_positions
+
+# keyword defaults: the config schema's (the one source of every default)
+ATOMS = defaults("atoms")
 
 
 def find_peaks(
     image: np.ndarray,
     spacing_px: float,
-    smooth: float = 0.25,
-    min_distance: float = 0.5,
-    threshold: float = 0.1,
-    significance: float = 5.0,
+    smooth: float = ATOMS["smooth"],
+    min_distance: float = ATOMS["min_distance"],
+    threshold: float = ATOMS["threshold"],
+    significance: float = ATOMS["significance"],
     contrast: str = "bright",
-    background: float = 3.0,
+    background: float = ATOMS["background"],
 ) -> np.ndarray:
     """Integer (y, x) positions of candidate atoms, shape (n, 2).
 
@@ -154,7 +158,7 @@ FLOOR_BIAS_SIGMAS = 2.0
 
 
 def _peaks_above(smoothed: np.ndarray, spacing_px: float, min_distance: float, threshold: float,
-                 noise: float = 0.0, sigma_smooth: float = 1.0, significance: float = 5.0,
+                 noise: float, sigma_smooth: float, significance: float,
                  atom_rise: float | None = None):
     """Peaks of a smoothed, background-free image that clear the thresholds; also returns a
     typical atom's rise.
@@ -242,15 +246,15 @@ def count_neighbours(positions: np.ndarray, radius: float, shape: tuple[int, int
 def find_atoms(
     image: np.ndarray,
     spacing_px: float,
-    smooth: float = 0.25,
-    min_distance: float = 0.5,
-    threshold: float = 0.1,
-    fit_radius: float = 0.6,
+    smooth: float = ATOMS["smooth"],
+    min_distance: float = ATOMS["min_distance"],
+    threshold: float = ATOMS["threshold"],
+    fit_radius: float = ATOMS["fit_radius"],
     sigma_px: float | None = None,
-    neighbour_radius: float = 1.25,
-    significance: float = 5.0,
+    neighbour_radius: float = ATOMS["neighbour_radius"],
+    significance: float = ATOMS["significance"],
     contrast: str = "bright",
-    background: float = 3.0,
+    background: float = ATOMS["background"],
 ) -> dict[str, np.ndarray]:
     """Find atoms in one image.
 
@@ -264,7 +268,7 @@ def find_atoms(
     image : 2-D array
         One frame (any intensity scale; normalised frames are usual).
     spacing_px : float
-        Expected nearest-neighbour spacing in px (see :func:`spacing_in_pixels`).
+        Expected nearest-neighbour spacing in px (see :class:`~rvae_pathways.core.geometry.SampleGeometry`).
     smooth, min_distance, threshold : float
         See :func:`find_peaks`.
     fit_radius, sigma_px : float

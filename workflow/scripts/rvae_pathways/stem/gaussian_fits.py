@@ -153,7 +153,7 @@ def refine_positions(
     image: np.ndarray,
     peaks: np.ndarray,
     spacing_px: float,
-    fit_radius: float = 0.6,
+    fit_radius: float,
     sigma_px: float | None = None,
     rounds: int = 3,
     iterations: int = 6,

@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter, map_coordinates
 
+from ..core.config import defaults
 from ..core.errors import InputError
 from ..core.frames import frame_slices
 from ..core.geometry import antialias_sigma, sample_grid
 from ..core.store import ZarrAppender
+
+PATCHES = defaults("patches")  # keyword defaults: the config schema's
 
 
 def default_window_px(spacing_px: float, factor: float = 2.0) -> float:
@@ -73,8 +76,9 @@ def sample_patches(image: np.ndarray, y: np.ndarray, x: np.ndarray, window_px: f
 PATCH_COLUMNS = ("frame", "y", "x", "intensity", "neighbours", "true_id", "true_class", "true_sublattice")
 
 
-def extract_movie_patches(aligned, atoms, path, window_px: float, patch_px: int, chunk_rows: int = 4096, log=None,
-                          lattice_only: bool = True) -> dict:
+def extract_movie_patches(aligned, atoms, path, window_px: float, patch_px: int,
+                          chunk_rows: int = PATCHES["chunk_patches"], log=None,
+                          lattice_only: bool = PATCHES["lattice_only"]) -> dict:
     """Sample the patches of every frame (:func:`sample_patches`) and append them to one Zarr store, frame by frame.
 
     Parameters

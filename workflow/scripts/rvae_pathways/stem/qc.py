@@ -53,6 +53,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from ..core.config import defaults
 from .atoms import find_peaks
 from .lattice_map import lattice_analysis
 from .material import lattice_area, material_map
@@ -177,7 +178,7 @@ def check_frame(
     y: np.ndarray,
     x: np.ndarray,
     spacing_px: float,
-    neighbour_radius: float = 1.25,
+    neighbour_radius: float = defaults("atoms")["neighbour_radius"],
     contrast: str = "bright",
 ) -> tuple[dict, np.ndarray]:
     """Compare the atoms found in one frame with the lattice the spacing implies.
