@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from rvae_pathways.pfm.domains import switched_fraction
+from rvae_pathways.pfm.domains import domain_labels, switched_fraction
 from rvae_pathways.pfm.tiles import tile_movie
-from rvae_pathways.scores.pfm import TARGETS, domain_labels, score_pfm, score_switched_fraction, wall_points
+from rvae_pathways.scores.pfm import TARGETS, score_pfm, score_switched_fraction, wall_points
 
 
 def test_domain_labels_are_the_sign_of_the_decoded_centre():

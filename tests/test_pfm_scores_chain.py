@@ -22,7 +22,8 @@ from conftest import ROOT
 from rvae_pathways.rvae.encode import encode
 from rvae_pathways.rvae.manifold import decode_centre
 from rvae_pathways.pfm.piezoresponse import add_piezoresponse
-from rvae_pathways.scores.pfm import TARGETS, domain_labels, score_pfm
+from rvae_pathways.pfm.domains import domain_labels
+from rvae_pathways.scores.pfm import TARGETS, score_pfm
 from rvae_pathways.sim.pfm import simulate_pfm_movie
 from rvae_pathways.pfm.tiles import model_patch_px, tile_movie
 from rvae_pathways.rvae.train import estimate_noise_std, fit, training_set

@@ -11,8 +11,9 @@ from scipy.ndimage import gaussian_filter, map_coordinates
 from scipy.spatial import cKDTree
 
 from rvae_pathways.core.errors import InputError
-from rvae_pathways.sim.stem import BOND_LENGTH_NM, simulate_stem_movie
 from rvae_pathways.core.vocabulary import CLASS_NAMES, EVENT_KINDS
+from rvae_pathways.sim.stem import simulate_stem_movie
+from rvae_pathways.sim.stem_sheet import BOND_LENGTH_NM
 
 QUIET = dict(hop_probability=0.0, hole_growth_per_frame=0.0, stone_wales_per_frame=0.0)
 

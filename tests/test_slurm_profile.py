@@ -37,8 +37,8 @@ HOW_TO_RUN = (
 GPU_RULES = {"train_model", "encode_patches", "train_pfm_model", "encode_pfm_patches"}
 # every rule that makes a file; `all` only collects the targets and runs on the submitting machine
 RULES = {"simulate_stem", "load_frames", "prepare_frames", "find_atoms", "score_atoms", "extract_patches",
-         "train_model", "encode_patches", "score_latents", "plot_overview", "plot_atom_qc", "plot_gmm_baseline", "plot_model",
-         "plot_angles", "track_atoms", "analyse_pathways", "score_pathways", "plot_pathways",
+         "train_model", "encode_patches", "score_latents", "plot_overview", "plot_atom_qc", "cluster_patches",
+         "plot_gmm_baseline", "plot_model", "plot_angles", "track_atoms", "analyse_pathways", "score_pathways", "plot_pathways",
          "simulate_pfm", "tile_frames", "train_pfm_model", "encode_pfm_patches", "score_pfm", "plot_pfm_model",
          "plot_pfm_sweep"}
 FAILED_LOG = "results/logs/load_frames/broken.log"

@@ -12,7 +12,7 @@ import pytest
 from workflow_runs import ROOT, planned_jobs, snakemake, write_config
 
 STAGES = ("simulate_stem", "load_frames", "prepare_frames", "find_atoms", "score_atoms", "extract_patches",
-          "plot_overview", "plot_gmm_baseline", "plot_angles", "track_atoms")
+          "cluster_patches", "plot_overview", "plot_gmm_baseline", "plot_angles", "track_atoms")
 MODEL_STAGES = ("train_model", "encode_patches", "score_latents", "plot_model", "analyse_pathways",
                 "score_pathways", "plot_pathways")
 FIGURES = ("overview", "gmm_baseline", "rvae_angles") + tuple(

@@ -120,6 +120,16 @@ def model_label(wildcards):
     return wildcards.model
 
 
+def pathway_scores_of_simulated(wildcards):
+    """A simulated sample's pathway scores, whose class_structure names every class by the true
+    structure it mostly holds (the figures read it; only the scores read the truth)."""
+    if is_simulated(wildcards.sample):
+        return {
+            "scores": f"results/{wildcards.sample}/{wildcards.model}/pathway_scores.json"
+        }
+    return {}
+
+
 def sample_spacing(wildcards):
     return float(samples.loc[wildcards.sample, "spacing_nm"])
 
@@ -160,12 +170,6 @@ def pfm_window_latents(wildcards):
     return [
         f"results/{wildcards.sample}/w{w}/latents.zarr"
         for w in config["pfm"]["windows_px"]
-    ]
-
-
-def pfm_window_models(wildcards):
-    return [
-        f"results/{wildcards.sample}/w{w}/model.pt" for w in config["pfm"]["windows_px"]
     ]
 
 

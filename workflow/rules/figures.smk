@@ -62,6 +62,7 @@ rule plot_gmm_baseline:
     input:
         aligned="results/{sample}/aligned.zarr",
         patches="results/{sample}/patches.zarr",
+        clusters="results/{sample}/gmm_baseline.zarr",
     output:
         figure=report(
             "results/{sample}/figures/gmm_baseline.png",
@@ -81,8 +82,6 @@ rule plot_gmm_baseline:
         runtime=20,
     params:
         source=sample_source,
-        clusters=config["figures"]["gmm_clusters"],
-        seed=config["rvae"]["seed"],
     script:
         "../scripts/plot_gmm_baseline.py"
 

@@ -24,3 +24,26 @@ rule extract_patches:
         lattice_only=config["patches"]["lattice_only"],
     script:
         "../scripts/extract_patches.py"
+
+
+rule cluster_patches:
+    """The baseline beside the rVAE: a Gaussian mixture on the principal components of the raw patches."""
+    input:
+        patches="results/{sample}/patches.zarr",
+    output:
+        clusters=directory("results/{sample}/gmm_baseline.zarr"),
+    log:
+        "results/logs/cluster_patches/{sample}.log",
+    benchmark:
+        "results/benchmarks/cluster_patches/{sample}.tsv"
+    conda:
+        "../../envs/rvae.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    params:
+        source=sample_source,
+        clusters=config["figures"]["gmm_clusters"],
+        seed=config["rvae"]["seed"],
+    script:
+        "../scripts/cluster_patches.py"

@@ -96,6 +96,7 @@ rule score_pathways:
 rule plot_pathways:
     """Figures of the pathways: trajectories in the latent plane, patches along tracks, kinetics, transition graph."""
     input:
+        unpack(pathway_scores_of_simulated),
         patches="results/{sample}/patches.zarr",
         latents="results/{sample}/{model}/latents.zarr",
         trajectories="results/{sample}/{model}/trajectories.zarr",

@@ -76,6 +76,11 @@ use rule encode_patches as encode_pfm_patches with:
         "results/logs/encode_pfm_patches/{sample}_w{window}.log",
     benchmark:
         "results/benchmarks/encode_pfm_patches/{sample}_w{window}.tsv"
+    params:
+        source=sample_source,
+        label=model_label,
+        # up or down of every window: the sign of the response the decoder draws at its centre
+        domains=True,
 
 
 rule score_pfm:
@@ -83,7 +88,6 @@ rule score_pfm:
     input:
         frames="results/{sample}/frames.zarr",
         patches="results/{sample}/w{window}/patches.zarr",
-        model="results/{sample}/w{window}/model.pt",
         latents="results/{sample}/w{window}/latents.zarr",
     output:
         scores=report(
@@ -158,7 +162,6 @@ rule plot_pfm_sweep:
     """The window-size sweep: latent maps per frame and window size, the switching path, latent histograms."""
     input:
         frames="results/{sample}/frames.zarr",
-        models=pfm_window_models,
         latents=pfm_window_latents,
     output:
         sweep=report(

@@ -50,6 +50,7 @@ rule encode_patches:
     params:
         source=sample_source,
         label=model_label,
+        domains=False,
     script:
         "../scripts/encode_patches.py"
 

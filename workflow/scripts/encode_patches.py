@@ -1,4 +1,5 @@
-"""Rule encode_patches: posterior means and widths of every patch, next to its coordinates.
+"""Rule encode_patches: posterior means and widths of every patch, next to its coordinates (and, for
+PFM windows, the domain label ``domain``: the sign of the decoded response at the window's centre).
 
 The patches are read and encoded a block at a time, and the latents streamed to Zarr
 (:func:`rvae_pathways.rvae.encode.encode_patch_store`): memory does not grow with the movie.
@@ -7,10 +8,12 @@ The patches are read and encoded a block at a time, and the latents streamed to 
 import torch
 import xarray as xr
 
-from rvae_pathways.rvae.encode import encode_patch_store
-from rvae_pathways.stem.patches import PATCH_COLUMNS
 from rvae_pathways.core.runner import run
+from rvae_pathways.pfm.domains import domain_labels
+from rvae_pathways.rvae.encode import encode_patch_store
+from rvae_pathways.rvae.manifold import decode_centre
 from rvae_pathways.rvae.train import load_model, pick_device
+from rvae_pathways.stem.patches import PATCH_COLUMNS
 
 
 def main(snakemake, log):
@@ -28,6 +31,11 @@ def main(snakemake, log):
     columns = ("atom", "row", "col", *PATCH_COLUMNS)  # row, col: the PFM window grid
     n = encode_patch_store(model, patches, snakemake.output.latents, hyper["input_scale"], columns, attrs)
     log.info("encoded %d patches into %d content latents", n, model.n_latent)
+    if snakemake.params.domains:  # PFM windows: up (+1) or down (-1), from the response drawn at the centre
+        z = xr.open_zarr(snakemake.output.latents)["z_mean"].values
+        labels = domain_labels(decode_centre(model, z))
+        xr.Dataset({"domain": ("patch", labels)}).to_zarr(snakemake.output.latents, mode="a", consolidated=True)
+        log.info("domains: %d windows up, %d down", int((labels == 1).sum()), int((labels == -1).sum()))
 
 
 run(snakemake, main)  # noqa: F821

@@ -11,7 +11,6 @@ from rvae_pathways.figures.kinetics import plot_kinetics
 from rvae_pathways.figures.pathway_graph import plot_pathway_graph
 from rvae_pathways.figures.track_patches import plot_track_patches
 from rvae_pathways.figures.trajectories import plot_latent_trajectories
-from rvae_pathways.scores.pathways import majority_structure
 
 
 def main(snakemake, log):
@@ -21,10 +20,10 @@ def main(snakemake, log):
     events = pd.read_csv(snakemake.input.events, sep="\t")
     k = kinetics["n_classes"]
     names = [f"class {c}" for c in range(k)]
-    if "true_class" in latents:  # simulated data: say what each class mostly holds
-        structure = majority_structure(trajectories["class_of_patch"].values, latents["true_class"].values,
-                                       latents.attrs["true_class_names"].split(","))
-        names = [name if structure.get(c) is None else f"{name} ({structure[c]})" for c, name in enumerate(names)]
+    if "scores" in snakemake.input.keys():  # simulated data: say what each class mostly holds (score_pathways)
+        structure = json.loads(open(snakemake.input.scores).read())["class_structure"]
+        names = [name if structure.get(str(c)) is None else f"{name} ({structure[str(c)]})"
+                 for c, name in enumerate(names)]
     changed = np.isin(trajectories["track"].values, events["track"].unique())
     z = latents["z_mean"].values
     means = np.array(kinetics["classes"]["means"])[:, :2] if k else None

@@ -1,27 +1,19 @@
 """Rule plot_pfm_sweep: the window-size sweep, the switching path and the latent histograms of a PFM sample."""
 
-import torch
 import xarray as xr
 
-from rvae_pathways.rvae.manifold import decode_centre
-from rvae_pathways.scores.pfm import domain_labels
+from rvae_pathways.core.runner import run
 from rvae_pathways.figures.pfm_distributions import plot_latent_histograms, plot_switching_path
 from rvae_pathways.figures.pfm_sweep import plot_window_sweep
-from rvae_pathways.core.runner import run
-from rvae_pathways.rvae.train import load_model
 
 
 def main(snakemake, log):
-    torch.set_num_threads(snakemake.threads)
     frames = xr.open_zarr(snakemake.input.frames)
     latents_by_window, labels_by_window = {}, {}
-    for window, model_path, latents_path in zip(snakemake.params.windows_px, snakemake.input.models,
-                                                snakemake.input.latents):
+    for window, latents_path in zip(snakemake.params.windows_px, snakemake.input.latents):
         latents = xr.open_zarr(latents_path).load()
         latents_by_window[window] = latents
-        model, _ = load_model(model_path)
-        # up or down: the sign of the response the decoder draws at each window's centre
-        labels_by_window[window] = domain_labels(decode_centre(model, latents["z_mean"].values))
+        labels_by_window[window] = latents["domain"].values  # up or down (rule encode_pfm_patches)
         log.info("window %d px: %d windows, %.3f labelled up", window, latents.sizes["patch"],
                  float((labels_by_window[window] > 0).mean()))
     truth = frames["true_switched_fraction"].values if "true_switched_fraction" in frames else None

@@ -2,23 +2,17 @@
 
 import json
 
-import torch
 import xarray as xr
 
-from rvae_pathways.rvae.manifold import decode_centre
-from rvae_pathways.scores.pfm import domain_labels, score_pfm
 from rvae_pathways.core.runner import run
-from rvae_pathways.rvae.train import load_model
+from rvae_pathways.scores.pfm import score_pfm
 
 
 def main(snakemake, log):
-    torch.set_num_threads(snakemake.threads)
     frames = xr.open_zarr(snakemake.input.frames)
     patches = xr.open_zarr(snakemake.input.patches)  # same patch order as the latents
     latents = xr.open_zarr(snakemake.input.latents)
-    model, _ = load_model(snakemake.input.model)
-    # up or down: the sign of the response the decoder draws at each window's centre
-    labels = domain_labels(decode_centre(model, latents["z_mean"].values))
+    labels = latents["domain"].values  # up or down, from the latent space (rule encode_pfm_patches)
     column = {name: patches[name].values for name in ("frame", "row", "col", "y", "x", "true_domain",
                                                        "true_wall_distance_px")}
     scores = score_pfm(

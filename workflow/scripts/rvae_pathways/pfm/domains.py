@@ -1,9 +1,14 @@
-"""Domain switching read from the windows' +1 / -1 labels: which state the field switches to, and
-how much of each frame has switched. The figures and the scores both use these."""
+"""Domains read from the latent space: every window's +1 / -1 label, the state the field switches
+to, and how much of each frame has switched. The workflow, the figures and the scores all use these."""
 
 from __future__ import annotations
 
 import numpy as np
+
+
+def domain_labels(centre_values: np.ndarray) -> np.ndarray:
+    """Up (+1) or down (-1), int8, of windows from the signed response decoded at their centres (0 counts as up)."""
+    return np.where(np.asarray(centre_values, dtype=float) >= 0, 1, -1).astype(np.int8)
 
 
 def switched_state(first_labels) -> int:

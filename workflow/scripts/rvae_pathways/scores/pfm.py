@@ -25,11 +25,6 @@ from ..pfm.domains import switched_fraction
 TARGETS = {"sign_accuracy": 0.98, "wall_f1": 0.9, "switched_fraction_r": 0.95}
 
 
-def domain_labels(centre_values: np.ndarray) -> np.ndarray:
-    """Up (+1) or down (-1), int8, of windows from the signed response decoded at their centres (0 counts as up)."""
-    return np.where(np.asarray(centre_values, dtype=float) >= 0, 1, -1).astype(np.int8)
-
-
 def wall_points(labels_grid: np.ndarray, centre_y: np.ndarray, centre_x: np.ndarray) -> list[np.ndarray]:
     """Wall points of every frame: midway between 4-neighbouring windows with different labels.
 

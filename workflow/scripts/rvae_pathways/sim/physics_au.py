@@ -70,7 +70,8 @@ def au_nanoparticle(
 
     Physics: 200 kV, 20 mrad aberration-free probe, HAADF 70-150 mrad, PRISM (interpolation 4)
     through a 40 x 40 A periodic cell, potential sampling <= 0.055 A (756 x 756 gpts, largest
-    angle ~158 mrad), 2.5 A slices; amorphous carbon 2.0 nm thick at 2.0 g/cm3 (min C-C distance 1.3 A) covering the cell, the particle
+    angle ~158 mrad), 2.5 A slices; amorphous carbon 2.0 nm thick at 2.0 g/cm3 (min C-C distance
+    1.3 A) covering the cell, the particle
     (ase.cluster.Octahedron("Au", 10, cutoff=3), rotated so [110] is along the beam, then by a
     seeded angle about the beam) on top of it, centred in the cell with a seeded offset. The
     scan covers the whole cell (odd positions, <= Nyquist), then Fourier interpolation to 0.125
@@ -126,7 +127,8 @@ def au_nanoparticle(
         tx = (col_xy[:, 0] - origin) / pixel_A + drift[t, 1]
         keep = inside_field(ty, tx, (field_px, field_px))
         n = int(keep.sum())
-        rows.append((np.full(n, t), np.flatnonzero(keep), ty[keep], tx[keep], np.full(n, 79), np.zeros(n), np.full(n, -1)))
+        rows.append((np.full(n, t), np.flatnonzero(keep), ty[keep], tx[keep], np.full(n, 79), np.zeros(n),
+                     np.full(n, -1)))
         hull = Delaunay(np.column_stack([ty, tx]))
         inside = hull.find_simplex(np.column_stack([rr.ravel(), qq.ravel()])).reshape(rr.shape) >= 0
         mask[t] = distance_transform_edt(~inside) <= 1.0 / pixel_A

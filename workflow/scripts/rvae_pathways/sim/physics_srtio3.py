@@ -96,7 +96,8 @@ def srtio3_110(
     # field (row r, col q) -> sample (y, x) = offset + R(theta) (q, r)
     sx = offset[1] + c * q - s * r
     sy = offset[0] + s * q + c * r
-    clean = {k: fourier_evaluate(v, (b, a), (start[1], start[0]), sy, sx, optics.source_fwhm_A) for k, v in images.items()}
+    clean = {k: fourier_evaluate(v, (b, a), (start[1], start[0]), sy, sx, optics.source_fwhm_A)
+             for k, v in images.items()}
 
     # columns: every periodic image that falls in the field
     names = {38: 0, 22: 1, 8: 2}

@@ -56,7 +56,8 @@ def projected_columns(atoms, tol_A=0.3):
     from scipy.sparse.csgraph import connected_components
 
     n = len(xy)
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) if len(pairs) else coo_matrix((n, n))
+    graph = (coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) if len(pairs)
+             else coo_matrix((n, n)))
     _, label = connected_components(graph, directed=False)
     out = []
     for lab in np.unique(label):

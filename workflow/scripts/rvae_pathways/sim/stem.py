@@ -27,6 +27,9 @@ still shine into the border pixels.
 Randomness comes from ``np.random.default_rng(seed)`` only; the structure and the noise use two
 independent child streams, so runs with the same seed but a different dose or noise setting show
 exactly the same atoms.
+
+The sheet and the beam's events are in :mod:`rvae_pathways.sim.stem_sheet`; the rendering,
+support and noise in :mod:`rvae_pathways.sim.stem_imaging`.
 """
 
 from __future__ import annotations
@@ -36,155 +39,17 @@ from types import SimpleNamespace
 
 import numpy as np
 import xarray as xr
-from scipy import ndimage
-from scipy.spatial import cKDTree
 
 from ..core.errors import InputError, check_number
 from ..core.frames import make_frames
 from ..core.geometry import inside
 from ..core.vocabulary import CLASS_NAMES, EVENT_KINDS
+from .stem_imaging import frame_counts, support_field
+from .stem_sheet import BOND_LENGTH_NM, build_sheet, grow_hole, hop_dopants, place_dopants, stone_wales
 
-__all__ = ["BOND_LENGTH_NM", "simulate_stem_movie"]
-
-
-#: Graphene C-C bond length in nm.
-BOND_LENGTH_NM = 0.142
-#: Two atoms closer than this multiple of the bond length count as bonded.
-BOND_CUTOFF = 1.2
-
-Z_CARBON = 6
-Z_SILICON = 14
+__all__ = ["simulate_stem_movie"]
 
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
-
-
-# --------------------------------------------------------------------------------------------
-# structure
-
-
-def _honeycomb(y_range, x_range, angle_rad, offset):
-    """Graphene sites filling a rectangle (nm).
-
-    The lattice vector ``a1`` points at ``angle_rad`` from the +x axis towards +y (image rows);
-    ``a2`` is ``a1`` turned by a further 60 degrees. Sublattice 0 sits at ``offset + i a1 + j a2``,
-    sublattice 1 one bond length further along ``(a1 + a2) / 3`` (angle + 30 degrees).
-
-    Returns positions (N, 2) as (y, x) in nm and the sublattice (N,) int8.
-    """
-    a = BOND_LENGTH_NM * math.sqrt(3.0)
-    a1 = a * np.array([math.sin(angle_rad), math.cos(angle_rad)])
-    a2 = a * np.array([math.sin(angle_rad + math.pi / 3), math.cos(angle_rad + math.pi / 3)])
-    basis = (a1 + a2) / 3.0
-    centre = np.array([(y_range[0] + y_range[1]) / 2, (x_range[0] + x_range[1]) / 2])
-    half_diag = 0.5 * math.hypot(y_range[1] - y_range[0], x_range[1] - x_range[0])
-    # the rhombic cell has inradius a*sqrt(3)/4 along each vector: enough indices to cover the disc
-    n = int(math.ceil(half_diag / (a * math.sqrt(3) / 2))) + 2
-    i, j = np.meshgrid(np.arange(-n, n + 1), np.arange(-n, n + 1), indexing="ij")
-    base = centre + offset + i.reshape(-1, 1) * a1 + j.reshape(-1, 1) * a2
-    pos = np.concatenate([base, base + basis])
-    sub = np.concatenate([np.zeros(len(base), np.int8), np.ones(len(base), np.int8)])
-    inside = (
-        (pos[:, 0] >= y_range[0])
-        & (pos[:, 0] <= y_range[1])
-        & (pos[:, 1] >= x_range[0])
-        & (pos[:, 1] <= x_range[1])
-    )
-    pos, sub = pos[inside], sub[inside]
-    order = np.lexsort((pos[:, 1], pos[:, 0]))  # ids run row by row, top to bottom
-    return pos[order], sub[order]
-
-
-class _Sheet:
-    """The atoms of the sheet, indexed by persistent id."""
-
-    def __init__(self, pos, sub):
-        self.pos = pos.copy()  # (N, 2) (y, x) nm, without drift
-        self.sub = sub.copy()  # (N,) int8, sublattice of the site the atom sits on; -1 undefined
-        self.z = np.full(len(pos), Z_CARBON, np.int8)
-        self.alive = np.ones(len(pos), bool)
-        self.rotated = np.zeros(len(pos), bool)  # the two atoms of each Stone-Wales bond
-        self.sw_centres: list[np.ndarray] = []  # midpoints (nm) of rotated bonds
-        self.hole_sites: list[np.ndarray] = []  # positions (nm) of removed atoms
-        self._bonds = None
-
-    def bonds(self):
-        """Bonded pairs (M, 2) of alive atom ids and the bond count of every id (N,)."""
-        if self._bonds is None:
-            ids = np.flatnonzero(self.alive)
-            tree = cKDTree(self.pos[ids])
-            pairs = tree.query_pairs(BOND_CUTOFF * BOND_LENGTH_NM, output_type="ndarray")
-            pairs = ids[pairs] if len(pairs) else np.zeros((0, 2), np.intp)
-            count = np.bincount(pairs.ravel(), minlength=len(self.pos))
-            self._bonds = (pairs, count)
-        return self._bonds
-
-    def neighbours(self, i):
-        pairs, _ = self.bonds()
-        return np.concatenate([pairs[pairs[:, 0] == i, 1], pairs[pairs[:, 1] == i, 0]])
-
-    def changed(self):
-        self._bonds = None
-
-    def defect_members(self):
-        """Boolean (N,): alive atoms of a rotated bond, and the alive atoms bonded to them."""
-        pairs, _ = self.bonds()
-        member = self.rotated & self.alive
-        touch = member[pairs[:, 0]] | member[pairs[:, 1]]
-        out = member.copy()
-        out[pairs[touch].ravel()] = True
-        return out
-
-    def classes(self):
-        """Structural class of every id (meaningful for alive atoms only); see CLASS_NAMES."""
-        _, count = self.bonds()
-        carbon = self.z == Z_CARBON
-        cls = np.zeros(len(self.pos), np.int8)
-        cls[self.defect_members() & carbon] = 2
-        cls[carbon & (count < 3)] = 3
-        cls[self.z == Z_SILICON] = 1
-        return cls
-
-
-def _min_dist(points, p):
-    if len(points) == 0:
-        return np.inf
-    return float(np.min(np.linalg.norm(np.asarray(points) - p, axis=1)))
-
-
-# --------------------------------------------------------------------------------------------
-# rendering
-
-
-def _render(y, x, amp, shape, sigma_px, jitter=None):
-    """Sum of Gaussian spots (peak ``amp``, width ``sigma_px``) on an ``shape`` image.
-
-    Each spot is evaluated on its own (2h+1)^2 window, h = ceil(4 sigma), and the windows are
-    accumulated with one ``bincount`` into a padded canvas. ``jitter`` (ny,) shifts every spot's
-    x centre by the value of the row being drawn (scan-line jitter).
-    """
-    ny, nx = shape
-    h = int(math.ceil(4.0 * sigma_px))
-    w = 2 * h + 1
-    keep = (y > -h - 1) & (y < ny + h) & (x > -h - 1) & (x < nx + h)
-    y, x, amp = y[keep], x[keep], amp[keep]
-    pad = 2 * h + 2
-    cy, cx = ny + 2 * pad, nx + 2 * pad
-    if len(y) == 0:
-        return np.zeros(shape)
-    offs = np.arange(w)
-    rows = np.floor(y).astype(np.intp)[:, None] - h + offs  # (N, w)
-    cols = np.floor(x).astype(np.intp)[:, None] - h + offs  # (N, w)
-    gy = np.exp(-0.5 * ((rows - y[:, None]) / sigma_px) ** 2) * amp[:, None]
-    if jitter is None:
-        gx = np.exp(-0.5 * ((cols - x[:, None]) / sigma_px) ** 2)
-        vals = gy[:, :, None] * gx[:, None, :]  # (N, w, w)
-    else:
-        shift = jitter[np.clip(rows, 0, ny - 1)]  # (N, w): the shift of each drawn row
-        dx = cols[:, None, :] - x[:, None, None] - shift[:, :, None]
-        vals = gy[:, :, None] * np.exp(-0.5 * (dx / sigma_px) ** 2)
-    flat = (rows + pad)[:, :, None] * cx + (cols + pad)[:, None, :]
-    canvas = np.bincount(flat.ravel(), weights=vals.ravel(), minlength=cy * cx)
-    return canvas.reshape(cy, cx)[pad : pad + ny, pad : pad + nx]
 
 
 # --------------------------------------------------------------------------------------------
@@ -323,13 +188,13 @@ def simulate_stem_movie(
     p = _checked(locals())
     rng_structure, rng_noise = np.random.default_rng(p.seed).spawn(2)
     drift, phi0 = _drift(rng_structure, p)
-    support = _support(p, drift)
-    sheet, angle = _sheet(rng_structure, p)
+    support = support_field(p, drift)
+    sheet, angle = build_sheet(rng_structure, p)
     hole_seed_nm = None
     if p.hole_on:
         centre_px = np.array([(p.ny - 1) / 2, (p.nx - 1) / 2])
         hole_seed_nm = (centre_px - drift[p.hole_start_frame]) * p.px + rng_structure.uniform(-0.1, 0.1, 2)
-    n_placed = _place_dopants(rng_structure, p, sheet, drift, hole_seed_nm)
+    n_placed = place_dopants(rng_structure, p, sheet, drift, hole_seed_nm)
     images, truth, events = _frames(rng_structure, rng_noise, p, sheet, drift, support, hole_seed_nm)
     ds = _assemble(p, images, truth, events, drift)
     ds.attrs.update({"true_lattice_angle_deg": float(np.degrees(angle)),
@@ -408,63 +273,6 @@ def _drift(rng, p) -> tuple[np.ndarray, float]:
     return drift, phi0
 
 
-def _support(p, drift):
-    """The amorphous support's counts, (field, edge): a smooth random field larger than the frame
-    by ``edge`` px on each side (it drifts with the sheet), from its own random stream so that the
-    sheet and the noise stay as without it; None without a support."""
-    if p.support_counts <= 0:
-        return None
-    edge = int(np.ceil(np.abs(drift).max())) + 2
-    rng_support = np.random.default_rng([p.seed, 1])
-    field = ndimage.gaussian_filter(rng_support.standard_normal((p.ny + 2 * edge, p.nx + 2 * edge)),
-                                    p.support_scale_nm / p.px)
-    field *= p.support_counts / max(field.std(), 1e-12)
-    return field - field.min(), edge
-
-
-def _sheet(rng, p):
-    """The graphene sheet at a random angle and offset, large enough to cover the field over the
-    whole drift and the probe's reach; and its angle (radians)."""
-    a = BOND_LENGTH_NM
-    angle = rng.uniform(0, math.pi / 3)
-    cell = np.array([[1.0, 0.5], [0.0, math.sqrt(3) / 2]]) * a * math.sqrt(3)  # not rotated
-    offset = cell @ rng.uniform(0, 1, 2)
-    reach = p.drift_nm_per_frame * max(p.n_frames - 1, 0)
-    margin = reach + 4.0 * p.sigma_px * p.px + 3.0 * a
-    sheet = _Sheet(*_honeycomb((-margin, (p.ny - 1) * p.px + margin), (-margin, (p.nx - 1) * p.px + margin),
-                               angle, offset))
-    return sheet, angle
-
-
-def _place_dopants(rng, p, sheet, drift, hole_seed_nm) -> int:
-    """Turn random lattice sites inside the field at frame 0 into Si, 3 bond lengths apart and
-    0.4 nm from the hole's seed; the number placed (InputError if ``n_dopants`` do not fit)."""
-    a = BOND_LENGTH_NM
-    all_ids = np.arange(len(sheet.pos))
-    at_start = sheet.pos[all_ids] / p.px + drift[0]
-    wanted = p.n_dopants
-    if p.n_dopants is None:
-        wanted = max(3, int(round(0.015 * inside(at_start, (p.ny, p.nx), 0.0).sum())))
-    inset_nm = min(0.3, 0.25 * min(p.ny, p.nx) * p.px)
-    candidates = np.flatnonzero(inside(at_start, (p.ny, p.nx), inset_nm / p.px))
-    if hole_seed_nm is not None:
-        far = np.linalg.norm(sheet.pos[candidates] - hole_seed_nm, axis=1) >= 0.4
-        candidates = candidates[far]
-    chosen: list[int] = []
-    for i in rng.permutation(candidates):
-        if len(chosen) == wanted:
-            break
-        if _min_dist(sheet.pos[chosen], sheet.pos[i]) >= 3 * a:
-            chosen.append(int(i))
-    if p.n_dopants is not None and len(chosen) < p.n_dopants:
-        raise InputError(
-            f"could not place {p.n_dopants} Si dopants 0.43 nm apart in a {p.ny}x{p.nx} px field; "
-            f"use n_dopants <= {len(chosen)} or a larger field"
-        )
-    sheet.z[chosen] = Z_SILICON
-    return len(chosen)
-
-
 def _frames(rng_structure, rng_noise, p, sheet, drift, support, hole_seed_nm):
     """Each frame: the beam's changes to the sheet (hole, dopant hops, Stone-Wales), then the
     image (probe, tails, support, background, scan gain, shot noise). Returns the images
@@ -481,13 +289,13 @@ def _frames(rng_structure, rng_noise, p, sheet, drift, support, hole_seed_nm):
     for t in range(p.n_frames):
         if t > 0:
             if p.hole_on and t >= p.hole_start_frame:
-                _grow_hole(sheet, t, p.hole_start_frame, hole_seed_nm, p.hole_growth_per_frame,
+                grow_hole(sheet, t, p.hole_start_frame, hole_seed_nm, p.hole_growth_per_frame,
                            rng_structure, events, to_px)
             if p.hop_probability > 0:
-                _hop_dopants(sheet, t, p.hop_probability, rng_structure, events, to_px,
+                hop_dopants(sheet, t, p.hop_probability, rng_structure, events, to_px,
                              lambda yx: inside(yx, (p.ny, p.nx), 2 * a / p.px))
             if p.stone_wales_per_frame > 0:
-                _stone_wales(sheet, t, p.stone_wales_per_frame, rng_structure, events, to_px,
+                stone_wales(sheet, t, p.stone_wales_per_frame, rng_structure, events, to_px,
                              lambda yx: inside(yx, (p.ny, p.nx), 3 * a / p.px))
         alive = np.flatnonzero(sheet.alive)
         yx = to_px(alive, t)
@@ -495,25 +303,8 @@ def _frames(rng_structure, rng_noise, p, sheet, drift, support, hole_seed_nm):
         keep = inside(yx, (p.ny, p.nx), 0.0)
         ids = alive[keep]
         truth.append((ids, yx[keep, 0], yx[keep, 1], sheet.z[ids], cls[ids], sheet.sub[ids]))
-        images[t] = _image(rng_noise, p, yx, sheet.z[alive], support, drift[t])
+        images[t] = frame_counts(rng_noise, p, yx, sheet.z[alive], support, drift[t])
     return images, truth, events
-
-
-def _image(rng_noise, p, yx, z, support, shift):
-    """One frame's counts from the atoms at ``yx`` (px) of atomic numbers ``z``."""
-    amp = p.dose * (z / Z_CARBON) ** p.z_exponent
-    jitter = rng_noise.normal(0, p.line_jitter_px, p.ny) if p.line_jitter_px > 0 else None
-    expected = _render(yx[:, 0], yx[:, 1], amp * (1 - p.probe_tail_fraction), (p.ny, p.nx), p.sigma_px, jitter)
-    if p.probe_tail_fraction > 0:
-        tail_amp = amp * p.probe_tail_fraction * (p.sigma_px / p.tail_sigma_px) ** 2  # same total counts
-        expected += _render(yx[:, 0], yx[:, 1], tail_amp, (p.ny, p.nx), p.tail_sigma_px, jitter)
-    if support is not None:
-        field, edge = support
-        expected += ndimage.shift(field, shift, order=1, mode="nearest")[edge:-edge, edge:-edge]
-    expected += p.background
-    gain = np.clip(1.0 + p.scan_noise * rng_noise.standard_normal(p.ny), 0.0, None)
-    expected *= gain[:, None]
-    return rng_noise.poisson(expected) if p.shot_noise else expected
 
 
 def _assemble(p, images, truth, events, drift) -> xr.Dataset:
@@ -559,94 +350,3 @@ def _assemble(p, images, truth, events, drift) -> xr.Dataset:
     for name in ("true_y", "true_x", "true_event_y", "true_event_x", "true_drift_y", "true_drift_x"):
         ds[name].attrs["units"] = "px"
     return ds
-
-
-# --------------------------------------------------------------------------------------------
-# events (each appends (frame, kind, atom id, y px, x px) to ``events``)
-
-
-def _grow_hole(sheet, t, start, seed_nm, rate, rng, events, to_px):
-    """Remove the seed atom (at ``start``) and then a Poisson(rate) number of rim carbons."""
-    n_remove = int(rng.poisson(rate))
-    if t == start:
-        carbons = np.flatnonzero(sheet.alive & (sheet.z == Z_CARBON))
-        if len(carbons) == 0:
-            return
-        i = carbons[np.argmin(np.linalg.norm(sheet.pos[carbons] - seed_nm, axis=1))]
-        _remove(sheet, i, t, events, to_px)
-    for _ in range(n_remove):
-        _, count = sheet.bonds()
-        carbons = np.flatnonzero(sheet.alive & (sheet.z == Z_CARBON))
-        sites = np.asarray(sheet.hole_sites)
-        d = cKDTree(sites).query(sheet.pos[carbons])[0]
-        rim = carbons[d < BOND_CUTOFF * BOND_LENGTH_NM]
-        if len(rim) == 0:
-            return
-        # dangling atoms first; among equals, those nearer the hole's centroid (keeps it compact)
-        r = np.linalg.norm(sheet.pos[rim] - sites.mean(axis=0), axis=1)
-        weight = 4.0 ** (2 - np.minimum(count[rim], 3).astype(float))
-        weight *= np.exp(-(r - r.min()) / (2 * BOND_LENGTH_NM))
-        i = rng.choice(rim, p=weight / weight.sum())
-        _remove(sheet, i, t, events, to_px)
-
-
-def _remove(sheet, i, t, events, to_px):
-    y, x = to_px(i, t)
-    events.append((t, 1, int(i), y, x))
-    sheet.alive[i] = False
-    sheet.hole_sites.append(sheet.pos[i].copy())
-    sheet.changed()
-
-
-def _hop_dopants(sheet, t, p, rng, events, to_px, target_ok):
-    """Each Si swaps, with probability p, with a bonded carbon that is not in a rotated bond."""
-    for s in np.flatnonzero(sheet.alive & (sheet.z == Z_SILICON)):
-        if rng.random() >= p:
-            continue
-        nb = sheet.neighbours(s)
-        nb = nb[(sheet.z[nb] == Z_CARBON) & ~sheet.rotated[nb]]
-        nb = nb[target_ok(to_px(nb, t))]
-        if len(nb) == 0:
-            continue
-        c = rng.choice(np.sort(nb))
-        sheet.pos[[s, c]] = sheet.pos[[c, s]]
-        sheet.sub[[s, c]] = sheet.sub[[c, s]]
-        y, x = to_px(s, t)
-        events.append((t, 0, int(s), y, x))
-        sheet.changed()
-
-
-def _stone_wales(sheet, t, rate, rng, events, to_px, centre_ok):
-    """Rotate Poisson(rate) eligible C-C bonds by 90 degrees about their midpoints."""
-    a = BOND_LENGTH_NM
-    for _ in range(int(rng.poisson(rate))):
-        pairs, count = sheet.bonds()
-        carbon3 = (sheet.z == Z_CARBON) & (count == 3)
-        free = ~sheet.defect_members()
-        ok = carbon3[pairs[:, 0]] & carbon3[pairs[:, 1]] & free[pairs[:, 0]] & free[pairs[:, 1]]
-        cand = pairs[ok]
-        mid = sheet.pos[cand].mean(axis=1)
-        ok = centre_ok(_mid_px(sheet, cand, t, to_px))
-        silicon = sheet.pos[sheet.alive & (sheet.z == Z_SILICON)]
-        for points, dmin in ((sheet.hole_sites, 3 * a), (silicon, 3 * a), (sheet.sw_centres, 4 * a)):
-            if len(points):
-                ok &= cKDTree(np.asarray(points)).query(mid)[0] >= dmin
-        cand, mid = cand[ok], mid[ok]
-        if len(cand) == 0:
-            return
-        k = rng.integers(len(cand))
-        i, j = sorted(int(v) for v in cand[k])
-        v = sheet.pos[j] - sheet.pos[i]
-        turned = np.array([v[1], -v[0]]) * rng.choice([-1.0, 1.0])  # (y, x) turned by 90 deg
-        sheet.pos[i] = mid[k] - turned / 2
-        sheet.pos[j] = mid[k] + turned / 2
-        sheet.sub[[i, j]] = -1
-        sheet.rotated[[i, j]] = True
-        sheet.sw_centres.append(mid[k].copy())
-        sheet.changed()
-        y, x = to_px(np.array([i, j]), t).mean(axis=0)
-        events.append((t, 2, i, y, x))
-
-
-def _mid_px(sheet, pairs, t, to_px):
-    return (to_px(pairs[:, 0], t) + to_px(pairs[:, 1], t)) / 2
