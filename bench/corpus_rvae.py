@@ -50,6 +50,7 @@ from rvae_pathways.core.geometry import SampleGeometry  # noqa: E402
 from rvae_pathways.rvae.encode import encode  # noqa: E402
 from rvae_pathways.core.frames import write_frames  # noqa: E402
 from rvae_pathways.io.readers import read_frames  # noqa: E402
+from rvae_pathways.scores.atoms import label_atoms_with_truth  # noqa: E402
 from rvae_pathways.scores.latents import TARGETS, score_against_truth  # noqa: E402
 from rvae_pathways.stem.patches import default_window_px, extract_movie_patches  # noqa: E402
 from rvae_pathways.rvae.epoch import ring_spectrum_loss  # noqa: E402
@@ -94,7 +95,8 @@ def patches_of(case: str, folder: Path, window_factor: float, patch_px: int, con
     prepare_movie(xr.open_zarr(folder / "frames.zarr"), folder / "aligned.zarr",
                   max_shift=config["prepare"]["max_shift_spacings"] * spacing_px)
     aligned = xr.open_zarr(folder / "aligned.zarr")
-    find_atoms_in_movie(aligned, folder / "atoms.zarr", spacing_px, tolerance_px=TOLERANCE_NM / pixel)
+    find_atoms_in_movie(aligned, folder / "atoms.zarr", spacing_px)
+    label_atoms_with_truth(folder / "atoms.zarr", aligned, SampleGeometry(pixel).px(TOLERANCE_NM))
     window = default_window_px(spacing_px, window_factor)
     extract_movie_patches(aligned, xr.open_zarr(folder / "atoms.zarr"), folder / "patches.zarr", window, patch_px)
     atoms = xr.open_zarr(folder / "atoms.zarr")
@@ -125,13 +127,12 @@ def fit_probed(x, settings: dict, epochs: int, seed: int):
     settings = {**settings, "restarts": 1}
     trial = selection_epochs(settings, epochs)
     with tempfile.TemporaryDirectory(prefix="corpus_rvae_probe_") as folder:
-        checkpoint = Path(folder) / "checkpoint.pt"
-        model, history = fit(x, settings, epochs=trial, seed=seed, checkpoint=checkpoint)
+        model, history = fit(x, settings, epochs=trial, seed=seed, checkpoint_dir=folder)
         probe = {"epoch": trial, **{k: v for k, v in history[-1].items() if isinstance(v, float)},
                  "objective": selection_loss(model, x, settings, history[-1])}
         if model.ring_decoder is not None:
             probe["ring_loss"] = ring_spectrum_loss(model, x) / len(x)
-        model, history = fit(x, settings, epochs=epochs, seed=seed, checkpoint=checkpoint)
+        model, history = fit(x, settings, epochs=epochs, seed=seed, checkpoint_dir=folder)
     return model, history, probe
 
 

@@ -8,7 +8,7 @@ from rvae_pathways.stem.align import prepare_movie
 from rvae_pathways.stem.movie import find_atoms_in_movie
 from rvae_pathways.core.errors import InputError
 from rvae_pathways.core.frames import make_frames, write_frames
-from rvae_pathways.scores.atoms import score_movie
+from rvae_pathways.scores.atoms import label_atoms_with_truth, score_movie
 from rvae_pathways.stem.patches import default_window_px, extract_movie_patches
 from rvae_pathways.sim.stem import simulate_stem_movie
 
@@ -21,7 +21,8 @@ def stages(tmp_path_factory):
     write_frames(simulate_stem_movie(n_frames=4, shape=(160, 160), seed=3), folder / "frames.zarr")
     prepare_movie(xr.open_zarr(folder / "frames.zarr"), folder / "aligned.zarr", max_shift=0.5 * SPACING_PX)
     aligned = xr.open_zarr(folder / "aligned.zarr")
-    find_atoms_in_movie(aligned, folder / "atoms.zarr", SPACING_PX, tolerance_px=3.0, chunk_rows=100)
+    find_atoms_in_movie(aligned, folder / "atoms.zarr", SPACING_PX, chunk_rows=100)
+    label_atoms_with_truth(folder / "atoms.zarr", aligned, tolerance_px=3.0)
     return folder, aligned, xr.open_zarr(folder / "atoms.zarr")
 
 
@@ -54,10 +55,11 @@ def test_atom_table_is_sorted_by_frame_and_drift_corrected(stages):
 
 def test_two_workers_write_the_same_atom_table_as_one(stages, tmp_path):
     folder, aligned, atoms = stages
-    find_atoms_in_movie(aligned, tmp_path / "atoms.zarr", SPACING_PX, tolerance_px=3.0, chunk_rows=100, workers=2)
+    find_atoms_in_movie(aligned, tmp_path / "atoms.zarr", SPACING_PX, chunk_rows=100, workers=2)
+    label_atoms_with_truth(tmp_path / "atoms.zarr", aligned, tolerance_px=3.0)
     xr.testing.assert_identical(xr.open_zarr(tmp_path / "atoms.zarr").load(), atoms.load())
     with pytest.raises(InputError, match="workers"):
-        find_atoms_in_movie(aligned, tmp_path / "other.zarr", SPACING_PX, tolerance_px=3.0, workers=0)
+        find_atoms_in_movie(aligned, tmp_path / "other.zarr", SPACING_PX, workers=0)
 
 
 def test_patches_of_the_small_movie(stages):

@@ -26,11 +26,12 @@ from conftest import ROOT
 from rvae_pathways.core.frames import write_frames
 from rvae_pathways.core.geometry import SampleGeometry
 from rvae_pathways.pathways.kinetics import coordination_groups, find_events, fit_classes
-from rvae_pathways.pathways.tracking import linking_accuracy, track_atoms
+from rvae_pathways.pathways.tracking import track_atoms
 from rvae_pathways.rvae.encode import encode
 from rvae_pathways.rvae.train import estimate_noise_std, fit, training_set
+from rvae_pathways.scores.atoms import label_atoms_with_truth
 from rvae_pathways.scores.latents import TARGETS, score_against_truth
-from rvae_pathways.scores.pathways import majority_structure, score_events
+from rvae_pathways.scores.pathways import linking_accuracy, majority_structure, score_events
 from rvae_pathways.sim.stem import simulate_stem_movie
 from rvae_pathways.stem.align import prepare_movie
 from rvae_pathways.stem.movie import find_atoms_in_movie
@@ -50,7 +51,8 @@ def patches_of(movie, folder):
     write_frames(movie, folder / "frames.zarr")
     prepare_movie(xr.open_zarr(folder / "frames.zarr"), folder / "aligned.zarr", max_shift=0.5 * SPACING_PX)
     aligned = xr.open_zarr(folder / "aligned.zarr")
-    find_atoms_in_movie(aligned, folder / "atoms.zarr", SPACING_PX, tolerance_px=3.0)
+    find_atoms_in_movie(aligned, folder / "atoms.zarr", SPACING_PX)
+    label_atoms_with_truth(folder / "atoms.zarr", aligned, tolerance_px=3.0)
     window = default_window_px(SPACING_PX, CONFIG["patches"]["window_factor"])
     extract_movie_patches(aligned, xr.open_zarr(folder / "atoms.zarr"), folder / "patches.zarr", window,
                           CONFIG["patches"]["patch_px"])

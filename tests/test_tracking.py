@@ -4,7 +4,8 @@ import xarray as xr
 
 import rvae_pathways.pathways.tracking as tracking
 from rvae_pathways.core.errors import InputError
-from rvae_pathways.pathways.tracking import link_frames, linking_accuracy, track_atoms
+from rvae_pathways.pathways.tracking import link_frames, track_atoms
+from rvae_pathways.scores.pathways import linking_accuracy
 
 
 def _greedy(prev: np.ndarray, cur: np.ndarray, max_d: float) -> dict:
@@ -227,7 +228,7 @@ def test_linking_accuracy_counts_true_and_false_links():
     s = linking_accuracy([0, 0, 0], [0, 1, 2], [-1, 3, -1], 1)
     assert s["n_true_links"] == 0 and s["false_links"] == 0 and s["accuracy"] is None
     with pytest.raises(InputError):
-        linking_accuracy([0, 1], [0], [0, 1])
+        linking_accuracy([0, 1], [0], [0, 1], 1)
 
 
 def test_latent_trajectories_place_each_patch_in_its_track_row_and_frame_column():

@@ -4,11 +4,12 @@ import json
 
 import xarray as xr
 
-from rvae_pathways.stem.qc_verdicts import qc_messages, summarise
-from rvae_pathways.stem.movie import find_atoms_in_movie
-from rvae_pathways.core.geometry import SampleGeometry
 from rvae_pathways.core.errors import InputError
+from rvae_pathways.core.geometry import SampleGeometry
 from rvae_pathways.core.runner import run
+from rvae_pathways.scores.atoms import label_atoms_with_truth
+from rvae_pathways.stem.movie import find_atoms_in_movie
+from rvae_pathways.stem.qc_verdicts import qc_messages, summarise
 
 
 def main(snakemake, log):
@@ -23,13 +24,15 @@ def main(snakemake, log):
         snakemake.output.atoms,
         spacing_px,
         finder=snakemake.params.finder,
-        tolerance_px=geometry.px(snakemake.params.tolerance_nm),
         log=log,
         workers=snakemake.threads,
         contrast=snakemake.params.contrast,
         qc_frames=frames,
     )
     log.info("%d atoms in %d frames", total, aligned.sizes["frame"])
+    if "true_frame" in aligned:  # a simulated movie: the simulator's labels of the atoms found, for the scores
+        matched = label_atoms_with_truth(snakemake.output.atoms, aligned, geometry.px(snakemake.params.tolerance_nm))
+        log.info("%d of the atoms found match a simulated atom within %g nm", matched, snakemake.params.tolerance_nm)
     sample = snakemake.wildcards.sample
     qc = {"sample": sample, "spacing_nm": snakemake.params.spacing_nm, "pixel_size_nm": pixel_size_nm,
           "summary": summarise(frames), "frames": frames}

@@ -7,8 +7,7 @@ import xarray as xr
 
 from rvae_pathways.core.geometry import SampleGeometry
 from rvae_pathways.core.runner import run
-from rvae_pathways.pathways.tracking import linking_accuracy
-from rvae_pathways.scores.pathways import class_composition, majority_structure, score_events
+from rvae_pathways.scores.pathways import class_composition, linking_accuracy, majority_structure, score_events
 
 
 def main(snakemake, log):

@@ -39,11 +39,9 @@ from scipy.spatial import cKDTree
 from ..core.config import defaults
 from ..core.errors import InputError, check_number
 
-__all__ = ["TARGETS", "link_frames", "track_atoms", "linking_accuracy"]
+__all__ = ["link_frames", "track_atoms", "latent_trajectories"]
 
 PATHWAYS = defaults("pathways")  # keyword defaults: the config schema's
-#: Share of the simulator's true links (see :func:`linking_accuracy`) the tracks must recover.
-TARGETS = {"accuracy": 0.98}
 
 
 def _assign(cost_rows: np.ndarray, cost_cols: np.ndarray, cost: np.ndarray, n_rows: int, n_cols: int):
@@ -215,64 +213,6 @@ def track_atoms(atoms, max_displacement_px: float, max_gap_frames: int = PATHWAY
     track = np.empty(len(frame), np.int64)
     track[order] = np.concatenate(ids)
     return track
-
-
-def linking_accuracy(track, frame, true_id, max_gap_frames: int = PATHWAYS["max_gap_frames"]) -> dict:
-    """How well tracks follow the simulator's persistent atom ids.
-
-    A *true link* joins two detections of the same ``true_id`` (>= 0) in frames ``f < f'`` with
-    no detection of that id in between and ``f' - f <= max_gap_frames + 1``; it is recovered
-    when both detections carry the same track id (>= 0). A *false link* joins two consecutive
-    detections of one track (in frame order) whose true ids differ, both >= 0.
-
-    Returns
-    -------
-    JSON-ready dict: ``accuracy`` (recovered share of true links; None when there are none),
-    ``target`` and ``passes`` (``accuracy >= target``; None without true links),
-    ``n_true_links``, ``n_recovered``, ``false_links``, ``n_links`` (links the tracks make),
-    ``n_tracks``, ``mean_track_length`` (detections per track) and ``max_gap_frames``.
-    """
-    track = np.asarray(track).astype(np.int64).ravel()
-    frame = np.asarray(frame).astype(np.int64).ravel()
-    true_id = np.asarray(true_id).astype(np.int64).ravel()
-    if not (len(track) == len(frame) == len(true_id)):
-        raise InputError(
-            f"track, frame and true_id must be equally long, got {len(track)}, {len(frame)}, {len(true_id)}"
-        )
-    max_gap = check_number("max_gap_frames", max_gap_frames, low=0, integer=True)
-
-    # true links: consecutive detections of one true id
-    labelled = np.flatnonzero(true_id >= 0)
-    o = labelled[np.lexsort((frame[labelled], true_id[labelled]))]
-    a, b = o[:-1], o[1:]
-    link = (true_id[a] == true_id[b]) & (frame[b] > frame[a]) & (frame[b] - frame[a] <= max_gap + 1)
-    a, b = a[link], b[link]
-    recovered = (track[a] == track[b]) & (track[a] >= 0)
-
-    # links the tracks make, and the false ones among them
-    tracked = np.flatnonzero(track >= 0)
-    o = tracked[np.lexsort((frame[tracked], track[tracked]))]
-    a, b = o[:-1], o[1:]
-    same = track[a] == track[b]
-    a, b = a[same], b[same]
-    false = (true_id[a] >= 0) & (true_id[b] >= 0) & (true_id[a] != true_id[b])
-
-    n_true = int(len(recovered))
-    n_rec = int(recovered.sum())
-    accuracy = n_rec / n_true if n_true else None
-    n_tracks = int(len(np.unique(track[tracked])))
-    return {
-        "accuracy": accuracy,
-        "target": TARGETS["accuracy"],
-        "passes": (bool(accuracy >= TARGETS["accuracy"]) if accuracy is not None else None),
-        "n_true_links": n_true,
-        "n_recovered": n_rec,
-        "false_links": int(false.sum()),
-        "n_links": int(len(a)),
-        "n_tracks": n_tracks,
-        "mean_track_length": (float(len(tracked) / n_tracks) if n_tracks else 0.0),
-        "max_gap_frames": int(max_gap),
-    }
 
 
 def latent_trajectories(track: np.ndarray, frame: np.ndarray, n_frames: int, z: np.ndarray,

@@ -3,9 +3,43 @@
 from __future__ import annotations
 
 import numpy as np
+import xarray as xr
 
-from ..core.geometry import inside, match_points
 from ..core.frames import frame_slices
+from ..core.geometry import inside, match_points
+
+TRUTH_LABELS = ("true_id", "true_class", "true_sublattice")
+
+
+def label_atoms_with_truth(path, aligned, tolerance_px: float) -> int:
+    """Give every atom of a found-atom table the labels of the simulator's atom it matches.
+
+    Frame by frame, found and true atoms are paired one to one within ``tolerance_px``
+    (:func:`~rvae_pathways.core.geometry.match_points`); the columns ``true_id``, ``true_class``,
+    ``true_sublattice`` (-1 where no true atom matches) and ``true_distance_px`` (NaN there) are
+    added to the table's Zarr store at ``path`` (``find_atoms_in_movie``'s), chunked like it.
+    ``aligned`` carries the truth (``true_frame``, ``true_y``, ``true_x`` and the labels).
+    Returns the number of matched atoms.
+    """
+    atoms = xr.open_zarr(path)
+    n = aligned.sizes["frame"]
+    frame, y, x = (atoms[name].values for name in ("frame", "y", "x"))
+    found_rows = frame_slices(frame, n)
+    truth_rows = frame_slices(aligned["true_frame"].values, n)
+    true_pos = np.stack([aligned["true_y"].values, aligned["true_x"].values], axis=1)
+    true_labels = {name: aligned[name].values for name in TRUTH_LABELS}
+    columns = {name: np.full(len(frame), -1, np.int32) for name in TRUTH_LABELS}
+    columns["true_distance_px"] = np.full(len(frame), np.nan, np.float32)
+    for found, rows in zip(found_rows, truth_rows):
+        positions = np.stack([y[found], x[found]], 1)
+        i_found, i_true = match_points(positions, true_pos[rows], tolerance_px)
+        for name in TRUTH_LABELS:
+            columns[name][found][i_found] = true_labels[name][rows][i_true]
+        columns["true_distance_px"][found][i_found] = np.hypot(*(positions[i_found] - true_pos[rows][i_true]).T)
+    chunks = atoms["frame"].encoding.get("chunks") or (max(len(frame), 1),)
+    labels = xr.Dataset({name: ("atom", values) for name, values in columns.items()})
+    labels.chunk({"atom": chunks[0]}).to_zarr(path, mode="a", consolidated=True)
+    return int(np.sum(columns["true_id"] >= 0))
 
 
 

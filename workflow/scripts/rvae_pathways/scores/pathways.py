@@ -17,6 +17,8 @@ from ..pathways.kinetics import DEFECT, PRISTINE, SILICON
 
 #: Targets of :func:`score_events`, per scored kind.
 TARGETS = {"precision": 0.9, "recall": 0.9}
+#: Share of the simulator's true links (see :func:`linking_accuracy`) the tracks must recover.
+LINKING_TARGETS = {"accuracy": 0.98}
 
 
 #: Scored kinds: predicted-event definition, the simulator's kind it is matched to, and how many
@@ -316,3 +318,61 @@ def _event_row(table, i, classes):
     if classes:
         row.update(from_class=int(table["from_class"][i]), to_class=int(table["to_class"][i]))
     return row
+
+
+def linking_accuracy(track, frame, true_id, max_gap_frames: int) -> dict:
+    """How well tracks follow the simulator's persistent atom ids.
+
+    A *true link* joins two detections of the same ``true_id`` (>= 0) in frames ``f < f'`` with
+    no detection of that id in between and ``f' - f <= max_gap_frames + 1``; it is recovered
+    when both detections carry the same track id (>= 0). A *false link* joins two consecutive
+    detections of one track (in frame order) whose true ids differ, both >= 0.
+
+    Returns
+    -------
+    JSON-ready dict: ``accuracy`` (recovered share of true links; None when there are none),
+    ``target`` and ``passes`` (``accuracy >= target``; None without true links),
+    ``n_true_links``, ``n_recovered``, ``false_links``, ``n_links`` (links the tracks make),
+    ``n_tracks``, ``mean_track_length`` (detections per track) and ``max_gap_frames``.
+    """
+    track = np.asarray(track).astype(np.int64).ravel()
+    frame = np.asarray(frame).astype(np.int64).ravel()
+    true_id = np.asarray(true_id).astype(np.int64).ravel()
+    if not (len(track) == len(frame) == len(true_id)):
+        raise InputError(
+            f"track, frame and true_id must be equally long, got {len(track)}, {len(frame)}, {len(true_id)}"
+        )
+    max_gap = check_number("max_gap_frames", max_gap_frames, low=0, integer=True)
+
+    # true links: consecutive detections of one true id
+    labelled = np.flatnonzero(true_id >= 0)
+    o = labelled[np.lexsort((frame[labelled], true_id[labelled]))]
+    a, b = o[:-1], o[1:]
+    link = (true_id[a] == true_id[b]) & (frame[b] > frame[a]) & (frame[b] - frame[a] <= max_gap + 1)
+    a, b = a[link], b[link]
+    recovered = (track[a] == track[b]) & (track[a] >= 0)
+
+    # links the tracks make, and the false ones among them
+    tracked = np.flatnonzero(track >= 0)
+    o = tracked[np.lexsort((frame[tracked], track[tracked]))]
+    a, b = o[:-1], o[1:]
+    same = track[a] == track[b]
+    a, b = a[same], b[same]
+    false = (true_id[a] >= 0) & (true_id[b] >= 0) & (true_id[a] != true_id[b])
+
+    n_true = int(len(recovered))
+    n_rec = int(recovered.sum())
+    accuracy = n_rec / n_true if n_true else None
+    n_tracks = int(len(np.unique(track[tracked])))
+    return {
+        "accuracy": accuracy,
+        "target": LINKING_TARGETS["accuracy"],
+        "passes": (bool(accuracy >= LINKING_TARGETS["accuracy"]) if accuracy is not None else None),
+        "n_true_links": n_true,
+        "n_recovered": n_rec,
+        "false_links": int(false.sum()),
+        "n_links": int(len(a)),
+        "n_tracks": n_tracks,
+        "mean_track_length": (float(len(tracked) / n_tracks) if n_tracks else 0.0),
+        "max_gap_frames": int(max_gap),
+    }

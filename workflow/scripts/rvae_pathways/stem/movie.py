@@ -6,14 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ..core.config import defaults
 from ..core.errors import InputError, check_number
-from ..core.frames import frame_slices
-from ..core.geometry import match_points
 from ..core.store import ZarrAppender
 from .atoms import find_atoms, resolve_contrast
 from .qc import check_frame
-
-TRUTH_LABELS = ("true_id", "true_class", "true_sublattice")
 
 
 def find_atoms_in_movie(
@@ -21,7 +18,6 @@ def find_atoms_in_movie(
     path,
     spacing_px: float,
     finder: dict | None = None,
-    tolerance_px: float | None = None,
     chunk_rows: int = 65536,
     log=None,
     workers: int = 1,
@@ -39,15 +35,12 @@ def find_atoms_in_movie(
         The Zarr store written, with columns ``frame``, ``y``, ``x`` (px in the frame),
         ``y_aligned``, ``x_aligned`` (drift-corrected), ``intensity``, ``refined``,
         ``neighbours``, ``in_lattice`` (the atom sits where the lattice check finds a lattice of
-        the given spacing resolved: :func:`rvae_pathways.stem.qc.check_frame`); where the
-        frames carry truth also ``true_id``, ``true_class``,
-        ``true_sublattice`` of the true atom within ``tolerance_px`` (-1 where none) and
-        ``true_distance_px``.
+        the given spacing resolved: :func:`rvae_pathways.stem.qc.check_frame`). A simulator's
+        truth is matched to it by the scores
+        (:func:`rvae_pathways.scores.atoms.label_atoms_with_truth`), not here.
     spacing_px : float
     finder : dict
         Keyword arguments of :func:`find_atoms`.
-    tolerance_px : float
-        Matching distance for truth labels (required when the frames carry truth).
     chunk_rows : int
         Rows per Zarr chunk.
     log : logging.Logger, optional
@@ -71,12 +64,6 @@ def find_atoms_in_movie(
     given = contrast if contrast else "auto"
     contrast = resolve_contrast(contrast, aligned["image"][0].values, spacing_px, log)
     finder["contrast"] = contrast
-    has_truth = "true_frame" in aligned
-    if has_truth:
-        true_frame = aligned["true_frame"].values
-        truth_rows = frame_slices(true_frame, n)
-        true_pos = np.stack([aligned["true_y"].values, aligned["true_x"].values], axis=1)
-        true_labels = {name: aligned[name].values for name in TRUTH_LABELS}
     attrs = {
         "pixel_size_nm": aligned.attrs.get("pixel_size_nm"),
         "spacing_px": float(spacing_px),
@@ -92,7 +79,7 @@ def find_atoms_in_movie(
     def find_in_frame(i):
         image = aligned["image"][i].values
         found = find_atoms(image, spacing_px, **finder)
-        radius = finder.get("neighbour_radius", 1.25)
+        radius = finder.get("neighbour_radius", defaults("atoms")["neighbour_radius"])
         metrics, in_lattice = check_frame(image, found["y"], found["x"], spacing_px, radius, contrast)
         return found, {"frame": int(i), **metrics}, in_lattice
 
@@ -104,7 +91,6 @@ def find_atoms_in_movie(
             if qc_frames is not None:
                 qc_frames.append(metrics)
             m = len(found["y"])
-            positions = np.stack([found["y"], found["x"]], 1)
             columns = {
                 "frame": np.full(m, i, np.int32),
                 "y": found["y"],
@@ -116,16 +102,6 @@ def find_atoms_in_movie(
                 "neighbours": found["neighbours"],
                 "in_lattice": in_lattice,
             }
-            if has_truth:
-                rows = truth_rows[i]
-                i_found, i_true = match_points(positions, true_pos[rows], tolerance_px)
-                for name in TRUTH_LABELS:
-                    label = np.full(m, -1, np.int32)
-                    label[i_found] = true_labels[name][rows][i_true]
-                    columns[name] = label
-                distance = np.full(m, np.nan, np.float32)
-                distance[i_found] = np.hypot(*(positions[i_found] - true_pos[rows][i_true]).T)
-                columns["true_distance_px"] = distance
             if m:
                 table.append(**columns)
             if log:
