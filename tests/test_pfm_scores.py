@@ -6,7 +6,8 @@ import xarray as xr
 
 from rvae_pathways.pfm.domains import domain_labels, switched_fraction
 from rvae_pathways.pfm.tiles import tile_movie
-from rvae_pathways.scores.pfm import TARGETS, score_pfm, score_switched_fraction, wall_points
+from rvae_pathways.scores.pfm import (TARGETS, label_windows_with_truth, score_pfm, score_switched_fraction,
+                                     wall_points)
 
 
 def test_domain_labels_are_the_sign_of_the_decoded_centre():
@@ -76,7 +77,8 @@ def _disc_movie(n_frames=8, size=96, r0=10.0, growth=4.0):
 def disc_case(tmp_path_factory):
     images, truth, switched = _disc_movie()
     path = tmp_path_factory.mktemp("pfm") / "patches.zarr"
-    summary = tile_movie(images, path, 8, 4, None, truth=truth)
+    summary = tile_movie(images, path, 8, 4, None)
+    label_windows_with_truth(path, truth)
     p = xr.open_zarr(path).load()
     rng = np.random.default_rng(5)
     # what a decoder would draw at the window centres: a smoothed, noisy signal around the centre

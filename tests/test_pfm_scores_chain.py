@@ -23,7 +23,7 @@ from rvae_pathways.rvae.encode import encode
 from rvae_pathways.rvae.manifold import decode_centre
 from rvae_pathways.pfm.piezoresponse import add_piezoresponse
 from rvae_pathways.pfm.domains import domain_labels
-from rvae_pathways.scores.pfm import TARGETS, score_pfm
+from rvae_pathways.scores.pfm import TARGETS, label_windows_with_truth, score_pfm
 from rvae_pathways.sim.pfm import simulate_pfm_movie
 from rvae_pathways.pfm.tiles import model_patch_px, tile_movie
 from rvae_pathways.rvae.train import estimate_noise_std, fit, training_set
@@ -39,7 +39,8 @@ def movie():
 def chain_scores(movie, window: int, folder) -> dict:
     pfm = CONFIG["pfm"]
     tile_movie(movie["image"], folder / "patches.zarr", window, pfm["stride_px"], model_patch_px(window, pfm["patch_px"]),
-               pixel_size_nm=movie.attrs["pixel_size_nm"], truth=movie)
+               pixel_size_nm=movie.attrs["pixel_size_nm"])
+    label_windows_with_truth(folder / "patches.zarr", movie)
     patches = xr.open_zarr(folder / "patches.zarr").load()
     x, scale = training_set(patches["image"].values, pfm["augment_rot90"])
     # as common.smk's pfm_hyper: the rVAE's settings, rotation and shift latents, then pfm.hyper

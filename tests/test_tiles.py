@@ -6,6 +6,7 @@ import xarray as xr
 
 from rvae_pathways.core.errors import InputError
 from rvae_pathways.pfm.tiles import tile_image, tile_movie, tile_origins, uncovered_px
+from rvae_pathways.scores.pfm import label_windows_with_truth
 
 
 def test_tile_origins_exact_fit_reaches_the_far_border():
@@ -117,8 +118,8 @@ def _two_domain_movie(n_frames=3, ny=20, nx=24, wall_x=(9, 12, 15)):
 def test_tile_movie_round_trip_through_zarr(tmp_path, caplog):
     images, truth = _two_domain_movie()
     with caplog.at_level(logging.INFO, logger="tiles-test"):
-        summary = tile_movie(images, tmp_path / "p.zarr", 5, 3, None, truth=truth, chunk_rows=7,
-                             log=logging.getLogger("tiles-test"))
+        summary = tile_movie(images, tmp_path / "p.zarr", 5, 3, None, chunk_rows=7, log=logging.getLogger("tiles-test"))
+    label_windows_with_truth(tmp_path / "p.zarr", truth)
     rows, cols = len(tile_origins(20, 5, 3)), len(tile_origins(24, 5, 3))
     assert summary["n_patches"] == 3 * rows * cols
     assert (summary["grid_rows"], summary["grid_cols"]) == (rows, cols)
@@ -151,7 +152,8 @@ def test_tile_movie_resampled_with_even_window_and_a_frame_without_wall(tmp_path
     images, truth = _two_domain_movie()
     truth["true_wall"][2] = False
     truth["true_domain"][2] = 1
-    summary = tile_movie(images, tmp_path / "p.zarr", 6, 4, patch_px=3, pixel_size_nm=0.5, truth=truth)
+    summary = tile_movie(images, tmp_path / "p.zarr", 6, 4, patch_px=3, pixel_size_nm=0.5)
+    label_windows_with_truth(tmp_path / "p.zarr", truth)
     p = xr.open_zarr(tmp_path / "p.zarr")
     assert p["image"].shape[1:] == (3, 3) and summary["patch_px"] == 3
     assert p.attrs["pixel_size_nm"] == pytest.approx(1.0)  # 0.5 nm * 6 / 3
@@ -168,8 +170,9 @@ def test_tile_movie_resampled_with_even_window_and_a_frame_without_wall(tmp_path
 
 def test_tile_movie_rejects_a_truth_of_another_shape(tmp_path):
     images, truth = _two_domain_movie()
+    tile_movie(images, tmp_path / "p.zarr", 5, 3, None)
     with pytest.raises(InputError, match="true_domain"):
-        tile_movie(images, tmp_path / "p.zarr", 5, 3, None, truth=truth.isel(x=slice(0, 10)))
+        label_windows_with_truth(tmp_path / "p.zarr", truth.isel(x=slice(0, 10)))
 
 
 def test_model_patch_px_samples_only_windows_larger_than_patch_px():

@@ -80,3 +80,13 @@ class ZarrAppender:
         else:
             ds.to_zarr(self.path, append_dim=self.dim, consolidated=True)
         self.rows_written += n
+
+
+def add_columns(path, dim: str, columns: dict) -> None:
+    """Add one-dimensional variables along ``dim`` to the Zarr table at ``path`` (e.g. the scores'
+    truth labels beside the atoms found), chunked like the table, its attributes kept."""
+    table = xr.open_zarr(path)
+    n = table.sizes[dim]
+    chunks = next((v.encoding.get("chunks") for v in table.variables.values() if v.dims == (dim,)), None) or (max(n, 1),)
+    added = xr.Dataset({name: (dim, np.asarray(values)) for name, values in columns.items()}, attrs=table.attrs)
+    added.chunk({dim: chunks[0]}).to_zarr(path, mode="a", consolidated=True)

@@ -19,14 +19,14 @@ rVAE rules read for STEM patches, frame by frame.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import distance_transform_edt, gaussian_filter, map_coordinates
+from scipy.ndimage import gaussian_filter, map_coordinates
 
 from ..core.config import defaults
 from ..core.errors import InputError
 from ..core.geometry import antialias_sigma, sample_grid
 from ..core.store import ZarrAppender
 
-# per-patch variables written by tile_movie (besides "image"); the true_* ones only with a truth
+# per-patch variables written by tile_movie (besides "image"); the scores add true_* ones to a simulation's
 TILE_COLUMNS = ("frame", "y", "x", "row", "col", "intensity", "true_domain", "true_wall_distance_px")
 
 
@@ -160,28 +160,9 @@ def tile_image(image: np.ndarray, window: int, stride: int, patch_px: int | None
     return (tiles, *_grid(ys, xs, 0, window))
 
 
-def _wall_distance(wall: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Distance (px) from each point ``(y, x)`` to the nearest True pixel of ``wall``.
-
-    Exact for points on pixels; for a point between pixels, the nearest wall pixels of the (up
-    to four) pixels around it are the candidates. The frame diagonal where there is no wall.
-    """
-    ny, nx = wall.shape
-    if not wall.any():
-        return np.full(len(y), np.hypot(ny, nx))
-    _, (near_y, near_x) = distance_transform_edt(~wall, return_indices=True)
-    best = np.full(len(y), np.inf)
-    for py in (np.floor(y), np.ceil(y)):
-        for px in (np.floor(x), np.ceil(x)):
-            iy = np.clip(py.astype(np.int64), 0, ny - 1)
-            ix = np.clip(px.astype(np.int64), 0, nx - 1)
-            best = np.minimum(best, np.hypot(near_y[iy, ix] - y, near_x[iy, ix] - x))
-    return best
-
-
 def tile_movie(
     images, path, window_px: int, stride_px: int, patch_px: int | None, *,
-    pixel_size_nm: float | None = None, truth=None, chunk_rows: int = defaults("patches")["chunk_patches"], log=None,
+    pixel_size_nm: float | None = None, chunk_rows: int = defaults("patches")["chunk_patches"], log=None,
 ) -> dict:
     """Cut every frame into windows (:func:`tile_image`) and append them to one Zarr store, frame by frame.
 
@@ -204,11 +185,6 @@ def tile_movie(
         Samples per side (``None``: the window's pixels).
     pixel_size_nm : float, optional
         Frame pixel size; by default ``images.attrs["pixel_size_nm"]``.
-    truth : xarray.Dataset, optional
-        ``true_domain`` int8 (frame, y, x) in {+1, -1} and ``true_wall`` bool (frame, y, x). Adds
-        per patch ``true_domain`` (at the window's centre pixel, rounded down-right for an even
-        window) and ``true_wall_distance_px`` (float32, from the window centre to the nearest
-        wall pixel of its frame; the frame diagonal when the frame has no wall).
     chunk_rows : int
         Patches per Zarr chunk; a frame is cut a block of grid rows at a time, so memory holds
         about this many patches.
@@ -229,13 +205,6 @@ def tile_movie(
     stride = _whole(stride_px, "stride_px")
     ys, xs = tile_origins(ny, window, stride), tile_origins(nx, window, stride)
     patch_px, step = _samples_per_side(window, patch_px)
-    if truth is not None:
-        for name in ("true_domain", "true_wall"):
-            if name not in truth:
-                raise InputError(f"the truth has no {name!r} variable")
-            shape = tuple(truth[name].transpose("frame", "y", "x").shape)
-            if shape != (n, ny, nx):
-                raise InputError(f"truth {name!r} has shape {shape}, but the movie has {(n, ny, nx)}")
     if pixel_size_nm is None:
         pixel_size_nm = images.attrs.get("pixel_size_nm")
     pixel = None if pixel_size_nm is None else float(pixel_size_nm)
@@ -258,9 +227,6 @@ def tile_movie(
         image = np.asarray(images[i].values, dtype=np.float64)
         prepared = _prepare(image, window, patch_px)
         means = _box_mean(image, window)
-        if truth is not None:
-            domain = np.asarray(truth["true_domain"].transpose("frame", "y", "x")[i].values)
-            wall = np.asarray(truth["true_wall"].transpose("frame", "y", "x")[i].values, dtype=bool)
         for start in range(0, len(ys), block_rows):
             block = ys[start:start + block_rows]
             rows, cols, yc, xc = _grid(block, xs, start, window)
@@ -273,11 +239,6 @@ def tile_movie(
                 "col": cols.astype(np.int32),
                 "intensity": means[block[:, None], xs[None, :]].ravel().astype(np.float32),
             }
-            if truth is not None:
-                centre_y = np.repeat(block, len(xs)) + window // 2
-                centre_x = np.tile(xs, len(block)) + window // 2
-                columns["true_domain"] = domain[centre_y, centre_x].astype(np.int8)
-                columns["true_wall_distance_px"] = _wall_distance(wall, yc, xc).astype(np.float32)
             store.append(**columns)
         if log:
             log.info("frame %d/%d: %d windows (%d x %d)", i + 1, n, len(ys) * len(xs), len(ys), len(xs))

@@ -7,6 +7,7 @@ import xarray as xr
 
 from ..core.frames import frame_slices
 from ..core.geometry import inside, match_points
+from ..core.store import add_columns
 
 TRUTH_LABELS = ("true_id", "true_class", "true_sublattice")
 
@@ -36,9 +37,7 @@ def label_atoms_with_truth(path, aligned, tolerance_px: float) -> int:
         for name in TRUTH_LABELS:
             columns[name][found][i_found] = true_labels[name][rows][i_true]
         columns["true_distance_px"][found][i_found] = np.hypot(*(positions[i_found] - true_pos[rows][i_true]).T)
-    chunks = atoms["frame"].encoding.get("chunks") or (max(len(frame), 1),)
-    labels = xr.Dataset({name: ("atom", values) for name, values in columns.items()})
-    labels.chunk({"atom": chunks[0]}).to_zarr(path, mode="a", consolidated=True)
+    add_columns(path, "atom", columns)
     return int(np.sum(columns["true_id"] >= 0))
 
 

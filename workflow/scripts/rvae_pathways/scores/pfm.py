@@ -19,10 +19,68 @@ Missing scores (no window away from walls, no wall, a flat curve) are None in th
 from __future__ import annotations
 
 import numpy as np
+import xarray as xr
+from scipy.ndimage import distance_transform_edt
 
+from ..core.errors import InputError
+from ..core.frames import frame_slices
+from ..core.store import add_columns
 from ..pfm.domains import switched_fraction
+from ..pfm.tiles import tile_origins
 
 TARGETS = {"sign_accuracy": 0.98, "wall_f1": 0.9, "switched_fraction_r": 0.95}
+
+
+def _wall_distance(wall: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Distance (px) from each point ``(y, x)`` to the nearest True pixel of ``wall``.
+
+    Exact for points on pixels; for a point between pixels, the nearest wall pixels of the (up
+    to four) pixels around it are the candidates. The frame diagonal where there is no wall.
+    """
+    ny, nx = wall.shape
+    if not wall.any():
+        return np.full(len(y), np.hypot(ny, nx))
+    _, (near_y, near_x) = distance_transform_edt(~wall, return_indices=True)
+    best = np.full(len(y), np.inf)
+    for py in (np.floor(y), np.ceil(y)):
+        for px in (np.floor(x), np.ceil(x)):
+            iy = np.clip(py.astype(np.int64), 0, ny - 1)
+            ix = np.clip(px.astype(np.int64), 0, nx - 1)
+            best = np.minimum(best, np.hypot(near_y[iy, ix] - y, near_x[iy, ix] - x))
+    return best
+
+
+def label_windows_with_truth(path, truth) -> None:
+    """Add the simulator's truth at every window of a tiled PFM movie (``tile_movie``'s store at ``path``).
+
+    ``truth`` holds ``true_domain`` int8 (frame, y, x) in {+1, -1} and ``true_wall`` bool
+    (frame, y, x), of the tiled movie's shape. Per window the store gains ``true_domain`` (at the
+    window's centre pixel, rounded down-right for an even window) and ``true_wall_distance_px``
+    (float32, from the window centre to the nearest wall pixel of its frame; the frame diagonal
+    when the frame has no wall), chunked like the store.
+    """
+    windows = xr.open_zarr(path)
+    n, window, stride = windows.attrs["n_frames"], windows.attrs["window_px"], windows.attrs["stride_px"]
+    for name in ("true_domain", "true_wall"):
+        if name not in truth:
+            raise InputError(f"the truth has no {name!r} variable")
+    shape = tuple(truth["true_domain"].transpose("frame", "y", "x").shape)
+    for name in ("true_domain", "true_wall"):
+        found = tuple(truth[name].transpose("frame", "y", "x").shape)
+        if found[0] != n or found != shape or len(tile_origins(found[1], window, stride)) != windows.attrs["grid_rows"] \
+                or len(tile_origins(found[2], window, stride)) != windows.attrs["grid_cols"]:
+            raise InputError(f"truth {name!r} has shape {found}, which does not match the tiled movie")
+    ys, xs = tile_origins(shape[1], window, stride), tile_origins(shape[2], window, stride)
+    frame, row, col = (windows[name].values for name in ("frame", "row", "col"))
+    y, x = windows["y"].values, windows["x"].values
+    domain = np.zeros(len(frame), np.int8)
+    distance = np.zeros(len(frame), np.float32)
+    for i, rows in enumerate(frame_slices(frame, n)):
+        field = np.asarray(truth["true_domain"].transpose("frame", "y", "x")[i].values)
+        wall = np.asarray(truth["true_wall"].transpose("frame", "y", "x")[i].values, dtype=bool)
+        domain[rows] = field[ys[row[rows]] + window // 2, xs[col[rows]] + window // 2].astype(np.int8)
+        distance[rows] = _wall_distance(wall, y[rows].astype(np.float64), x[rows].astype(np.float64)).astype(np.float32)
+    add_columns(path, "patch", {"true_domain": domain, "true_wall_distance_px": distance})
 
 
 def wall_points(labels_grid: np.ndarray, centre_y: np.ndarray, centre_x: np.ndarray) -> list[np.ndarray]:
