@@ -60,7 +60,8 @@ def main() -> None:
     print(f"machine: {cpu}, {os.cpu_count()} cores; numpy {np.__version__}")
     print(f"finder (config/config.yaml atoms): {finder}")
     t0 = time.perf_counter()
-    movie = simulate_stem_movie(n_frames=args.frames, shape=(args.size, args.size), seed=0, hole_start_frame=None)
+    movie = simulate_stem_movie(n_frames=args.frames, shape=(args.size, args.size), seed=0, hole_start_frame=None,
+                                probe_tail_fraction=0.0, support_counts=0.0)  # no probe tail, no support
     print(f"simulated {args.frames} frames of {args.size}x{args.size} in {time.perf_counter() - t0:.1f} s", flush=True)
     images = np.asarray(movie["image"], dtype=np.float32)
     mpx = args.size * args.size / 1e6

@@ -64,7 +64,7 @@ def lattice_frame(size: int, seed: int = 0) -> np.ndarray:
 
     side = size + PAD_PX
     movie = simulate_stem_movie(n_frames=1, shape=(side, side), pixel_size_nm=PIXEL_SIZE_NM, shot_noise=False,
-                                hole_start_frame=None, seed=seed)
+                                hole_start_frame=None, probe_tail_fraction=0.0, support_counts=0.0, seed=seed)
     return movie["image"].values[0].astype(np.float64)
 
 

@@ -24,6 +24,8 @@ from rvae_pathways.sim.stem import simulate_stem_movie
 PIXEL_NM = 0.01
 BOND_PX = 0.142 / PIXEL_NM  # graphene C-C bond, 14.2 px
 PROBE_SIGMA_PX = 0.1 / 2.3548 / PIXEL_NM  # the simulator's default probe (0.1 nm FWHM)
+# no probe tail, no support (the simulator's defaults are the demo's imperfect microscope)
+CLEAN = dict(probe_tail_fraction=0.0, support_counts=0.0)
 STO_PIXEL_NM = 0.00933
 STO_SPACING_NM = 0.1953  # SrTiO3 [110]: Sr and Ti columns alternate along [001] at a / 2
 
@@ -62,7 +64,7 @@ def random_spots_image(shape, min_distance, rng, dose=50.0, background=2.5):
 @pytest.fixture(scope="module")
 def graphene():
     """Two 192 x 192 frames of the simulated Si-doped graphene movie (no hole yet)."""
-    return simulate_stem_movie(2, (192, 192), PIXEL_NM, seed=1)["image"].values
+    return simulate_stem_movie(2, (192, 192), PIXEL_NM, seed=1, **CLEAN)["image"].values
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +77,7 @@ def support():
     """Graphene on the left half of a 192 x 384 field, an amorphous support on the right."""
     rng = np.random.default_rng(0)
     shape = (192, 384)
-    image = simulate_stem_movie(1, shape, PIXEL_NM, seed=12, hole_start_frame=None)["image"].values[0]
+    image = simulate_stem_movie(1, shape, PIXEL_NM, seed=12, hole_start_frame=None, **CLEAN)["image"].values[0]
     image[:, 192:] = random_spots_image(shape, BOND_PX, rng)[:, 192:]
     return found_and_checked(image, BOND_PX)
 
@@ -84,7 +86,7 @@ def support():
 def holey():
     """The last frame of a short movie whose hole has grown to about half the field."""
     return simulate_stem_movie(8, (192, 192), PIXEL_NM, seed=2, hole_start_frame=1,
-                               hole_growth_per_frame=6)["image"].values[-1]
+                               hole_growth_per_frame=6, **CLEAN)["image"].values[-1]
 
 
 @pytest.fixture(scope="module")

@@ -147,7 +147,7 @@ def test_the_contrast_is_decided_from_the_frame():
     from rvae_pathways.sim.stem import simulate_stem_movie
 
     for shape in ((96, 96), (192, 192)):
-        movie = simulate_stem_movie(n_frames=1, shape=shape, seed=4)
+        movie = simulate_stem_movie(n_frames=1, shape=shape, seed=4, probe_tail_fraction=0.0, support_counts=0.0)
         image = movie["image"][0].values
         bright, skew = detect_contrast(image, 14.2)
         dark, negated = detect_contrast(image.max() - image, 14.2)

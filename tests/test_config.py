@@ -23,14 +23,14 @@ NOT_CONFIG_KEYS = {
     ("figures", "seed"): "which tracks a figure samples",
     ("stem", "seed"): "the GMM baseline's seed",
     ("rvae", "batch_size"): "evaluation and encoding batches bound memory; rvae.hyper.batch_size is the training batch",
-    ("sim.physics", "*"): "the physics corpus cases are not configured by the workflow (their own frames, dose, seed)",
+    ("sim.physics", "*"): "the physics corpus cases (sim.physics_*) are not configured by the workflow (their own frames, dose, seed)",
     ("sim", "background"): "the simulators' background level in counts, not atoms.background",
 }
 
 
 def excused(module: str, name: str) -> bool:
-    parts = module.split(".")
-    return any((".".join(parts[:n]), key) in NOT_CONFIG_KEYS for n in range(1, len(parts) + 1) for key in (name, "*"))
+    """Whether a module (``sim.physics_au``) is excused for a name by an entry naming a prefix of it."""
+    return any(module.startswith(prefix) and key in (name, "*") for prefix, key in NOT_CONFIG_KEYS)
 
 
 def leaves(node: dict, path=()) -> dict:

@@ -119,3 +119,8 @@ def test_at_most_four_functions_over_80_lines_each_with_its_reason():
                 long.add(f"{prefix}.{node.name}")
     assert len(LONG_FUNCTIONS) <= 4
     assert long <= set(LONG_FUNCTIONS), f"functions over 80 lines of code: {sorted(long - set(LONG_FUNCTIONS))}"
+
+
+def test_no_module_over_600_lines():
+    long = {module_name(p): n for p in LIBRARY.rglob("*.py") if (n := len(p.read_text().splitlines())) > 600}
+    assert not long, f"modules over 600 lines: {long}"

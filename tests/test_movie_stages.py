@@ -13,12 +13,14 @@ from rvae_pathways.stem.patches import default_window_px, extract_movie_patches
 from rvae_pathways.sim.stem import simulate_stem_movie
 
 SPACING_PX = 14.2
+# no probe tail, no support (the simulator's defaults are the demo's imperfect microscope)
+CLEAN = dict(probe_tail_fraction=0.0, support_counts=0.0)
 
 
 @pytest.fixture(scope="module")
 def stages(tmp_path_factory):
     folder = tmp_path_factory.mktemp("stages")
-    write_frames(simulate_stem_movie(n_frames=4, shape=(160, 160), seed=3), folder / "frames.zarr")
+    write_frames(simulate_stem_movie(n_frames=4, shape=(160, 160), seed=3, **CLEAN), folder / "frames.zarr")
     prepare_movie(xr.open_zarr(folder / "frames.zarr"), folder / "aligned.zarr", max_shift=0.5 * SPACING_PX)
     aligned = xr.open_zarr(folder / "aligned.zarr")
     find_atoms_in_movie(aligned, folder / "atoms.zarr", SPACING_PX, chunk_rows=100)

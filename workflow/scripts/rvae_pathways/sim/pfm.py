@@ -80,6 +80,7 @@ import numpy as np
 import xarray as xr
 from scipy.ndimage import gaussian_filter, label
 
+from ..core.config import defaults
 from ..core.errors import InputError, check_number
 from ..core.frames import make_frames
 
@@ -100,6 +101,8 @@ CHANNEL_UNITS = ("a.u.", "deg")
 PHASE_INTERVAL_DEG = (-180.0, 180.0)
 #: Homogeneous coercive field of the double well with alpha = -1, beta = 1.
 COERCIVE_FIELD = 2.0 / (3.0 * math.sqrt(3.0))
+#: Keyword defaults: the config schema's simulate_pfm section (the one source of every default).
+CONFIG = defaults("simulate_pfm")
 
 _MIN_NEG_ALPHA = 0.1  # -alpha never drops below this (the well stays a double well)
 
@@ -196,10 +199,10 @@ def _relax(buf, neg_alpha, kappa, dt, n_steps, drive, pulse_drive, n_pulse):
 
 
 def simulate_pfm_movie(
-    n_frames: int = 10,
-    size: int = 128,
-    pixel_size_nm: float = 20.0,
-    seed: int = 0,
+    n_frames: int = CONFIG["n_frames"],
+    size: int = CONFIG["size"],
+    pixel_size_nm: float = CONFIG["pixel_size_nm"],
+    seed: int = CONFIG["seed"],
     *,
     kappa: float = 2.0,
     pinning_strength: float = 0.05,
@@ -231,6 +234,9 @@ def simulate_pfm_movie(
     weak sites (up to six at once), their growth and merging (one connected reversed region
     from frame 8), to 74 % switched in the last frame. Other seeds end between about 0.6 and
     0.95 switched.
+
+    The defaults of ``n_frames``, ``size``, ``pixel_size_nm`` and ``seed`` are the config schema's
+    ``simulate_pfm`` defaults (:data:`CONFIG`).
 
     Parameters
     ----------

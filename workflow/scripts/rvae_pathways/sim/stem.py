@@ -17,8 +17,12 @@ order,
 Each frame is then rendered as a HAADF-like Z-contrast image: every atom is a Gaussian probe spot
 with peak height ``dose * (Z / 6) ** z_exponent`` counts on a constant ``background``; rows get a
 random gain (probe current noise along the slow scan direction) and optionally a tiny x jitter;
-finally Poisson shot noise turns expected counts into counts. The whole field drifts smoothly
-(a constant speed along a slowly turning direction); the drift is part of the true positions.
+finally Poisson shot noise turns expected counts into counts. By default the image also has what
+a microscope adds (the workflow's defaults, from the config schema): a share
+``probe_tail_fraction`` of each atom's counts moves into a wide probe tail, and an amorphous
+support of ``support_counts`` lies under the sheet; 0 turns either off. The whole field drifts
+smoothly (a constant speed along a slowly turning direction); the drift is part of the true
+positions.
 
 Ground truth, positions in pixels ``(y, x)`` including drift, is stored for every atom whose
 centre lies inside the image (``0 <= y <= ny - 1`` and ``0 <= x <= nx - 1``); atoms just outside
@@ -40,6 +44,7 @@ from types import SimpleNamespace
 import numpy as np
 import xarray as xr
 
+from ..core.config import defaults
 from ..core.errors import InputError, check_number
 from ..core.frames import make_frames
 from ..core.geometry import inside
@@ -49,6 +54,9 @@ from .stem_sheet import BOND_LENGTH_NM, build_sheet, grow_hole, hop_dopants, pla
 
 __all__ = ["simulate_stem_movie"]
 
+#: Keyword defaults: the config schema's simulate_stem section (the one source of every default).
+CONFIG = defaults("simulate_stem")
+
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
 
@@ -57,12 +65,12 @@ _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
 
 def simulate_stem_movie(
-    n_frames: int = 20,
-    shape: tuple[int, int] = (256, 256),
-    pixel_size_nm: float = 0.01,
+    n_frames: int = CONFIG["n_frames"],
+    shape: tuple[int, int] = (CONFIG["height"], CONFIG["width"]),
+    pixel_size_nm: float = CONFIG["pixel_size_nm"],
     *,
     n_dopants: int | None = None,
-    dose: float = 50.0,
+    dose: float = CONFIG["dose"],
     probe_fwhm_nm: float = 0.1,
     z_exponent: float = 1.7,
     background: float = 2.5,
@@ -74,13 +82,18 @@ def simulate_stem_movie(
     hole_start_frame: int | None = 2,
     hole_growth_per_frame: float = 2.0,
     stone_wales_per_frame: float = 0.25,
-    probe_tail_fraction: float = 0.0,
+    probe_tail_fraction: float = CONFIG["probe_tail_fraction"],
     probe_tail_fwhm_nm: float = 0.4,
-    support_counts: float = 0.0,
+    support_counts: float = CONFIG["support_counts"],
     support_scale_nm: float = 0.6,
-    seed: int = 0,
+    seed: int = CONFIG["seed"],
 ) -> xr.Dataset:
     """Simulate a HAADF-STEM movie of Si-doped graphene under the beam, with ground truth.
+
+    The defaults of ``n_frames``, ``shape`` (``height``, ``width``), ``pixel_size_nm``, ``dose``,
+    ``probe_tail_fraction``, ``support_counts`` and ``seed`` are the config schema's
+    ``simulate_stem`` defaults (:data:`CONFIG`), so a bare call simulates what the workflow
+    simulates by default, microscope imperfections included.
 
     Parameters
     ----------
@@ -122,13 +135,15 @@ def simulate_stem_movie(
     probe_tail_fraction : float
         Share (0 to < 1) of each atom's counts scattered into the probe's tail, a second, wider
         Gaussian of FWHM ``probe_tail_fwhm_nm`` (a real probe's aberrations and source size
-        put 10-30 % of the current there); the atom's total counts stay the same. 0: none.
+        put 10-30 % of the current there); the atom's total counts stay the same. 0: none
+        (the default is the schema's, 0.2).
     probe_tail_fwhm_nm : float
         Full width at half maximum of the tail (> ``probe_fwhm_nm``).
     support_counts : float
         Amplitude (standard deviation, counts) of an amorphous support under the sheet: a
         smooth random field of correlation length ``support_scale_nm``, shifted to be >= 0,
-        drifting with the specimen. 0: none (vacuum under the sheet).
+        drifting with the specimen. 0: none, vacuum under the sheet (the default is the
+        schema's, 1.0).
     support_scale_nm : float
         Correlation length of the support (> 0).
     hop_probability : float
