@@ -7,8 +7,29 @@ from pathlib import Path
 
 import pytest
 
+from background import BACKGROUND
+from slurm_runs import slurm_workflow
+from workflow_runs import tiny_workflow
+
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA = ROOT.parent / "shared" / "data" / "real"
+
+# The slow end-to-end runs, by the name of the fixture that waits for them (see background.py).
+BACKGROUND.register("tiny_run", tiny_workflow)
+BACKGROUND.register("two_runs", slurm_workflow)
+
+
+def pytest_collection_finish(session):
+    """Start the end-to-end runs that the collected tests use, so they run while the others do."""
+    if session.config.option.collectonly:
+        return
+    used = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    for name in sorted(BACKGROUND.names() & used):
+        BACKGROUND.start(name)
+
+
+def pytest_sessionfinish(session):
+    BACKGROUND.close()
 
 
 @pytest.fixture(scope="session")

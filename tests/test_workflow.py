@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workflow_runs import ROOT, planned_jobs, snakemake, write_config
+from background import BACKGROUND
+from workflow_runs import SIM, planned_jobs, snakemake, write_config
 
 STAGES = ("simulate_stem", "load_frames", "prepare_frames", "find_atoms", "score_atoms", "extract_patches",
           "cluster_patches", "plot_overview", "plot_gmm_baseline", "plot_angles", "track_atoms")
@@ -21,21 +22,15 @@ FIGURES = ("overview", "gmm_baseline", "rvae_angles") + tuple(
                  "track_patches", "kinetics", "pathway_graph")
 )
 
-
-SIM = {"sample": "tiny", "path": "simulate", "modality": "stem", "spacing_nm": 0.142}
-# the PFM branch: a tiny simulated switching sequence and the real Asylum scan shipped in tests/data
-PFM_SIM = {"sample": "tinypfm", "path": "simulate", "modality": "pfm"}
-PFM_REAL = {"sample": "asylum", "path": str(ROOT / "tests" / "data" / "pfm_box_in_box_asylum.ibw"), "modality": "pfm"}
 PFM_WINDOW_STAGES = ("tile_frames", "train_pfm_model", "encode_pfm_patches", "plot_pfm_model")
 PFM_FIGURES = ("pfm_sweep", "pfm_switching", "pfm_histograms", "w8_manifold", "w8_training", "w16_manifold",
                "w16_training")
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tiny")
-    write_config(workdir, [SIM, PFM_SIM, PFM_REAL])
-    result = snakemake(workdir)
+def tiny_run():
+    """The tiny samples through the whole DAG (started in the background when the tests were collected)."""
+    workdir, result = BACKGROUND.result("tiny_run")
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir
 
@@ -187,7 +182,6 @@ def test_bad_files_fail_their_own_jobs_with_clear_messages(tmp_path):
         # nothing half-written: no store of a failed stage survives
         for stage in ("frames", "aligned", "atoms", "patches"):
             store = tmp_path / "results" / name / f"{stage}.zarr"
-            failed_log = tmp_path / "results" / "logs" / f"{'load_frames' if stage == 'frames' else ''}"
             if store.exists():
                 assert expected not in (tmp_path / "results" / "logs").joinpath(
                     {"frames": "load_frames", "aligned": "prepare_frames", "atoms": "find_atoms",

@@ -11,6 +11,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PROFILE = ROOT / "profiles" / "default"
 
+# The samples of the tiny run: a simulated STEM movie, a simulated PFM switching sequence and the
+# real Asylum PFM scan shipped in tests/data.
+SIM = {"sample": "tiny", "path": "simulate", "modality": "stem", "spacing_nm": 0.142}
+PFM_SIM = {"sample": "tinypfm", "path": "simulate", "modality": "pfm"}
+PFM_REAL = {"sample": "asylum", "path": str(ROOT / "tests" / "data" / "pfm_box_in_box_asylum.ibw"), "modality": "pfm"}
+
 
 def write_config(workdir: Path, rows: list[dict], **overrides) -> Path:
     """A full config (the default one, with a tiny simulator) and a samples table in ``workdir``.
@@ -52,3 +58,10 @@ def planned_jobs(workdir: Path) -> dict[str, int]:
         return {}
     table = out.split("Job stats:")[1].split("total")[0].splitlines()[3:]
     return {name: int(count) for name, count in (line.split() for line in table if line.strip())}
+
+
+def tiny_workflow(background, folder: Path) -> tuple[Path, subprocess.CompletedProcess]:
+    """The whole DAG on the tiny samples (:data:`SIM`, :data:`PFM_SIM`, :data:`PFM_REAL`) in ``folder``
+    (run in the background: see ``background.py``)."""
+    write_config(folder, [SIM, PFM_SIM, PFM_REAL])
+    return folder, snakemake(folder)

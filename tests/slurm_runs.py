@@ -1,0 +1,87 @@
+"""The workflow through the shipped SLURM profile on a throwaway single-node cluster
+(``slurm_cluster.py``): the work behind ``test_slurm_profile``, run in the background from the
+moment the tests are collected (``background.py``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from slurm_cluster import SYSTEM_CONF, ThrowawaySlurm, can_install, install, missing_programs
+from workflow_runs import ROOT, write_config
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+HOW_TO_RUN = (
+    "run the tests as root on Debian/Ubuntu with apt (the test installs slurm-wlm, slurmdbd, munge and "
+    "mariadb-server), or install those packages yourself"
+)
+FIELDS = ("JobID", "JobName", "Partition", "AllocTRES", "State", "ExitCode", "Start", "Elapsed", "Comment")
+
+
+def _unavailable(reason: str):
+    if IN_CI:
+        pytest.fail(f"the SLURM test must run in CI, but: {reason}")
+    pytest.skip(f"{reason}; to run it, {HOW_TO_RUN}")
+
+
+def start_cluster(background, folder: Path) -> ThrowawaySlurm:
+    """Install the packages where needed and start the cluster; it stops when the session ends."""
+    if SYSTEM_CONF.exists() or SYSTEM_CONF.is_symlink():
+        _unavailable(f"{SYSTEM_CONF} exists (a SLURM is configured on this machine; the test will not touch it)")
+    if missing_programs():
+        if not can_install():
+            _unavailable(f"SLURM programs missing ({', '.join(missing_programs())}) and no root/apt to install them")
+        install(folder / "apt.log")
+    slurm = ThrowawaySlurm(folder / "cluster").__enter__()
+    background.on_exit(slurm.stop)
+    return slurm
+
+
+def run_through_slurm(slurm: ThrowawaySlurm, workdir, timeout: float = 900) -> subprocess.CompletedProcess:
+    """``snakemake --profile profiles/slurm`` in ``workdir`` (stopped with SIGINT, as a user would, on time-out)."""
+    command = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+        "--profile", str(ROOT / "profiles" / "slurm"), "--configfile", "config.yaml", "--keep-going",
+        # a test cluster answers at once; jobs here take 5-9 s; the plugin waits 40 s at first, then 10 s longer after each look that finds nothing finished
+        "--slurm-init-seconds-before-status-checks", "10", "--latency-wait", "5",
+        # one core per job, so the 2-core test node runs two jobs at a time (the rules ask for 2)
+        "--set-threads", *(f"{rule}=1" for rule in ("find_atoms", "train_model", "encode_patches", "score_latents",
+                                                     "train_pfm_model", "encode_pfm_patches")),
+    ]
+    process = subprocess.Popen(command, cwd=workdir, env=slurm.env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+        pytest.fail(f"the SLURM run did not finish in {timeout} s:\n{output[-4000:]}")
+    return subprocess.CompletedProcess(command, process.returncode, output, "")
+
+
+def slurm_workflow(background, folder: Path) -> SimpleNamespace:
+    """A tiny STEM movie, a tiny PFM sequence (one window size) and a bad file through the workflow
+    twice (the second run resumes), with ``sacct``'s rows after each."""
+    slurm = start_cluster(background, folder)
+    workdir = folder / "run"
+    workdir.mkdir()
+    np.save(workdir / "broken.npy", np.array([{"not": "an image"}], dtype=object), allow_pickle=True)
+    samples = [{"sample": "tiny", "path": "simulate", "modality": "stem", "spacing_nm": 0.142},
+               {"sample": "tinypfm", "path": "simulate", "modality": "pfm"},
+               {"sample": "broken", "path": "broken.npy", "modality": "stem", "pixel_size_nm": 0.01,
+                "spacing_nm": 0.142}]
+    write_config(workdir, samples, models=["rvae"], pfm={"windows_px": [8]})
+    first = run_through_slurm(slurm, workdir)
+    first_jobs = slurm.sacct(FIELDS)
+    second = run_through_slurm(slurm, workdir)
+    all_jobs = slurm.sacct(FIELDS)
+    second_jobs = [row for row in all_jobs if row["JobID"] not in {r["JobID"] for r in first_jobs}]
+    return SimpleNamespace(workdir=workdir, first=first, second=second, first_jobs=first_jobs,
+                           second_jobs=second_jobs, all_jobs=all_jobs)
