@@ -29,9 +29,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
-from rvae_pathways.rvae.model import RVAE, make_grid  # noqa: E402
+from rvae_pathways.rvae.model import make_grid  # noqa: E402
 from rvae_pathways.rvae.epoch import slice_size  # noqa: E402
-from rvae_pathways.rvae.train import fit  # noqa: E402
+from rvae_pathways.rvae.train import build_model, fit, resolve_hyper  # noqa: E402
 
 REFERENCE = {
     "n_latent": 2,
@@ -41,6 +41,13 @@ REFERENCE = {
     "layers": 2,
     "activation": "tanh",
     "batch_size": 100,
+    # the plain model, one start, no warm-up, sigma sqrt(1/2) (fit's defaults are the workflow's: ring spectra
+    # read and drawn, a warm-up, three starts, the noise estimated)
+    "ring_weight": 0.0,
+    "ring_reconstruction": 0.0,
+    "warmup_epochs": 0,
+    "restarts": 1,
+    "noise_std": 0.5**0.5,
 }
 
 
@@ -152,7 +159,7 @@ def main() -> None:
             print(f"gpu: {torch.cuda.get_device_name()}", flush=True)
         fp32 = run(x, "fp32", args.epochs, device)
         report(device, "fp32", len(x), args.epochs, fp32)
-        rows = slice_size(RVAE(32, REFERENCE["n_latent"], True, True), REFERENCE["batch_size"],
+        rows = slice_size(build_model(resolve_hyper(REFERENCE, 32)), REFERENCE["batch_size"],
                           torch.device(device)) * 32 * 32
         flops, rate = matmul_flops_per_patch(), matmul_rate(device, rows)
         bound = rate * 1e9 / flops

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from rvae_pathways.core.config import defaults
 from rvae_pathways.rvae.loss import elbo_loss, kl_normal
 from rvae_pathways.rvae.model import (
+    HYPER,
     RVAE,
     Encoder,
     SpatialDecoder,
@@ -13,6 +15,17 @@ from rvae_pathways.rvae.model import (
     pixels_per_grid_unit,
     transform_coords,
 )
+
+PLAIN = {"ring_weight": 0.0, "ring_reconstruction": 0.0}  # pixels only: RVAE's defaults (the schema's) read rings
+PRIORS = {"rotation_prior_rad": 0.1, "translation_prior": 0.1, "noise_std": math.sqrt(0.5)}
+
+
+def test_the_model_s_keyword_defaults_are_the_schema_s():
+    assert HYPER == defaults("rvae", "hyper")
+    model = RVAE(9)
+    assert model.n_latent == HYPER["n_latent"] and model.ring_reconstruction == HYPER["ring_reconstruction"]
+    assert (model.encoder.rings is not None) == (HYPER["ring_weight"] > 0)
+    assert model.decoder.coord_weight.shape[1] == HYPER["hidden"]
 
 
 def test_make_grid_is_row_major_over_y_x_with_x_first():
@@ -49,7 +62,7 @@ def test_transform_coords_rotates_counter_clockwise_in_x_y_then_shifts():
 )
 def test_shapes_of_encoder_decoder_and_rvae(rotation, translation, conv, k):
     n = 9
-    model = RVAE(n, n_latent=k, rotation=rotation, translation=translation, hidden=16, conv=conv)
+    model = RVAE(n, n_latent=k, rotation=rotation, translation=translation, hidden=16, conv=conv, **PLAIN)
     x = torch.rand(5, n, n)
     mean, log_std = model.encoder(x)
     d = int(rotation) + 2 * int(translation) + k
@@ -62,13 +75,13 @@ def test_shapes_of_encoder_decoder_and_rvae(rotation, translation, conv, k):
         assert post["theta"][0].shape == (5,)
     if translation:
         assert post["shift"][0].shape == (5, 2)
-    dec = SpatialDecoder(k, hidden=8, layers=3)
+    dec = SpatialDecoder(k, hidden=8, layers=3, activation="tanh")
     assert dec(torch.rand(4, 10, 2), torch.rand(4, k)).shape == (4, 10)
-    assert Encoder(16, 1, True, True, hidden=8).n_out == 4
+    assert Encoder(16, 1, True, True, hidden=8, layers=2, activation="tanh", conv=False, ring_weight=0.0).n_out == 4
 
 
 def test_sampling_draws_from_the_generator_only():
-    model = RVAE(8, hidden=16, generator=torch.Generator().manual_seed(0))
+    model = RVAE(8, hidden=16, **PLAIN, generator=torch.Generator().manual_seed(0))
     x = torch.rand(3, 8, 8)
     a, _ = model(x, generator=torch.Generator().manual_seed(1))
     torch.manual_seed(123)  # the global generator must not matter
@@ -86,17 +99,17 @@ def test_sampling_draws_from_the_generator_only():
 
 
 def test_initial_weights_depend_on_the_generator_only():
-    a = RVAE(8, hidden=16, generator=torch.Generator().manual_seed(0))
+    a = RVAE(8, hidden=16, **PLAIN, generator=torch.Generator().manual_seed(0))
     torch.manual_seed(99)
-    b = RVAE(8, hidden=16, generator=torch.Generator().manual_seed(0))
-    c = RVAE(8, hidden=16, generator=torch.Generator().manual_seed(1))
+    b = RVAE(8, hidden=16, **PLAIN, generator=torch.Generator().manual_seed(0))
+    c = RVAE(8, hidden=16, **PLAIN, generator=torch.Generator().manual_seed(1))
     for (name, p), q, r in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values()):
         assert torch.equal(p, q), name
         assert not torch.equal(p, r), name
 
 
 def _decoder_model(n=9, seed=0):
-    return RVAE(n, n_latent=2, hidden=32, generator=torch.Generator().manual_seed(seed))
+    return RVAE(n, n_latent=2, hidden=32, **PLAIN, generator=torch.Generator().manual_seed(seed))
 
 
 def test_decoding_at_plus_90_degrees_is_np_rot90_of_decoding_at_zero():
@@ -130,7 +143,7 @@ def test_shift_moves_the_drawing_right_and_down_in_grid_units():
 def test_the_fast_decoder_path_matches_autograd_of_the_plain_formula():
     torch.manual_seed(0)
     for layers in (1, 3):
-        dec = SpatialDecoder(2, hidden=12, layers=layers).double()
+        dec = SpatialDecoder(2, hidden=12, layers=layers, activation="tanh").double()
         coords = torch.randn(3, 7, 2, dtype=torch.float64, requires_grad=True)
         z = torch.randn(3, 2, dtype=torch.float64, requires_grad=True)
         assert torch.autograd.gradcheck(dec, (coords, z), fast_mode=True)
@@ -162,8 +175,8 @@ def test_the_in_place_tanh_is_tanh_with_its_gradient():
 def test_other_activations_and_autocast_take_the_autograd_path():
     torch.manual_seed(0)
     coords, z = torch.randn(2, 5, 2), torch.randn(2, 2)
-    tanh = SpatialDecoder(2, hidden=8)
-    relu = SpatialDecoder(2, hidden=8, activation="relu")
+    tanh = SpatialDecoder(2, hidden=8, layers=2, activation="tanh")
+    relu = SpatialDecoder(2, hidden=8, layers=2, activation="relu")
     relu.load_state_dict(tanh.state_dict())
     assert not torch.allclose(tanh(coords, z), relu(coords, z))
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -171,7 +184,7 @@ def test_other_activations_and_autocast_take_the_autograd_path():
     assert low.dtype == torch.bfloat16
     np.testing.assert_allclose(low.float().detach(), tanh(coords, z).detach(), atol=0.05)
     with pytest.raises(ValueError, match="activation"):
-        SpatialDecoder(2, activation="swish")
+        SpatialDecoder(2, hidden=8, layers=2, activation="swish")
 
 
 def _posterior(theta=(0.0, 0.0), shift=((0.0, 0.0), (0.0, 0.0)), z=((0.0,), (0.0,))):
@@ -196,7 +209,7 @@ def test_kl_is_zero_at_the_prior_and_matches_the_formula():
         "shift": (torch.zeros(2, 2), torch.full((2, 2), math.log(0.2))),
         "z": (torch.zeros(2, 3), torch.zeros(2, 3)),
     }
-    terms = elbo_loss(x, x, at_prior, {"rotation_prior_rad": 0.1, "translation_prior": 0.2})
+    terms = elbo_loss(x, x, at_prior, {**PRIORS, "translation_prior": 0.2}, "gaussian")
     for name in ("reconstruction", "kl_z", "kl_theta", "kl_shift", "total"):
         assert terms[name].item() == pytest.approx(0, abs=1e-6), name
 
@@ -210,7 +223,7 @@ def test_gaussian_loss_terms_by_hand():
         "z": (torch.tensor([[1.0], [0.0]]), torch.tensor([[0.0], [math.log(0.5)]])),
     }
     priors = {"rotation_prior_rad": 0.1, "translation_prior": 0.1, "noise_std": 0.5}
-    terms = elbo_loss(x, rec, post, priors)
+    terms = elbo_loss(x, rec, post, priors, "gaussian")
     # squared errors 0.25 (patch 0) and 1 (patch 1), / (2 * 0.25), averaged over 2 patches
     assert terms["reconstruction"].item() == pytest.approx((0.25 + 1.0) / 0.5 / 2)
     # z: patch 0 mean 1, std 1 -> 0.5; patch 1 mean 0, std 0.5 -> -log 0.5 + 0.125 - 0.5
@@ -221,17 +234,17 @@ def test_gaussian_loss_terms_by_hand():
     assert terms["kl_shift"].item() == pytest.approx(1.0, rel=1e-5)
     total = sum(terms[k].item() for k in ("reconstruction", "kl_z", "kl_theta", "kl_shift"))
     assert terms["total"].item() == pytest.approx(total)
-    # default noise_std sqrt(1/2): a plain sum of squared errors
-    assert elbo_loss(x, rec, post)["reconstruction"].item() == pytest.approx(1.25 / 2)
+    # noise_std sqrt(1/2): a plain sum of squared errors
+    assert elbo_loss(x, rec, post, PRIORS, "gaussian")["reconstruction"].item() == pytest.approx(1.25 / 2)
     # a uniform rotation prior: no KL on theta
-    assert elbo_loss(x, rec, post, {"rotation_prior_rad": None})["kl_theta"].item() == 0
+    assert elbo_loss(x, rec, post, {**PRIORS, "rotation_prior_rad": None}, "gaussian")["kl_theta"].item() == 0
 
 
 def test_bernoulli_loss_by_hand_with_clipped_targets():
     x = torch.tensor([[[1.0, 0.0], [0.5, 1.7]]])
     logits = torch.tensor([[[2.0, -1.0], [0.0, 3.0]]])
     post = {"z": (torch.zeros(1, 1), torch.zeros(1, 1))}
-    terms = elbo_loss(x, logits, post, likelihood="bernoulli")
+    terms = elbo_loss(x, logits, post, {**PRIORS, "noise_std": None}, "bernoulli")  # the noise is not read
 
     def bce(t, logit):
         p = 1 / (1 + math.exp(-logit))
@@ -241,7 +254,7 @@ def test_bernoulli_loss_by_hand_with_clipped_targets():
     assert terms["reconstruction"].item() == pytest.approx(expected, rel=1e-6)
     assert terms["kl_theta"].item() == terms["kl_shift"].item() == 0
     with pytest.raises(ValueError, match="likelihood"):
-        elbo_loss(x, logits, post, likelihood="poisson")
+        elbo_loss(x, logits, post, PRIORS, "poisson")
 
 
 def test_ring_spectra_do_not_change_when_the_patch_turns_by_90_degrees():
@@ -264,7 +277,8 @@ def test_ring_spectra_do_not_change_when_the_patch_turns_by_90_degrees():
 
 
 def test_an_encoder_with_ring_spectra_reads_them_beside_the_pixels():
-    model = RVAE(15, n_latent=2, hidden=16, ring_weight=50.0, generator=torch.Generator().manual_seed(0))
+    model = RVAE(15, n_latent=2, hidden=16, ring_weight=50.0, ring_reconstruction=0.0,
+                 generator=torch.Generator().manual_seed(0))
     assert model.encoder.body[0].in_features == 15 * 15 + 49
     mean, log_std = model.encoder(torch.rand(3, 15, 15))
     assert mean.shape == log_std.shape == (3, 5)

@@ -15,12 +15,14 @@ import torch
 from rvae_pathways.rvae import epoch as epoch_module
 from rvae_pathways.rvae import train as train_module
 from rvae_pathways.rvae.encode import encode
+from rvae_pathways.core.config import defaults
 from rvae_pathways.core.errors import InputError
 from rvae_pathways.rvae.epoch import batch_backward, evaluate, train_epoch
-from rvae_pathways.rvae.loss import DEFAULT_PRIORS, TERMS, elbo_loss, reconstruction_loss
+from rvae_pathways.rvae.loss import TERMS, elbo_loss, reconstruction_loss
 from rvae_pathways.rvae.model import RVAE, make_grid
 from rvae_pathways.rvae.train import (
     build_model,
+    checkpoint_path,
     content_kl_weight,
     decoder_reads_z,
     estimate_noise_std,
@@ -34,7 +36,10 @@ from rvae_pathways.rvae.train import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = {"hidden": 16, "batch_size": 16, "lr": 3e-3}
+# The library's defaults are the workflow's (the config schema's): ring spectra, warm-up, restarts, the noise
+# estimated. These tests train the plain model, fast: one start, no warm-up, no ring spectra, sigma sqrt(1/2).
+PLAIN = {"ring_weight": 0.0, "ring_reconstruction": 0.0, "warmup_epochs": 0, "restarts": 1, "noise_std": math.sqrt(0.5)}
+TINY = {**PLAIN, "hidden": 16, "batch_size": 16, "lr": 3e-3}
 
 
 def blobs(n_patches, size=8, seed=0):
@@ -56,6 +61,31 @@ def same_weights(a, b):
 
 def losses(history):
     return [[h[k] for k in TERMS] for h in history]
+
+
+def loss_settings(hyper):
+    """The loss's explicit arguments of batch_backward, train_epoch and evaluate, from a resolved hyper."""
+    return {"priors": priors_of(hyper), "likelihood": hyper["likelihood"], "precision": hyper["precision"]}
+
+
+def noisy_blobs(n_patches, sigma=0.05):
+    return blobs(n_patches) + np.random.default_rng(1).normal(0, sigma, (n_patches, 8, 8)).astype(np.float32)
+
+
+def test_the_library_defaults_are_the_schema_s_and_fit_estimates_the_noise(tmp_path, caplog):
+    assert train_module.DEFAULT_HYPER == defaults("rvae", "hyper")
+    assert resolve_hyper({}, 8) == {**defaults("rvae", "hyper"), "patch_size": 8}
+    assert resolve_hyper({}, 8)["noise_std"] is None  # None: fit estimates it
+    x = noisy_blobs(24)
+    hyper = {k: v for k, v in TINY.items() if k != "noise_std"}
+    with caplog.at_level(logging.INFO):
+        model, _ = fit(x, hyper, epochs=1, seed=0, checkpoint_dir=tmp_path, log=logging.getLogger("t"))
+    sigma = estimate_noise_std(x)
+    assert 0 < sigma < 0.5
+    assert f"pixel noise of the patches (Gaussian likelihood sigma): {sigma:.4f}" in caplog.text
+    (checkpoint,) = tmp_path.glob("checkpoint-*.pt")
+    assert load_checkpoint(checkpoint)["hyper"]["noise_std"] == sigma
+    assert same_weights(model, fit(x, {**hyper, "noise_std": sigma}, epochs=1, seed=0)[0])
 
 
 def test_two_runs_with_one_seed_are_bitwise_identical_and_seeds_differ():
@@ -119,7 +149,7 @@ def test_the_ring_spectra_reconstruction_trains_z_and_travels_with_the_model(tmp
     from rvae_pathways.rvae.model import RingSpectrum
 
     x = blobs(48)
-    assert build_model(resolve_hyper(TINY, 8)).ring_decoder is None  # off by default
+    assert build_model(resolve_hyper(TINY, 8)).ring_decoder is None  # ring_reconstruction 0: none
     hyper = {**TINY, "ring_reconstruction": 5.0}
     model, history = fit(x, hyper, epochs=2, seed=1)
     features = RingSpectrum(8, 1.0)(torch.as_tensor(x)).double()
@@ -129,7 +159,8 @@ def test_the_ring_spectra_reconstruction_trains_z_and_travels_with_the_model(tmp
     for weight in (0.0, 5.0):
         model.ring_reconstruction = weight
         model.zero_grad()
-        batch_backward(model, torch.as_tensor(x[:16]), torch.zeros(16, model.encoder.n_out))
+        batch_backward(model, torch.as_tensor(x[:16]), torch.zeros(16, model.encoder.n_out),
+                       **loss_settings(resolve_hyper(hyper, 8)))
         grads.append(model.encoder.head.weight.grad.clone())
         assert (model.ring_decoder.net[-1].weight.grad is not None) == (weight > 0)
     assert not torch.equal(*grads)
@@ -144,43 +175,54 @@ def test_the_ring_spectra_reconstruction_trains_z_and_travels_with_the_model(tmp
 def test_resume_from_a_checkpoint_ends_where_an_uninterrupted_run_ends(tmp_path):
     x = blobs(40)
     reference, ref_history = fit(x, TINY, epochs=4, seed=0)
-    checkpoint = tmp_path / "run" / "checkpoint.pt"
-    fit(x, TINY, epochs=2, seed=0, checkpoint=checkpoint)
+    folder = tmp_path / "run"
+    fit(x, TINY, epochs=2, seed=0, checkpoint_dir=folder)
+    (checkpoint,) = folder.glob("checkpoint-*.pt")
+    assert checkpoint == checkpoint_path(folder, x, resolve_hyper(TINY, 8), 0)
     state = load_checkpoint(checkpoint)
     assert state["epoch"] == 2 and len(state["history"]) == 2
     assert set(state) >= {"state_dict", "optimizer", "epoch", "generator", "history", "hyper"}
-    resumed, history = fit(x, TINY, epochs=4, seed=0, checkpoint=checkpoint)
+    resumed, history = fit(x, TINY, epochs=4, seed=0, checkpoint_dir=folder)
     assert losses(history) == losses(ref_history)
     assert same_weights(resumed, reference)
     assert load_checkpoint(checkpoint)["epoch"] == 4
-    assert not list(checkpoint.parent.glob("*.tmp"))
+    assert sorted(folder.iterdir()) == [checkpoint]  # no .tmp left
 
 
-def test_a_checkpoint_from_other_settings_is_refused(tmp_path):
+def test_the_checkpoint_is_named_after_data_settings_and_seed_and_others_are_removed(tmp_path, caplog):
     x = blobs(20)
-    checkpoint = tmp_path / "checkpoint.pt"
-    fit(x, TINY, epochs=1, seed=0, checkpoint=checkpoint)
+    hyper, other = resolve_hyper(TINY, 8), resolve_hyper({**TINY, "lr": 1e-2}, 8)
+    first, second = checkpoint_path(tmp_path, x, hyper, 0), checkpoint_path(tmp_path, x, other, 0)
+    assert first.parent == tmp_path and first.name.startswith("checkpoint-") and first != second
+    assert first != checkpoint_path(tmp_path, x, hyper, 1) != checkpoint_path(tmp_path, x[:10], hyper, 1)
+    fit(x, TINY, epochs=1, seed=0, checkpoint_dir=tmp_path)
+    assert list(tmp_path.glob("checkpoint-*.pt")) == [first]
+    with caplog.at_level(logging.INFO):
+        fit(x, other, epochs=1, seed=0, checkpoint_dir=tmp_path, log=logging.getLogger("t"))
+    assert f"removing {first} (written for other data or settings)" in caplog.text
+    assert list(tmp_path.glob("checkpoint-*.pt")) == [second]
+    # a checkpoint under another run's name (copied by hand) is refused
+    second.rename(first)
     with pytest.raises(InputError, match="other settings"):
-        fit(x, {**TINY, "lr": 1e-2}, epochs=2, seed=0, checkpoint=checkpoint)
-    with pytest.raises(InputError, match="other settings"):
-        fit(x, TINY, epochs=2, seed=1, checkpoint=checkpoint)
+        fit(x, TINY, epochs=2, seed=0, checkpoint_dir=tmp_path)
 
 
 KILLED_RUN = """
 import sys, numpy as np, torch
 from rvae_pathways.rvae.train import fit
 torch.set_num_threads(int(sys.argv[3]))
-fit(np.load(sys.argv[1]), {hyper}, epochs=10_000, seed=5, checkpoint=sys.argv[2])
+fit(np.load(sys.argv[1]), {hyper}, epochs=10_000, seed=5, checkpoint_dir=sys.argv[2])
 """
 
 
 def test_a_run_killed_by_sigkill_resumes_to_the_uninterrupted_result(tmp_path):
     x = blobs(48)
     np.save(tmp_path / "patches.npy", x)
-    checkpoint = tmp_path / "checkpoint.pt"
+    folder = tmp_path / "run"
+    checkpoint = checkpoint_path(folder, x, resolve_hyper(TINY, 8), 5)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "workflow" / "scripts")}
     code = KILLED_RUN.format(hyper=repr(TINY))
-    args = [sys.executable, "-c", code, str(tmp_path / "patches.npy"), str(checkpoint), str(torch.get_num_threads())]
+    args = [sys.executable, "-c", code, str(tmp_path / "patches.npy"), str(folder), str(torch.get_num_threads())]
     proc = subprocess.Popen(args, env=env, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -197,7 +239,7 @@ def test_a_run_killed_by_sigkill_resumes_to_the_uninterrupted_result(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     done = load_checkpoint(checkpoint)["epoch"]  # the last complete epoch, whatever was in flight
     assert done >= 2
-    resumed, history = fit(x, TINY, epochs=done + 2, seed=5, checkpoint=checkpoint)
+    resumed, history = fit(x, TINY, epochs=done + 2, seed=5, checkpoint_dir=folder)
     reference, ref_history = fit(x, TINY, epochs=done + 2, seed=5)
     assert losses(history) == losses(ref_history)
     assert same_weights(resumed, reference)
@@ -214,8 +256,8 @@ class _Payload:
 
 
 def test_checkpoints_and_models_load_with_weights_only(tmp_path):
-    model = RVAE(8, hidden=16)
     hyper = resolve_hyper(TINY, 8)
+    model = build_model(hyper)
     save_model(tmp_path / "model.pt", model, {**hyper, "input_scale": 2.5})
     loaded, loaded_hyper = load_model(tmp_path / "model.pt")
     assert same_weights(model, loaded) and loaded_hyper["input_scale"] == 2.5
@@ -228,9 +270,9 @@ def test_checkpoints_and_models_load_with_weights_only(tmp_path):
     with pytest.raises(pickle.UnpicklingError):
         load_model(tmp_path / "evil.pt")
     evil.update(optimizer={}, epoch=1, generator=torch.Generator().get_state(), history=[], seed=0)
-    torch.save(evil, tmp_path / "checkpoint.pt")
+    torch.save(evil, checkpoint_path(tmp_path, blobs(4), hyper, 0))
     with pytest.raises(pickle.UnpicklingError):
-        fit(blobs(4), TINY, epochs=2, seed=0, checkpoint=tmp_path / "checkpoint.pt")
+        fit(blobs(4), TINY, epochs=2, seed=0, checkpoint_dir=tmp_path)
     assert not marker.exists()
 
 
@@ -264,7 +306,7 @@ def test_slicing_a_batch_gives_the_full_batch_gradient(monkeypatch):
         generator = torch.Generator().manual_seed(0)
         model = build_model(hyper, generator)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-        terms = train_epoch(model, optimizer, x, 16, generator, priors_of(hyper), "gaussian")
+        terms = train_epoch(model, optimizer, x, 16, generator, **loss_settings(hyper))
         results.append((model, terms))
     (a, terms_a), (b, terms_b) = results
     assert epoch_module.slice_size(b, 16, torch.device("cpu")) == 3
@@ -281,11 +323,11 @@ def test_the_sliced_two_stage_backward_is_the_whole_batch_gradient():
         model = build_model(hyper, torch.Generator().manual_seed(0)).double()
         x = torch.from_numpy(blobs(11)).double()
         noise = torch.randn(11, model.encoder.n_out, dtype=torch.float64)
-        sums = batch_backward(model, x, noise, priors_of(hyper), "gaussian", n_slice=4, kl_z_weight=weight)
+        sums = batch_backward(model, x, noise, **loss_settings(hyper), n_slice=4, kl_z_weight=weight)
         sliced = [p.grad.clone() for p in model.parameters()]
         model.zero_grad()
         reconstruction, posterior = model(x, noise=noise)
-        terms = elbo_loss(x, reconstruction, posterior, priors_of(hyper))
+        terms = elbo_loss(x, reconstruction, posterior, priors_of(hyper), "gaussian")
         (terms["total"] + (weight - 1) * terms["kl_z"]).backward()
         for a, p in zip(sliced, model.parameters()):
             np.testing.assert_allclose(a, p.grad, rtol=1e-9, atol=1e-12)
@@ -302,8 +344,8 @@ def test_bf16_autocast_trains_close_to_fp32():
         model = build_model(hyper, generator)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         for _ in range(3):
-            train_epoch(model, optimizer, x, 16, generator, priors_of(hyper), "gaussian", precision)
-        out[precision] = evaluate(model, x, priors=priors_of(hyper))["total"]
+            train_epoch(model, optimizer, x, 16, generator, **loss_settings({**hyper, "precision": precision}))
+        out[precision] = evaluate(model, x, **loss_settings(hyper))["total"]
     assert out["bf16"] == pytest.approx(out["fp32"], rel=0.05)
     with pytest.raises(InputError, match="precision"):
         resolve_hyper({"precision": "fp16"}, 8)
@@ -311,14 +353,16 @@ def test_bf16_autocast_trains_close_to_fp32():
 
 def test_evaluate_is_reproducible_and_means_need_no_generator():
     x = blobs(20)
-    model = build_model(resolve_hyper(TINY, 8), torch.Generator().manual_seed(0))
-    a = evaluate(model, x, batch_size=7, generator=torch.Generator().manual_seed(1))
-    b = evaluate(model, x, batch_size=7, generator=torch.Generator().manual_seed(1))
-    c = evaluate(model, x, batch_size=7, generator=torch.Generator().manual_seed(2))
+    hyper = resolve_hyper(TINY, 8)
+    model = build_model(hyper, torch.Generator().manual_seed(0))
+    loss = loss_settings(hyper)
+    a = evaluate(model, x, **loss, batch_size=7, generator=torch.Generator().manual_seed(1))
+    b = evaluate(model, x, **loss, batch_size=7, generator=torch.Generator().manual_seed(1))
+    c = evaluate(model, x, **loss, batch_size=7, generator=torch.Generator().manual_seed(2))
     assert a == b and a != c
-    means = evaluate(model, x, batch_size=7)
-    assert means == evaluate(model, x, batch_size=7)
-    assert means["total"] == pytest.approx(evaluate(model, x, batch_size=20)["total"], rel=1e-6)
+    means = evaluate(model, x, **loss, batch_size=7)
+    assert means == evaluate(model, x, **loss, batch_size=7)
+    assert means["total"] == pytest.approx(evaluate(model, x, **loss, batch_size=20)["total"], rel=1e-6)
     assert set(means) == set(TERMS)
 
 
@@ -363,7 +407,7 @@ def test_a_trained_model_turns_theta_by_90_degrees_for_np_rot90():
     n = 12
     rng = np.random.default_rng(0)
     x = render_l(rng.uniform(0, 2 * np.pi, 2000), n)
-    hyper = {"n_latent": 1, "translation": False, "rotation_prior_rad": None}  # theta free to take any angle
+    hyper = {**PLAIN, "n_latent": 1, "translation": False, "rotation_prior_rad": None}  # theta free to take any angle
     hyper.update(hidden=64, lr=3e-3, batch_size=50)
     model, _ = fit(x, hyper, epochs=10, seed=0)  # 400 steps
     test = render_l(rng.uniform(0, 2 * np.pi, 200), n)
@@ -378,7 +422,9 @@ def test_the_orientation_warm_up_weights_kl_z_for_its_epochs_only():
     hyper = resolve_hyper({"warmup_epochs": 2, "warmup_kl_z_weight": 20.0}, 8)
     assert [content_kl_weight(hyper, e) for e in (1, 2, 3)] == [20.0, 20.0, 1.0]
     assert content_kl_weight(dict(hyper, rotation=False), 1) == 1.0  # nothing to orient in a plain VAE
-    assert content_kl_weight(resolve_hyper({}, 8), 1) == 1.0  # off by default
+    schema = defaults("rvae", "hyper")  # by default the schema's warm-up
+    assert content_kl_weight(resolve_hyper({}, 8), schema["warmup_epochs"]) == schema["warmup_kl_z_weight"]
+    assert content_kl_weight(resolve_hyper({}, 8), schema["warmup_epochs"] + 1) == 1.0
 
 
 def test_with_ring_spectra_to_draw_the_decoder_draws_z_0_during_the_warm_up():
@@ -394,7 +440,7 @@ def test_with_ring_spectra_to_draw_the_decoder_draws_z_0_during_the_warm_up():
     grads, terms = [], []
     for read_z in (True, False):
         model.zero_grad()
-        terms.append(batch_backward(model, x, noise, kl_z_weight=0.0, read_z=read_z))
+        terms.append(batch_backward(model, x, noise, **loss_settings(hyper), kl_z_weight=0.0, read_z=read_z))
         grads.append((model.encoder.head.weight.grad[z_rows].clone(), model.decoder.latent.weight.grad.clone()))
     # blind, the pixels send z nothing and the decoder's weights on z learn nothing...
     assert all(g.abs().sum() > 0 for g in grads[0]) and all(torch.count_nonzero(g) == 0 for g in grads[1])
@@ -402,8 +448,7 @@ def test_with_ring_spectra_to_draw_the_decoder_draws_z_0_during_the_warm_up():
     with torch.no_grad():
         draw = model.sample(*model.encoder(x), noise)
         blind = model.decoder(model.coords(draw["theta"], draw["shift"], 16), torch.zeros(16, model.n_latent))
-    noise_std = DEFAULT_PRIORS["noise_std"]
-    expected = reconstruction_loss(x, blind.view_as(x), "gaussian", noise_std)
+    expected = reconstruction_loss(x, blind.view_as(x), "gaussian", hyper["noise_std"])
     assert terms[1]["reconstruction"].item() == pytest.approx(expected.item(), rel=1e-5)
 
 

@@ -23,8 +23,9 @@ rule train_model:
         epochs=config["rvae"]["epochs"],
         augment_rot90=config["rvae"]["augment_rot90"],
         seed=config["rvae"]["seed"],
-        # not an output: it must survive a failed or killed job so that the rerun resumes from it
-        checkpoint="results/{sample}/{model}/checkpoint.pt",
+        # fit keeps its checkpoint here (checkpoint-<digest of data, settings, seed>.pt); not an
+        # output: it must survive a failed or killed job so that the rerun resumes from it
+        checkpoint_dir="results/{sample}/{model}",
     script:
         "../scripts/train_model.py"
 

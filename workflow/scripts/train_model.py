@@ -1,9 +1,5 @@
 """Rule train_model: train the rVAE or the VAE baseline; resumes from its checkpoint after a kill."""
 
-import hashlib
-import json
-from pathlib import Path
-
 import pandas as pd
 import torch
 import xarray as xr
@@ -18,25 +14,19 @@ def main(snakemake, log):
     # intensities in [0, 1] (the encoder must see the same scaling), plus the turned copies
     x, scale = training_set(patches, snakemake.params.augment_rot90)
     settings = dict(snakemake.params.hyper)
+    # the noise of the patches as recorded, before their turns (left to fit, it is estimated from x)
     if settings.get("noise_std") is None:
         settings["noise_std"] = estimate_noise_std(x[: len(patches)])
         log.info("pixel noise of the patches (Gaussian likelihood sigma): %.4f", settings["noise_std"])
     hyper = resolve_hyper(settings, patches.shape[1])  # defaults filled in, checked
     seed, epochs = snakemake.params.seed, snakemake.params.epochs
-    # The checkpoint is named after everything that determines training (data, settings, seed),
-    # so a rerun after a kill resumes, and a run on changed data or settings starts afresh.
-    digest = hashlib.sha1(x.tobytes() + json.dumps([hyper, seed], sort_keys=True).encode()).hexdigest()[:12]
-    checkpoint = Path(snakemake.params.checkpoint).with_name(f"checkpoint-{digest}.pt")
-    checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    for stale in checkpoint.parent.glob("checkpoint-*.pt"):
-        if stale != checkpoint:
-            log.info("removing %s (written for other data or settings)", stale)
-            stale.unlink()
     log.info(
         "training %s on %d patches of %d px for %d epochs on %s (seed %d): %s",
         snakemake.params.label, len(x), x.shape[1], epochs, pick_device(), seed, hyper,
     )
-    model, history = fit(x, settings, epochs=epochs, seed=seed, checkpoint=checkpoint, log=log)
+    # the checkpoint, checkpoint-<digest>.pt in checkpoint_dir, is named after the data, settings and
+    # seed: a rerun after a kill resumes, a run on changed data or settings starts afresh
+    model, history = fit(x, settings, epochs=epochs, seed=seed, checkpoint_dir=snakemake.params.checkpoint_dir, log=log)
     save_model(snakemake.output.model, model, {**hyper, "input_scale": scale, "seed": seed})
     pd.DataFrame(history).to_csv(snakemake.output.history, sep="\t", index=False)
 

@@ -18,7 +18,7 @@ from contextlib import nullcontext
 import numpy as np
 import torch
 
-from .loss import DEFAULT_PRIORS, SUMMED_TERMS, elbo_terms, kl_terms, negative_elbo, per_patch, reconstruction_loss
+from .loss import SUMMED_TERMS, elbo_terms, kl_terms, negative_elbo, per_patch, reconstruction_loss
 from .kernels import at_least_fp32
 from .model import RVAE
 
@@ -87,7 +87,7 @@ def ring_spectrum_loss(model: RVAE, patches, batch_size: int = 4096) -> float:
     return ring
 
 
-def batch_backward(model: RVAE, x, noise, priors=None, likelihood="gaussian", precision="fp32", n_slice=None,
+def batch_backward(model: RVAE, x, noise, *, priors: dict, likelihood: str, precision: str, n_slice=None,
                    kl_z_weight=1.0, read_z=True):
     """Accumulate into ``.grad`` the gradient of a batch's mean negative ELBO; return its summed terms.
 
@@ -108,6 +108,7 @@ def batch_backward(model: RVAE, x, noise, priors=None, likelihood="gaussian", pr
     priors, likelihood
         See :func:`~rvae_pathways.rvae.loss.elbo_loss`.
     precision : {"fp32", "bf16"}
+        See :func:`train_epoch`.
     n_slice : int, optional
         Patches per decoder slice (default: the whole batch).
     kl_z_weight : float
@@ -124,13 +125,12 @@ def batch_backward(model: RVAE, x, noise, priors=None, likelihood="gaussian", pr
     """
     device, b = x.device, x.shape[0]
     n_slice = n_slice or b
-    p = dict(DEFAULT_PRIORS, **(priors or {}))
     with _autocast(device, precision):
         mean, log_std = model.encoder(x)  # (B, D) each
     mean, log_std = at_least_fp32(mean), at_least_fp32(log_std)
     draw = model.sample(mean, log_std, noise)
     coords, z = model.coords(draw.get("theta"), draw.get("shift"), b), draw["z"]  # (B, P, 2), (B, k)
-    sums = kl_terms(model.split(mean, log_std), p)
+    sums = kl_terms(model.split(mean, log_std), priors)
 
     # the decoder, slice by slice, from detached copies of its inputs
     coord_slices = [c.detach().requires_grad_(coords.requires_grad) for c in coords.split(n_slice)]
@@ -139,7 +139,7 @@ def batch_backward(model: RVAE, x, noise, priors=None, likelihood="gaussian", pr
     for xs, c, q in zip(x.split(n_slice), coord_slices, z_slices):
         with _autocast(device, precision):
             rec = model.decoder(c, q).view_as(xs)
-        term = reconstruction_loss(xs, rec, likelihood, p["noise_std"])
+        term = reconstruction_loss(xs, rec, likelihood, priors["noise_std"])
         (term / b).backward()
         reconstruction += term.detach()
 
@@ -172,9 +172,10 @@ def train_epoch(
     patches,
     batch_size: int,
     generator: torch.Generator,
-    priors: dict | None = None,
-    likelihood: str = "gaussian",
-    precision: str = "fp32",
+    *,
+    priors: dict,
+    likelihood: str,
+    precision: str,
     kl_z_weight: float = 1.0,
     read_z: bool = True,
 ) -> dict:
@@ -219,7 +220,8 @@ def train_epoch(
         x = x_all[order[start : start + batch_size]]  # (B, n, n)
         noise = torch.randn((x.shape[0], model.encoder.n_out), generator=generator).to(device)  # (B, D)
         optimizer.zero_grad(set_to_none=True)
-        batch = batch_backward(model, x, noise, priors, likelihood, precision, n_slice, kl_z_weight, read_z)
+        batch = batch_backward(model, x, noise, priors=priors, likelihood=likelihood, precision=precision,
+                               n_slice=n_slice, kl_z_weight=kl_z_weight, read_z=read_z)
         sums = {k: sums[k] + batch[k] for k in sums}
         total = negative_elbo(batch)
         if not torch.isfinite(total):
@@ -235,11 +237,12 @@ def train_epoch(
 def evaluate(
     model: RVAE,
     patches,
+    *,
+    priors: dict,
+    likelihood: str,
+    precision: str,
     batch_size: int = 1024,
-    priors: dict | None = None,
-    likelihood: str = "gaussian",
     generator: torch.Generator | None = None,
-    precision: str = "fp32",
 ) -> dict:
     """Mean per patch of each loss term over ``patches``, without training.
 

@@ -6,6 +6,10 @@ Per patch, ``-ELBO = reconstruction + kl_z + kl_theta + kl_shift``: ``-log p(x |
 orientation warm-up's weight on ``kl_z``; training takes the reconstruction slice by slice and
 the KL terms once per batch (``rvae_pathways.rvae.epoch.batch_backward``), evaluation both at once
 (:func:`elbo_terms`).
+
+Every function here takes the priors and the likelihood explicitly; their defaults are the
+config schema's (``rvae.hyper``), resolved by ``rvae_pathways.rvae.train.resolve_hyper`` and
+passed on as ``train.priors_of(hyper)`` and ``hyper["likelihood"]``.
 """
 
 from __future__ import annotations
@@ -20,9 +24,7 @@ from .kernels import at_least_fp32
 
 TERMS = ("total", "reconstruction", "kl_z", "kl_theta", "kl_shift")
 SUMMED_TERMS = TERMS[1:]  # summed over patches; "total" is their sum (negative_elbo)
-
-NOISE_STD = math.sqrt(0.5)  # the Gaussian likelihood then is the plain sum of squared errors
-DEFAULT_PRIORS = {"rotation_prior_rad": 0.1, "translation_prior": 0.1, "noise_std": NOISE_STD}
+PRIOR_KEYS = ("rotation_prior_rad", "translation_prior", "noise_std")  # the ``priors`` dict of elbo_loss
 
 
 def kl_normal(mean: Tensor, log_std: Tensor, prior_std: float) -> Tensor:
@@ -33,8 +35,9 @@ def kl_normal(mean: Tensor, log_std: Tensor, prior_std: float) -> Tensor:
     return math.log(prior_std) - log_std + (torch.exp(2 * log_std) + mean**2) / (2 * prior_std**2) - 0.5
 
 
-def reconstruction_loss(x: Tensor, reconstruction: Tensor, likelihood="gaussian", noise_std=NOISE_STD) -> Tensor:
-    """``-log p(x | x_hat)`` summed over patches and pixels, up to a constant (see :func:`elbo_loss`)."""
+def reconstruction_loss(x: Tensor, reconstruction: Tensor, likelihood: str, noise_std: float | None) -> Tensor:
+    """``-log p(x | x_hat)`` summed over patches and pixels, up to a constant (see :func:`elbo_loss`);
+    ``noise_std`` is read by the Gaussian likelihood only."""
     x, reconstruction = at_least_fp32(x), at_least_fp32(reconstruction)
     if likelihood == "gaussian":
         return ((x - reconstruction) ** 2).sum() / (2 * noise_std**2)
@@ -43,23 +46,24 @@ def reconstruction_loss(x: Tensor, reconstruction: Tensor, likelihood="gaussian"
     raise ValueError(f"unknown likelihood {likelihood!r}; choose 'gaussian' or 'bernoulli'")
 
 
-def kl_terms(posterior: dict, priors: dict | None = None) -> dict:
+def kl_terms(posterior: dict, priors: dict) -> dict:
     """``kl_z``, ``kl_theta`` and ``kl_shift`` summed over patches (see :func:`elbo_loss`)."""
-    p = dict(DEFAULT_PRIORS, **(priors or {}))
     z_mean, z_log_std = posterior["z"]
     zero = z_mean.new_zeros(())
     terms = {"kl_z": kl_normal(z_mean, z_log_std, 1.0).sum() if z_mean.numel() else zero, "kl_theta": zero}
-    if "theta" in posterior and p["rotation_prior_rad"] is not None:
-        terms["kl_theta"] = kl_normal(*posterior["theta"], p["rotation_prior_rad"]).sum()
-    terms["kl_shift"] = kl_normal(*posterior["shift"], p["translation_prior"]).sum() if "shift" in posterior else zero
+    if "theta" in posterior and priors["rotation_prior_rad"] is not None:
+        terms["kl_theta"] = kl_normal(*posterior["theta"], priors["rotation_prior_rad"]).sum()
+    if "shift" in posterior:
+        terms["kl_shift"] = kl_normal(*posterior["shift"], priors["translation_prior"]).sum()
+    else:
+        terms["kl_shift"] = zero
     return terms
 
 
-def elbo_terms(x: Tensor, reconstruction: Tensor, posterior: dict, priors=None, likelihood="gaussian") -> dict:
+def elbo_terms(x: Tensor, reconstruction: Tensor, posterior: dict, priors: dict, likelihood: str) -> dict:
     """The terms of :data:`SUMMED_TERMS` summed over the patches (arguments as :func:`elbo_loss`)."""
-    p = dict(DEFAULT_PRIORS, **(priors or {}))
-    sums = {"reconstruction": reconstruction_loss(x, reconstruction, likelihood, p["noise_std"])}
-    sums.update(kl_terms(posterior, p))
+    sums = {"reconstruction": reconstruction_loss(x, reconstruction, likelihood, priors["noise_std"])}
+    sums.update(kl_terms(posterior, priors))
     return sums
 
 
@@ -80,7 +84,7 @@ def per_patch(sums: dict, n: int) -> dict:
     return terms
 
 
-def elbo_loss(x: Tensor, reconstruction: Tensor, posterior: dict, priors=None, likelihood="gaussian") -> dict:
+def elbo_loss(x: Tensor, reconstruction: Tensor, posterior: dict, priors: dict, likelihood: str) -> dict:
     """The negative ELBO and its terms, per patch, averaged over the batch.
 
     Parameters
@@ -91,15 +95,16 @@ def elbo_loss(x: Tensor, reconstruction: Tensor, posterior: dict, priors=None, l
         The decoder's output: intensities (Gaussian) or logits (Bernoulli).
     posterior : dict
         ``{"theta", "shift", "z"}`` -> ``(mean, log_std)`` from :meth:`RVAE.forward`.
-    priors : dict, optional
-        Missing keys take :data:`DEFAULT_PRIORS`:
+    priors : dict
+        The keys of :data:`PRIOR_KEYS` (``rvae_pathways.rvae.train.priors_of(hyper)``; their
+        defaults are the config schema's):
 
         - ``rotation_prior_rad``: std of the N(0, s^2) prior on theta in radians; None: a uniform
           prior on the angle, so no KL on theta.
         - ``translation_prior``: std of the N(0, s^2) prior on dx and dy, in grid units (a pixel is
           ``2 / (n - 1)`` grid units: 0.1 is 1.55 px on a 32 px patch).
-        - ``noise_std``: the Gaussian likelihood's pixel noise sigma, in the units of ``x``. The
-          default sqrt(1/2) makes the term a plain sum of squared errors.
+        - ``noise_std``: the Gaussian likelihood's pixel noise sigma, in the units of ``x``
+          (sqrt(1/2) makes the term a plain sum of squared errors); not read by the Bernoulli one.
     likelihood : {"gaussian", "bernoulli"}
         Gaussian: ``sum (x - x_hat)^2 / (2 sigma^2)`` over pixels (the constant
         ``P log(sigma sqrt(2 pi))`` is left out). Bernoulli: binary cross-entropy of the logits

@@ -15,7 +15,7 @@ def manifold_axes(z_mean: np.ndarray, size: int, low: float = 2.0, high: float =
 
 @torch.no_grad()
 def decode_manifold(
-    model, z1_values: np.ndarray, z2_values: np.ndarray, likelihood: str = "gaussian", other_z: np.ndarray | None = None
+    model, z1_values: np.ndarray, z2_values: np.ndarray, likelihood: str, other_z: np.ndarray | None = None
 ) -> np.ndarray:
     """Decode every (z_1, z_2) pair of a grid, with no rotation and no shift.
 
@@ -26,7 +26,8 @@ def decode_manifold(
         Columns take z_1 from ``z1_values``; rows take z_2 from ``z2_values`` (row 0 is the
         first value).
     likelihood : {"gaussian", "bernoulli"}
-        The model's likelihood: Bernoulli decoders output logits, shown through a sigmoid.
+        The model's likelihood (``hyper["likelihood"]`` of ``rvae_pathways.rvae.train.load_model``):
+        Bernoulli decoders output logits, shown through a sigmoid.
     other_z : array (k - 2,), optional
         Values of the remaining content latents (default 0, the prior mean).
 

@@ -44,7 +44,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..core.config import defaults
 from .kernels import TanhMLP, activation_function, activation_module, at_least_fp32
+
+HYPER = defaults("rvae", "hyper")  # the config schema's rvae.hyper: RVAE's keyword defaults
 
 
 def make_grid(n: int, device=None, dtype=torch.float32) -> Tensor:
@@ -180,7 +183,7 @@ class RingSpectrumDecoder(nn.Module):
     pristine ones on its own); so z has a reason to hold it.
     """
 
-    def __init__(self, patch_size: int, n_latent: int, hidden: int = 128, layers: int = 2, activation: str = "tanh"):
+    def __init__(self, patch_size: int, n_latent: int, *, hidden: int, layers: int, activation: str):
         super().__init__()
         self.spectrum = RingSpectrum(patch_size, 1.0)
         n = self.spectrum.n_features
@@ -231,8 +234,7 @@ class Encoder(nn.Module):
     in the order ``theta`` (if rotation), ``dx, dy`` (if translation), ``z_1 .. z_k``.
     """
 
-    def __init__(self, n_pixels, n_latent, rotation, translation, hidden=128, layers=2, activation="tanh", conv=False,
-                 ring_weight=0.0):
+    def __init__(self, n_pixels, n_latent, rotation, translation, *, hidden, layers, activation, conv, ring_weight):
         super().__init__()
         self.n_out = int(rotation) + 2 * int(translation) + n_latent
         side = math.isqrt(n_pixels)
@@ -285,7 +287,7 @@ class SpatialDecoder(nn.Module):
         One of :data:`~rvae_pathways.rvae.kernels.ACTIVATIONS`.
     """
 
-    def __init__(self, n_latent, hidden=128, layers=2, activation="tanh"):
+    def __init__(self, n_latent, *, hidden, layers, activation):
         super().__init__()
         if layers < 1:
             raise ValueError(f"the decoder needs at least one hidden layer, got layers={layers}")
@@ -320,6 +322,9 @@ class SpatialDecoder(nn.Module):
 class RVAE(nn.Module):
     """Encoder + spatial decoder; rotation and translation act on the decoder's grid.
 
+    The keyword defaults are the config schema's ``rvae.hyper`` (:data:`HYPER`): the model the
+    workflow trains by default, ring spectra included.
+
     Parameters
     ----------
     patch_size : int
@@ -347,15 +352,15 @@ class RVAE(nn.Module):
     def __init__(
         self,
         patch_size,
-        n_latent=2,
-        rotation=True,
-        translation=True,
-        hidden=128,
-        layers=2,
-        activation="tanh",
-        conv=False,
-        ring_weight=0.0,
-        ring_reconstruction=0.0,
+        n_latent=HYPER["n_latent"],
+        rotation=HYPER["rotation"],
+        translation=HYPER["translation"],
+        hidden=HYPER["hidden"],
+        layers=HYPER["layers"],
+        activation=HYPER["activation"],
+        conv=HYPER["conv"],
+        ring_weight=HYPER["ring_weight"],
+        ring_reconstruction=HYPER["ring_reconstruction"],
         generator: torch.Generator | None = None,
     ):
         super().__init__()
@@ -364,12 +369,11 @@ class RVAE(nn.Module):
         self.n_latent = int(n_latent)
         self.rotation = bool(rotation)
         self.translation = bool(translation)
-        self.encoder = Encoder(
-            patch_size**2, n_latent, rotation, translation, hidden, layers, activation, conv, ring_weight
-        )
-        self.decoder = SpatialDecoder(n_latent, hidden, layers, activation)
-        self.ring_decoder = (RingSpectrumDecoder(patch_size, n_latent, hidden, layers, activation)
-                             if self.ring_reconstruction > 0 else None)
+        width = {"hidden": hidden, "layers": layers, "activation": activation}
+        self.encoder = Encoder(patch_size**2, n_latent, rotation, translation, **width, conv=conv,
+                               ring_weight=ring_weight)
+        self.decoder = SpatialDecoder(n_latent, **width)
+        self.ring_decoder = RingSpectrumDecoder(patch_size, n_latent, **width) if self.ring_reconstruction > 0 else None
         self.register_buffer("grid", make_grid(self.patch_size), persistent=False)  # (P, 2)
         if generator is not None:
             reinitialise(self, generator)

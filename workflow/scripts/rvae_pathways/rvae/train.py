@@ -1,5 +1,12 @@
 """Training the rVAE: hyper-parameters, the warm-up and the restarts, a resumable ``fit``, saving the model.
 
+The hyper-parameters' defaults are the config schema's ``rvae.hyper`` (:data:`DEFAULT_HYPER`,
+read by :func:`rvae_pathways.core.config.defaults`), documented there key by key: ``fit(x, {})``
+trains what the workflow trains by default (ring spectra read and drawn, the orientation warm-up,
+several starts, the pixel noise estimated from the patches). The epoch loop and the loss take them
+explicitly, resolved by :func:`resolve_hyper`; :class:`~rvae_pathways.rvae.model.RVAE` reads its
+keyword defaults from the same schema.
+
 One epoch, the batches' sliced backward pass and evaluation are in :mod:`rvae_pathways.rvae.epoch`;
 the loss in :mod:`rvae_pathways.rvae.loss`.
 
@@ -20,7 +27,8 @@ them repeat. A CPU and a GPU run never agree bitwise.
 
 from __future__ import annotations
 
-import math
+import hashlib
+import json
 import os
 import time
 from pathlib import Path
@@ -28,56 +36,32 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..core.config import defaults
 from ..core.errors import InputError
 from ..core.noise import noise_sigma
 from .epoch import PRECISIONS, keep_freed_memory, ring_spectrum_loss, train_epoch
-from .loss import TERMS, negative_elbo
+from .loss import PRIOR_KEYS, TERMS, negative_elbo
 from .model import RVAE
 
-DEFAULT_HYPER = {
-    # the model
-    "n_latent": 2,
-    "rotation": True,
-    "translation": True,
-    "hidden": 128,
-    "layers": 2,
-    "activation": "tanh",
-    "conv": False,
-    "ring_weight": 0.0,  # > 0: rotation-invariant ring spectra as extra encoder inputs
-    "ring_reconstruction": 0.0,  # > 0: z also draws the standardised ring spectra, this weight
-    # the loss (see rvae_pathways.rvae.loss.elbo_loss)
-    "likelihood": "gaussian",
-    "rotation_prior_rad": 0.1,
-    "translation_prior": 0.1,
-    "noise_std": math.sqrt(0.5),
-    # the optimiser
-    "lr": 1e-3,
-    "batch_size": 100,
-    "precision": "fp32",
-    # orientation warm-up (see content_kl_weight): models with a rotation latent start with the
-    # content latents' KL term weighted up
-    "warmup_epochs": 0,
-    "warmup_kl_z_weight": 50.0,
-    # independent starts (see fit): each trains until the end of the warm-up (one epoch
-    # without one), the one with the lowest objective (selection_loss) goes on
-    "restarts": 1,
-}
+DEFAULT_HYPER = defaults("rvae", "hyper")  # every key and its default: the config schema's rvae.hyper
 MODEL_KEYS = (
     "patch_size", "n_latent", "rotation", "translation", "hidden", "layers", "activation", "conv", "ring_weight",
     "ring_reconstruction",
 )
-PRIOR_KEYS = ("rotation_prior_rad", "translation_prior", "noise_std")
 
 
 def resolve_hyper(hyper: dict | None, patch_size: int) -> dict:
-    """:data:`DEFAULT_HYPER` updated by ``hyper``, plus ``patch_size``; unknown keys are refused."""
+    """:data:`DEFAULT_HYPER` updated by ``hyper``, plus ``patch_size``; unknown keys are refused.
+
+    ``noise_std`` None (the default) stays None: :func:`fit` estimates it from its patches.
+    """
     hyper = dict(hyper or {})
     unknown = sorted(set(hyper) - set(DEFAULT_HYPER) - {"patch_size"})
     if unknown:
         raise InputError(f"unknown rVAE hyper-parameters {unknown}; known: {sorted(DEFAULT_HYPER)}")
     if "patch_size" in hyper and int(hyper["patch_size"]) != patch_size:
         raise InputError(f"hyper-parameter patch_size={hyper['patch_size']} but the patches are {patch_size} px")
-    out = dict(DEFAULT_HYPER, **hyper, patch_size=int(patch_size))
+    out = {**DEFAULT_HYPER, **hyper, "patch_size": int(patch_size)}
     if out["precision"] not in PRECISIONS:
         raise InputError(f"precision must be one of {PRECISIONS}, got {out['precision']!r}")
     if out["likelihood"] not in ("gaussian", "bernoulli"):
@@ -86,8 +70,12 @@ def resolve_hyper(hyper: dict | None, patch_size: int) -> dict:
 
 
 def build_model(hyper: dict, generator: torch.Generator | None = None) -> RVAE:
-    """The :class:`~rvae_pathways.rvae.model.RVAE` a resolved ``hyper`` dict describes."""
-    return RVAE(**{k: hyper[k] if k in hyper else DEFAULT_HYPER[k] for k in MODEL_KEYS}, generator=generator)
+    """The :class:`~rvae_pathways.rvae.model.RVAE` a resolved ``hyper`` dict (every key of
+    :data:`MODEL_KEYS`, as :func:`resolve_hyper` or :func:`load_model` gives it) describes."""
+    missing = [k for k in MODEL_KEYS if k not in hyper]
+    if missing:
+        raise InputError(f"the model's hyper-parameters lack {missing}; resolve them with resolve_hyper")
+    return RVAE(**{k: hyper[k] for k in MODEL_KEYS}, generator=generator)
 
 
 def priors_of(hyper: dict) -> dict:
@@ -104,7 +92,7 @@ def pick_device(device=None) -> torch.device:
 
 def in_warmup(hyper: dict, epoch: int) -> bool:
     """Whether (1-based) ``epoch`` belongs to the orientation warm-up of a model with a rotation latent."""
-    return bool(hyper.get("rotation")) and epoch <= int(hyper.get("warmup_epochs", 0))
+    return bool(hyper["rotation"]) and epoch <= int(hyper["warmup_epochs"])
 
 
 def decoder_reads_z(hyper: dict, epoch: int) -> bool:
@@ -120,7 +108,7 @@ def decoder_reads_z(hyper: dict, epoch: int) -> bool:
     0.95 on the demo movie); with the pixels' gradient at z = 0 passed on to z (straight
     through) it still did so in 7 of 36 runs on the physics movies.
     """
-    return not (in_warmup(hyper, epoch) and float(hyper.get("ring_reconstruction", 0.0)) > 0)
+    return not (in_warmup(hyper, epoch) and float(hyper["ring_reconstruction"]) > 0)
 
 
 def content_kl_weight(hyper: dict, epoch: int) -> float:
@@ -140,7 +128,7 @@ def content_kl_weight(hyper: dict, epoch: int) -> float:
 def selection_epochs(hyper: dict, epochs: int) -> int:
     """Epochs each start of :func:`fit` trains before the starts are compared: the orientation
     warm-up (see :func:`content_kl_weight`) where there is one, else one; at most ``epochs``."""
-    warm = int(hyper.get("warmup_epochs", 0)) if hyper.get("rotation") else 0
+    warm = int(hyper["warmup_epochs"]) if hyper["rotation"] else 0
     return min(max(warm, 1), int(epochs))
 
 
@@ -182,7 +170,7 @@ def check_patches(patches) -> np.ndarray:
     return patches
 
 
-def training_set(patches, augment_rot90: bool = True) -> tuple[np.ndarray, float]:
+def training_set(patches, augment_rot90: bool = defaults("rvae")["augment_rot90"]) -> tuple[np.ndarray, float]:
     """The patches as the model sees them: divided by their maximum, optionally with their turns.
 
     Parameters
@@ -219,6 +207,28 @@ def estimate_noise_std(x: np.ndarray) -> float:
     return float(noise_sigma(x.reshape(-1, x.shape[-1])))
 
 
+def checkpoint_path(folder, patches: np.ndarray, hyper: dict, seed: int) -> Path:
+    """Where ``fit(..., checkpoint_dir=folder)`` keeps its checkpoint: ``checkpoint-<digest>.pt``.
+
+    The digest (SHA-1, 12 hex digits) is of everything that determines training: the bytes of
+    the float32 training patches and the JSON of ``[hyper, seed]``, ``hyper`` resolved (noise_std
+    included). A rerun after a kill finds its checkpoint and resumes; a run on changed data or
+    settings gets a name of its own and starts afresh.
+    """
+    digest = hashlib.sha1(patches.tobytes() + json.dumps([hyper, int(seed)], sort_keys=True).encode()).hexdigest()
+    return Path(folder) / f"checkpoint-{digest[:12]}.pt"
+
+
+def remove_stale_checkpoints(checkpoint: Path, log=None) -> None:
+    """Delete the other ``checkpoint-*.pt`` in ``checkpoint``'s folder (written for other data or
+    settings), one log line each."""
+    for stale in sorted(Path(checkpoint).parent.glob("checkpoint-*.pt")):
+        if stale != Path(checkpoint):
+            if log:
+                log.info("removing %s (written for other data or settings)", stale)
+            stale.unlink()
+
+
 def save_checkpoint(path, state: dict) -> None:
     """Write ``state`` with :func:`torch.save` atomically: to ``path.tmp``, flushed, then renamed."""
     path = Path(path)
@@ -239,7 +249,7 @@ def load_checkpoint(path, device="cpu") -> dict:
     return torch.load(path, map_location=device, weights_only=True)
 
 
-def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=None, checkpoint=None, log=None):
+def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=None, checkpoint_dir=None, log=None):
     """Train an rVAE from scratch, or resume an interrupted run from its checkpoint.
 
     Parameters
@@ -247,7 +257,10 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
     patches : array (N, n, n)
         Normalised patches, floats roughly in [0, 1] (see the module docstring).
     hyper : dict
-        Overrides of :data:`DEFAULT_HYPER` (``patch_size`` is taken from the patches).
+        Overrides of :data:`DEFAULT_HYPER`, the config schema's defaults (``patch_size`` is taken
+        from the patches). ``noise_std`` None (the default): estimated from ``patches``
+        (:func:`estimate_noise_std`, logged). The workflow estimates it from the patches before
+        their turned copies (``training_set``) and passes it in.
     epochs : int
         Total number of epochs (a resumed run trains only the missing ones).
     seed : int
@@ -256,12 +269,15 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
         None: CUDA when available, else the CPU. The thread count on the CPU is the caller's
         (``torch.set_num_threads``). On the CPU, glibc is asked to keep freed memory
         (:func:`keep_freed_memory`).
-    checkpoint : path-like, optional
-        Written atomically after every epoch: ``state_dict``, ``optimizer``, ``epoch`` (done),
-        ``generator`` (state), ``history``, ``hyper``, ``seed``. If it exists at the start,
-        training resumes from it; it must come from the same ``hyper`` and ``seed``.
+    checkpoint_dir : path-like, optional
+        Folder of the checkpoint, :func:`checkpoint_path` (named after the patches, the resolved
+        ``hyper`` and ``seed``), written atomically after every epoch: ``state_dict``,
+        ``optimizer``, ``epoch`` (done), ``generator`` (state), ``history``, ``hyper``, ``seed``.
+        If it exists at the start, training resumes from it; other ``checkpoint-*.pt`` there are
+        removed (:func:`remove_stale_checkpoints`).
     log : logging.Logger, optional
-        One line per epoch: the loss terms and patches/s.
+        One line per epoch: the loss terms and patches/s; the noise estimate, removed checkpoints,
+        the starts' choice.
 
     Returns
     -------
@@ -289,18 +305,27 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
     """
     patches = check_patches(patches)
     hyper = resolve_hyper(hyper, patches.shape[1])
+    if hyper["noise_std"] is None:
+        hyper["noise_std"] = estimate_noise_std(patches)
+        if log:
+            log.info("pixel noise of the patches (Gaussian likelihood sigma): %.4f", hyper["noise_std"])
     restarts = int(hyper["restarts"])
     if restarts < 1:
         raise InputError(f"restarts must be at least 1, got {hyper['restarts']}")
     device = pick_device(device)
     if device.type == "cpu":
         keep_freed_memory()
+    checkpoint = None
+    if checkpoint_dir is not None:
+        checkpoint = checkpoint_path(checkpoint_dir, patches, hyper, seed)
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_checkpoints(checkpoint, log)
     x = torch.as_tensor(patches, device=device)  # (N, n, n), on the device once
     run = _Run(x, hyper, epochs, seed, checkpoint, log)
     model, optimizer, generator = run.start(0)
     history: list[dict] = []
     done = 0
-    if checkpoint is not None and Path(checkpoint).exists():
+    if checkpoint is not None and checkpoint.exists():
         history, done = run.resume(model, optimizer, generator)
     elif restarts > 1:
         (model, optimizer, generator), history = run.choose_start((model, optimizer, generator), restarts)
@@ -333,8 +358,8 @@ class _Run:
             try:
                 weight, read_z = content_kl_weight(hyper, epoch), decoder_reads_z(hyper, epoch)
                 terms = train_epoch(
-                    model, optimizer, x, hyper["batch_size"], generator, self.priors, hyper["likelihood"],
-                    hyper["precision"], weight, read_z,
+                    model, optimizer, x, hyper["batch_size"], generator, priors=self.priors,
+                    likelihood=hyper["likelihood"], precision=hyper["precision"], kl_z_weight=weight, read_z=read_z,
                 )
             except RuntimeError as err:
                 raise RuntimeError(f"rVAE training, epoch {epoch}: {err}") from err
