@@ -120,6 +120,11 @@ def model_label(wildcards):
     return wildcards.model
 
 
+def model_folder(wildcards, output):
+    """The folder of a rule's model file, where its training checkpoints are written."""
+    return str(Path(output.model).parent)
+
+
 def pathway_scores_of_simulated(wildcards):
     """A simulated sample's pathway scores, whose class_structure names every class by the true
     structure it mostly holds (the figures read it; only the scores read the truth)."""

@@ -63,7 +63,7 @@ use rule train_model as train_pfm_model with:
         epochs=config["pfm"]["epochs"],
         augment_rot90=config["pfm"]["augment_rot90"],
         seed=config["rvae"]["seed"],
-        checkpoint_dir="results/{sample}/w{window}",
+        checkpoint_dir=model_folder,
 
 
 use rule encode_patches as encode_pfm_patches with:

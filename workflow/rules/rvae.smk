@@ -25,7 +25,7 @@ rule train_model:
         seed=config["rvae"]["seed"],
         # fit keeps its checkpoint here (checkpoint-<digest of data, settings, seed>.pt); not an
         # output: it must survive a failed or killed job so that the rerun resumes from it
-        checkpoint_dir="results/{sample}/{model}",
+        checkpoint_dir=model_folder,
     script:
         "../scripts/train_model.py"
 
