@@ -12,9 +12,7 @@ LIBRARY = ROOT / "workflow" / "scripts" / "rvae_pathways"
 # Each sub-package may import its own modules and those of lower layers only.
 LAYERS = {"core": 0, "io": 1, "sim": 1, "stem": 2, "pfm": 2, "rvae": 3, "pathways": 4, "scores": 5, "figures": 6}
 # Known exceptions, each with the reason it still stands.
-EXCEPTIONS = {
-    ("io", "pfm"): "the .ibw reader still computes the piezoresponse image (to move into the load rule)",
-}
+EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def module_name(path: Path) -> str:

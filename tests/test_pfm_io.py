@@ -1,4 +1,5 @@
-"""Tests of the PFM path: Asylum .ibw scans read by rvae_pathways.io.readers, and rvae_pathways.pfm.piezoresponse.
+"""Tests of the PFM path: Asylum .ibw scans read by rvae_pathways.io.readers.read_scan (every channel, no
+image), turned into frames of the piezoresponse by rvae_pathways.pfm.piezoresponse (pfm_frames, read_pfm_frames).
 
 The real scan (``tests/data/pfm_box_in_box_asylum.ibw``, MIT licence beside it) is a 10 um
 Asylum Research PFM scan of tip-written box-in-box 180-degree domains. As read here (row 0 at
@@ -19,12 +20,14 @@ import xarray as xr
 
 from rvae_pathways.core.errors import InputError
 from rvae_pathways.core.frames import check_frames, write_frames
-from rvae_pathways.io.readers import SUPPORTED_SUFFIXES, read_frames
+from rvae_pathways.io.readers import SCAN_SUFFIXES, SUPPORTED_SUFFIXES, read_frames, read_scan
 from rvae_pathways.pfm.piezoresponse import (
     add_piezoresponse,
     estimate_phase_offset,
+    pfm_frames,
     pick_pfm_channels,
     piezoresponse,
+    read_pfm_frames,
 )
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -47,8 +50,15 @@ def angle_diff(a: float, b: float, period: float = 360.0) -> float:
 
 
 @pytest.fixture(scope="module")
+def channels() -> xr.Dataset:
+    """The scan as io reads it: every channel, no image."""
+    return read_scan(SCAN, pixel_size_nm=None, modality="pfm")
+
+
+@pytest.fixture(scope="module")
 def scan() -> xr.Dataset:
-    return read_frames(SCAN, pixel_size_nm=None, modality="pfm")
+    """The scan as the load_frames rule reads it: frames whose image is the piezoresponse."""
+    return read_pfm_frames(SCAN, pixel_size_nm=None)
 
 
 # ----------------------------------------------------------------------------------------
@@ -58,6 +68,64 @@ def scan() -> xr.Dataset:
 
 def test_ibw_is_supported():
     assert ".ibw" in SUPPORTED_SUFFIXES
+    assert ".ibw" in SCAN_SUFFIXES
+
+
+def test_read_scan_keeps_every_channel_and_no_physics(channels):
+    """io reads the channels as they are; the piezoresponse is pfm's (no image, no offset)."""
+    assert "image" not in channels
+    assert list(channels.data_vars) == ["channel_image"]
+    assert channels["channel_image"].dims == ("frame", "channel", "y", "x")
+    assert channels["channel_image"].shape == (1, 6, 256, 256)
+    assert channels["channel_image"].dtype == np.float32
+    assert [str(c) for c in channels["channel"].values] == CHANNELS
+    assert [str(u) for u in channels["channel_units"].values] == UNITS
+    assert channels.attrs["scan_size_m"] == pytest.approx([1e-5, 1e-5])
+    assert channels.attrs["pixel_size_nm"] == pytest.approx(10_000 / 256)
+    assert channels.attrs["pixel_size_source"] == "file"
+    assert channels.attrs["source"] == str(SCAN) and channels.attrs["modality"] == "pfm"
+    for key in ("phase_offset_deg", "piezoresponse", "amplitude_channel", "phase_channel"):
+        assert key not in channels.attrs
+
+
+def test_pfm_frames_of_the_scan_is_what_read_pfm_frames_gives(channels, scan):
+    frames = pfm_frames(channels)
+    xr.testing.assert_identical(frames, scan)
+    np.testing.assert_array_equal(frames["channel_image"].values, channels["channel_image"].values)
+    assert "image" not in channels  # the scan is left as it was
+    for key, value in channels.attrs.items():
+        assert frames.attrs[key] == value
+    assert frames.attrs["amplitude_channel"] == "AmplitudeRetrace"
+    assert frames.attrs["phase_channel"] == "PhaseRetrace"
+
+
+def test_read_frames_refuses_a_multi_channel_scan():
+    """read_frames returns one image per frame: a scan's channels need read_scan (and pfm)."""
+    with pytest.raises(InputError, match="multi-channel scan") as err:
+        read_frames(SCAN, modality="pfm")
+    assert str(SCAN) in str(err.value)
+    assert "read_scan" in str(err.value) and "read_pfm_frames" in str(err.value)
+
+
+def test_read_scan_refuses_a_single_image_file(tmp_path):
+    path = tmp_path / "pr.npy"
+    np.save(path, np.random.default_rng(0).normal(size=(2, 16, 16)).astype(np.float32))
+    with pytest.raises(InputError, match="not a multi-channel scan") as err:
+        read_scan(path, pixel_size_nm=10.0)
+    assert str(path) in str(err.value) and "read_frames" in str(err.value)
+    with pytest.raises(InputError, match="not found"):
+        read_scan(tmp_path / "missing.ibw")
+
+
+def test_read_pfm_frames_of_piezoresponse_images_reads_them_as_they_are(tmp_path):
+    """A .npy stack of piezoresponse images is a frames file: read as read_frames reads it."""
+    images = np.random.default_rng(1).normal(size=(2, 16, 16)).astype(np.float32)
+    path = tmp_path / "pr.npy"
+    np.save(path, images)
+    ds = read_pfm_frames(path, pixel_size_nm=20.0)
+    xr.testing.assert_identical(ds, read_frames(path, pixel_size_nm=20.0, modality="pfm"))
+    np.testing.assert_array_equal(ds["image"].values, images)
+    assert ds.attrs["modality"] == "pfm" and "channel_image" not in ds
 
 
 def test_scan_channels_units_and_shape(scan):
@@ -94,7 +162,7 @@ def test_scan_values_are_physical(scan):
 
 def test_samples_table_pixel_size_overrides(tmp_path):
     with pytest.warns(UserWarning, match="overrides"):
-        ds = read_frames(SCAN, pixel_size_nm=50.0, modality="pfm")
+        ds = read_pfm_frames(SCAN, pixel_size_nm=50.0)
     assert ds.attrs["pixel_size_nm"] == 50.0
     assert ds.attrs["pixel_size_source"] == "samples table"
     assert "pixel_size_file" in ds.attrs
@@ -167,6 +235,8 @@ def test_scan_zarr_round_trip(scan, tmp_path):
     # the stored channels give the same piezoresponse again
     again = add_piezoresponse(back, "AmplitudeRetrace", "PhaseRetrace")
     assert again.attrs["phase_offset_deg"] == pytest.approx(scan.attrs["phase_offset_deg"])
+    # a pfm sample's frames store is read back as it is
+    xr.testing.assert_identical(read_pfm_frames(path), back)
 
 
 def test_scan_without_vertical_phase_is_refused(tmp_path):
@@ -180,9 +250,11 @@ def test_scan_without_vertical_phase_is_refused(tmp_path):
     path = tmp_path / "no_phase.ibw"
     path.write_bytes(patched)
     with pytest.raises(InputError, match="phase") as err:
-        read_frames(path, modality="pfm")
+        read_pfm_frames(path)
     assert "OtherRetrace" in str(err.value) and "LatPhaseRetrace" in str(err.value)
     assert str(path) in str(err.value)
+    # io reads the channels all the same: choosing them is the PFM step's
+    assert "OtherRetrace" in [str(c) for c in read_scan(path)["channel"].values]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -190,8 +262,10 @@ def test_corrupt_ibw(tmp_path, seed):
     path = tmp_path / "broken.ibw"
     path.write_bytes(np.random.default_rng(seed).bytes(4096))
     with pytest.raises(InputError, match="could not read") as err:
-        read_frames(path, modality="pfm")
+        read_scan(path)
     assert str(path) in str(err.value)
+    with pytest.raises(InputError, match="could not read"):
+        read_pfm_frames(path)
 
 
 @pytest.mark.parametrize("keep", [10, 500, 1_600_000])
@@ -200,14 +274,14 @@ def test_truncated_ibw(tmp_path, keep):
     path = tmp_path / "cut.ibw"
     path.write_bytes(SCAN.read_bytes()[:keep])
     with pytest.raises(InputError, match="could not read"):
-        read_frames(path, modality="pfm")
+        read_scan(path)
 
 
 def test_ibw_header_with_random_body(tmp_path):
     path = tmp_path / "body.ibw"
     path.write_bytes(SCAN.read_bytes()[:64] + np.random.default_rng(5).bytes(4096))
     with pytest.raises(InputError, match="could not read"):
-        read_frames(path, modality="pfm")
+        read_scan(path)
 
 
 # ----------------------------------------------------------------------------------------
@@ -283,7 +357,7 @@ def test_piezoresponse_formula():
 
 
 # ----------------------------------------------------------------------------------------
-# add_piezoresponse and pick_pfm_channels
+# add_piezoresponse, pick_pfm_channels and pfm_frames
 # ----------------------------------------------------------------------------------------
 
 
@@ -387,3 +461,28 @@ def test_pick_pfm_channels_refuses_lateral_only(names):
         pick_pfm_channels(names)
     for name in names:
         assert name in str(err.value)
+
+
+def test_pfm_frames_of_a_synthetic_movie():
+    """Channels that read_scan would give: frames with the piezoresponse and every channel kept."""
+    ds = channel_movie([20.0, 25.0])
+    ds.attrs.update(pixel_size_nm=5.0, source="synthetic.ibw", modality="pfm", scan_size_m=[8e-8, 8e-8])
+    frames = pfm_frames(ds)
+    check_frames(frames)
+    expected = add_piezoresponse(ds)
+    np.testing.assert_array_equal(frames["image"].values, expected["image"].values)
+    assert frames["image"].dims == ("frame", "y", "x") and frames.sizes["frame"] == 2
+    assert frames.attrs["intensity_units"] == "pm"  # the amplitude's unit
+    assert frames.attrs["scan_size_m"] == [8e-8, 8e-8] and frames.attrs["pixel_size_nm"] == 5.0
+    assert frames.attrs["phase_offset_deg"] == expected.attrs["phase_offset_deg"]
+    assert (frames.attrs["amplitude_channel"], frames.attrs["phase_channel"]) == ("amplitude", "phase")
+    np.testing.assert_array_equal(frames["channel_image"].values, ds["channel_image"].values)
+    assert list(frames["channel_units"].values) == ["m", "pm", "deg"]
+
+
+def test_pfm_frames_without_the_channels_names_the_source():
+    ds = channel_movie([0.0]).drop_sel(channel="phase")
+    ds.attrs.update(pixel_size_nm=5.0, source="scan_without_phase.ibw", modality="pfm")
+    with pytest.raises(InputError, match="vertical PFM phase") as err:
+        pfm_frames(ds)
+    assert "scan_without_phase.ibw" in str(err.value) and "height, amplitude" in str(err.value)

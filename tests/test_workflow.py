@@ -200,10 +200,12 @@ def test_a_window_larger_than_the_frame_is_reported(tmp_path):
 
 @pytest.mark.parametrize(
     "path, expected",
-    [("missing.npy", "file not found"), ("movie.xyz", "unsupported file type '.xyz'")],
+    [("missing.npy", "file not found"), ("movie.xyz", "unsupported file type '.xyz'"),
+     ("scan.ibw", "a .ibw file is a multi-channel PFM scan; set its modality to pfm")],
 )
 def test_missing_or_unsupported_files_are_refused_before_anything_runs(tmp_path, path, expected):
     (tmp_path / "movie.xyz").write_text("x")
+    (tmp_path / "scan.ibw").write_bytes(b"x")
     write_config(tmp_path, [{"sample": "s1", "path": path, "modality": "stem", "spacing_nm": 0.142}])
     result = snakemake(tmp_path, "--dry-run")
     assert result.returncode != 0

@@ -12,7 +12,7 @@ ROOT = Path(workflow.main_snakefile).parent
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from rvae_pathways.core.config import CONFIG_SCHEMA, SAMPLES_SCHEMA  # noqa: E402
-from rvae_pathways.io.readers import SUPPORTED_SUFFIXES  # noqa: E402
+from rvae_pathways.io.readers import SCAN_SUFFIXES, SUPPORTED_SUFFIXES  # noqa: E402
 
 # the schema holds every key's default; what config.yaml leaves out is filled in from it
 validate(config, schema=str(CONFIG_SCHEMA))
@@ -55,6 +55,11 @@ def read_samples(path):
             raise WorkflowError(
                 f"sample '{row.sample}' (file: {row.path}): unsupported file type '{suffix}'; "
                 f"supported: {', '.join(SUPPORTED_SUFFIXES)} (or 'simulate'). Fix the path in {path}"
+            )
+        if suffix in SCAN_SUFFIXES and row.modality != "pfm":
+            raise WorkflowError(
+                f"sample '{row.sample}' (file: {row.path}): a {suffix} file is a multi-channel PFM scan; "
+                f"set its modality to pfm in {path}"
             )
         if not Path(row.path).exists():
             raise WorkflowError(

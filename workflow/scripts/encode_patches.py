@@ -9,6 +9,7 @@ import torch
 import xarray as xr
 
 from rvae_pathways.core.runner import run
+from rvae_pathways.core.store import add_columns
 from rvae_pathways.pfm.domains import domain_labels
 from rvae_pathways.rvae.encode import encode_patch_store
 from rvae_pathways.rvae.manifold import decode_centre
@@ -34,7 +35,7 @@ def main(snakemake, log):
     if snakemake.params.domains:  # PFM windows: up (+1) or down (-1), from the response drawn at the centre
         z = xr.open_zarr(snakemake.output.latents)["z_mean"].values
         labels = domain_labels(decode_centre(model, z))
-        xr.Dataset({"domain": ("patch", labels)}).to_zarr(snakemake.output.latents, mode="a", consolidated=True)
+        add_columns(snakemake.output.latents, "patch", {"domain": labels})
         log.info("domains: %d windows up, %d down", int((labels == 1).sum()), int((labels == -1).sum()))
 
 

@@ -76,7 +76,7 @@ class RawImage:
     ----------
     data : numpy.ndarray
         Pixels, shape (y, x) or (frame, y, x); a :class:`numpy.memmap` (``.npy``) is read
-        on demand, a frame at a time (see :func:`_to_frames`).
+        on demand, a frame at a time (see :func:`~rvae_pathways.io.readers.read_frames`).
     calibration : Calibration or None
         The file's spatial calibration, None when the format or file has none.
     intensity_units : str or None
@@ -84,8 +84,8 @@ class RawImage:
     attrs : dict
         Extra attributes for the Dataset (e.g. ``signal``, the signal chosen from several).
     channel_names : list of str or None
-        For a multi-channel scan (PFM): one name per channel; ``data`` is then (channel, y,
-        x), kept as ``channel_image``, and ``image`` is the piezoresponse.
+        For a multi-channel scan (e.g. PFM): one name per channel; ``data`` is then (channel,
+        y, x), read by :func:`~rvae_pathways.io.readers.read_scan` into ``channel_image``.
     channel_units : list of str or None
         With ``channel_names``: each channel's unit (``""`` where unknown).
     """

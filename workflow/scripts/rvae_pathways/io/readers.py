@@ -1,4 +1,4 @@
-"""Microscope files in, a frames Dataset (see :mod:`rvae_pathways.core.frames`) out.
+"""Microscope files in, a frames Dataset (see :mod:`rvae_pathways.core.frames`) or a scan's channels out.
 
 :func:`read_frames` picks a reader by the file's suffix (case-insensitive); each format family
 has its module in this package (``npy``, ``tiff``, ``rsciio``, ``igor``, ``zarr_frames``; what
@@ -14,7 +14,7 @@ suffix                    reader
 ``.dm3``, ``.dm4``        Gatan Digital Micrograph (``rsciio.digitalmicrograph``)
 ``.emd``                  Velox or NCEM EMD (``rsciio.emd``)
 ``.ibw``                  Igor binary wave, e.g. an Asylum Research AFM/PFM scan
-                          (``igor2``); all channels kept, ``image`` = piezoresponse
+                          (``igor2``); a multi-channel scan: :func:`read_scan`
 ``.zarr``                 a frames Dataset this project wrote (``xarray.open_zarr``)
 ========================  ======================================================
 
@@ -23,6 +23,11 @@ written, the intensity unit); :func:`read_frames` then settles the pixel size, b
 Dataset with :func:`~rvae_pathways.core.frames.make_frames` and checks it with
 :func:`~rvae_pathways.core.frames.check_frames`. Whatever is wrong with the input is raised as an
 :class:`~rvae_pathways.core.errors.InputError` that says what to change.
+
+Multi-channel scans (:data:`SCAN_SUFFIXES`) have no one image: :func:`read_scan` returns every
+channel as read, and turning them into frames is the modality's physics (for PFM,
+:func:`rvae_pathways.pfm.piezoresponse.pfm_frames`; :func:`rvae_pathways.pfm.piezoresponse.read_pfm_frames`
+reads any PFM file into frames).
 
 Memory: a ``.npy`` file and a ``.zarr`` store are read on demand. The Dataset's ``image`` is
 then lazy: :func:`~rvae_pathways.core.frames.check_frames` and
@@ -43,8 +48,7 @@ import xarray as xr
 from xarray.core import indexing
 
 from ..core.errors import InputError
-from ..core.frames import check_frames, make_frames
-from ..pfm.piezoresponse import add_piezoresponse, pick_pfm_channels
+from ..core.frames import MODALITIES, check_frames, make_frames
 from .igor import read_ibw
 from .npy import MappedFrames, read_npy
 from .raw import RawImage, check_image_array, settle_pixel_size
@@ -66,12 +70,12 @@ SUPPORTED_SUFFIXES = (
     ".zarr",
 )
 
-
-
+SCAN_SUFFIXES = (".ibw",)
+"""Suffixes of multi-channel scans, read with :func:`read_scan` (not :func:`read_frames`)."""
 
 
 # ----------------------------------------------------------------------------------------
-# Entry point
+# Entry points
 # ----------------------------------------------------------------------------------------
 
 
@@ -104,25 +108,24 @@ def read_frames(
     Raises
     ------
     InputError
-        If the file is missing, of an unsupported type, unreadable, not an image or image
-        stack, of unknown pixel size, or has NaN, infinite or constant frames.
+        If the file is missing, of an unsupported type, a multi-channel scan (see
+        :func:`read_scan`), unreadable, not an image or image stack, of unknown pixel size,
+        or has NaN, infinite or constant frames.
 
     Notes
     -----
-    A ``.ibw`` scan keeps every channel in ``channel_image`` (frame, channel, y, x) with
-    coordinates ``channel`` and ``channel_units``, and attrs ``scan_size_m`` ([y, x]),
-    ``phase_offset_deg`` and ``piezoresponse``; its ``image`` is the piezoresponse of the
-    vertical amplitude and phase channels (see :func:`read_ibw` and
-    :func:`rvae_pathways.pfm.piezoresponse.add_piezoresponse`), in the amplitude's unit.
+    A multi-channel scan (``.ibw``, :data:`SCAN_SUFFIXES`) has no one image to return: read
+    it with :func:`read_scan`; for PFM, :func:`rvae_pathways.pfm.piezoresponse.pfm_frames`
+    turns it into frames whose ``image`` is the piezoresponse, and
+    :func:`rvae_pathways.pfm.piezoresponse.read_pfm_frames` reads any PFM file into frames.
     """
-    path_obj = Path(path)
-    if not path_obj.exists():
-        raise InputError(f"file not found: {path}")
-    suffix = path_obj.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
+    path_obj, suffix = _checked_path(path)
+    if suffix in SCAN_SUFFIXES:
         raise InputError(
-            f"unsupported file type {path_obj.suffix!r} for {path}; supported suffixes are "
-            f"{', '.join(SUPPORTED_SUFFIXES)}"
+            f"{path} is a multi-channel scan ({path_obj.suffix}), not an image or image stack: "
+            "read it with rvae_pathways.io.readers.read_scan; for PFM, "
+            "rvae_pathways.pfm.piezoresponse.read_pfm_frames reads it into frames of the "
+            "piezoresponse (the load_frames rule does so for samples of modality pfm)"
         )
     pixel_size_nm = _table_pixel_size(pixel_size_nm)
 
@@ -136,6 +139,68 @@ def read_frames(
     return frames
 
 
+def read_scan(
+    path: str | Path, pixel_size_nm: float | None = None, modality: str = "pfm"
+) -> xr.Dataset:
+    """Read a multi-channel scan (e.g. an Asylum Research ``.ibw``) with every channel as read.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file; its suffix, in any case, must be one of :data:`SCAN_SUFFIXES`.
+    pixel_size_nm : float, optional
+        Pixel size in nm from the samples table, as for :func:`read_frames`.
+    modality : {"stem", "pfm"}
+        Recorded in ``attrs["modality"]``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``channel_image`` (frame, channel, y, x) float32 with coordinates ``frame``,
+        ``channel`` (the names), ``channel_units`` (along ``channel``), ``y`` and ``x``; no
+        ``image``. Attrs: ``pixel_size_nm``, ``source`` (``path`` as given), ``modality``,
+        ``pixel_size_source`` (and ``pixel_size_file`` or ``pixel_size_note`` where they
+        apply), ``intensity_units`` where the file states one unit for all channels, and the
+        file's own, e.g. ``scan_size_m`` ([y, x]), ``wave_name`` and ``channel_units_note``
+        (see :func:`read_ibw`).
+
+    Raises
+    ------
+    InputError
+        If the file is missing, not a multi-channel scan, unreadable, of unknown pixel size,
+        or its channels are not real-valued images of one shape.
+    """
+    path_obj, suffix = _checked_path(path)
+    if suffix not in SCAN_SUFFIXES:
+        raise InputError(
+            f"{path} is not a multi-channel scan: read_scan reads {', '.join(SCAN_SUFFIXES)} "
+            "files; read this one with rvae_pathways.io.readers.read_frames"
+        )
+    pixel_size_nm = _table_pixel_size(pixel_size_nm)
+    reader, format_name = _READERS[suffix]
+    raw = _call_reader(reader, path_obj, str(path), format_name)
+    if raw.channel_names is None:
+        raise InputError(
+            f"{path} holds one image, not named channels; read it with "
+            "rvae_pathways.io.readers.read_frames"
+        )
+    return _scan_dataset(raw, str(path), pixel_size_nm, modality)
+
+
+def _checked_path(path: str | Path) -> tuple[Path, str]:
+    """``path`` as a Path and its lower-case suffix, once it exists and the suffix is supported."""
+    path_obj = Path(path)
+    if not path_obj.exists():
+        raise InputError(f"file not found: {path}")
+    suffix = path_obj.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise InputError(
+            f"unsupported file type {path_obj.suffix!r} for {path}; supported suffixes are "
+            f"{', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    return path_obj, suffix
+
+
 def _table_pixel_size(value: Any) -> float | None:
     """The ``pixel_size_nm`` argument as a float, or None where not given (None or NaN)."""
     if value is None:
@@ -147,7 +212,6 @@ def _table_pixel_size(value: Any) -> float | None:
             f"pixel_size_nm must be a number of nm, got {value!r}; fix it in the samples table"
         ) from None
     return None if math.isnan(number) else number
-
 
 
 def _call_reader(
@@ -171,8 +235,6 @@ def _to_frames(
     raw: RawImage, source: str, pixel_size_nm: float | None, modality: str
 ) -> xr.Dataset:
     """Build the frames Dataset from a reader's result."""
-    if raw.channel_names is not None:
-        return _channel_frames(raw, source, pixel_size_nm, modality)
     data = check_image_array(raw.data, source)
     if isinstance(data, np.memmap):
         data = indexing.LazilyIndexedArray(MappedFrames(data))
@@ -189,57 +251,10 @@ def _to_frames(
     return frames
 
 
-
-# ----------------------------------------------------------------------------------------
-# Pixel size
-# ----------------------------------------------------------------------------------------
-
-
-
-
-
-# ----------------------------------------------------------------------------------------
-# NumPy
-# ----------------------------------------------------------------------------------------
-
-
-
-
-# ----------------------------------------------------------------------------------------
-# TIFF
-# ----------------------------------------------------------------------------------------
-
-
-
-
-
-
-# ----------------------------------------------------------------------------------------
-# RosettaSciIO formats (HyperSpy, Digital Micrograph, EMD)
-# ----------------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-# ----------------------------------------------------------------------------------------
-# Multi-channel scans (PFM)
-# ----------------------------------------------------------------------------------------
-
-
-def _channel_frames(
+def _scan_dataset(
     raw: RawImage, source: str, pixel_size_nm: float | None, modality: str
 ) -> xr.Dataset:
-    """Build the frames Dataset of a multi-channel scan: all channels plus the piezoresponse.
+    """Build the Dataset of a multi-channel scan: every channel, no ``image``.
 
     Parameters
     ----------
@@ -253,8 +268,7 @@ def _channel_frames(
     Returns
     -------
     xarray.Dataset
-        ``image`` (frame, y, x), the piezoresponse; ``channel_image`` (frame, channel, y, x)
-        float32 with coordinates ``channel`` and ``channel_units``.
+        See :func:`read_scan`.
     """
     data = np.asarray(raw.data)
     if data.ndim == 3:
@@ -270,9 +284,21 @@ def _channel_frames(
         raise InputError(
             f"{source}: {data.shape[1]} channels but {len(names)} names and {len(units)} units"
         )
+    if modality not in MODALITIES:
+        raise InputError(f"modality must be one of {MODALITIES}, got {modality!r}")
     size, pixel_attrs = settle_pixel_size(raw.calibration, pixel_size_nm, source)
+    if not (np.isfinite(size) and size > 0):
+        raise InputError(
+            f"pixel size must be a positive number of nm, got {size!r}; "
+            "set pixel_size_nm in the samples table"
+        )
     n, _, ny, nx = data.shape
-    channels = xr.Dataset(
+    attrs: dict[str, Any] = {"pixel_size_nm": float(size)}
+    if raw.intensity_units:
+        attrs["intensity_units"] = raw.intensity_units
+    attrs.update(source=source, modality=modality, **pixel_attrs)
+    attrs.update(raw.attrs)
+    return xr.Dataset(
         {"channel_image": (("frame", "channel", "y", "x"), data.astype(np.float32, copy=False))},
         coords={
             "frame": np.arange(n),
@@ -281,48 +307,8 @@ def _channel_frames(
             "y": np.arange(ny),
             "x": np.arange(nx),
         },
+        attrs=attrs,
     )
-    try:
-        amplitude, phase = pick_pfm_channels(names)
-        channels = add_piezoresponse(channels, amplitude, phase)
-    except InputError as exc:
-        raise InputError(f"{source}: {exc}") from None
-    frames = make_frames(
-        channels["image"].values,
-        pixel_size_nm=size,
-        source=source,
-        modality=modality,
-        intensity_units=channels.attrs.get("intensity_units") or raw.intensity_units or "counts",
-    )
-    frames["channel_image"] = channels["channel_image"]
-    frames.attrs.update(pixel_attrs)
-    frames.attrs.update(raw.attrs)
-    for key in ("phase_offset_deg", "piezoresponse", "amplitude_channel", "phase_channel"):
-        frames.attrs[key] = channels.attrs[key]
-    return frames
-
-
-# ----------------------------------------------------------------------------------------
-# Igor binary wave (Asylum Research AFM/PFM)
-# ----------------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-# ----------------------------------------------------------------------------------------
-# Zarr (this project's own frames stores)
-# ----------------------------------------------------------------------------------------
-
 
 
 _READERS: dict[str, tuple[Callable[[Path], RawImage], str]] = {

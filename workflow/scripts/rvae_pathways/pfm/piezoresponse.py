@@ -11,16 +11,24 @@ is positive in one domain state and negative in the other, and ``|PR|`` is the a
 offset is estimated from the data (:func:`estimate_phase_offset`), never taken as a constant.
 
 Phases are in degrees throughout, in any range (instruments write e.g. -90..270 or -180..180).
+
+:func:`pfm_frames` turns a scan as :func:`rvae_pathways.io.readers.read_scan` returns it (every
+channel, no image) into the frames Dataset whose ``image`` is the piezoresponse;
+:func:`read_pfm_frames` reads any PFM file into frames (a multi-channel scan through
+:func:`pfm_frames`, a file of piezoresponse images as it is).
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from ..core.errors import InputError
+from ..core.frames import check_frames, make_frames
+from ..io.readers import SCAN_SUFFIXES, read_frames, read_scan
 
 # Channel names of the vertical amplitude and phase, most preferred first, compared after
 # removing a trailing "Retrace"/"Trace" and lower-casing. Asylum writes e.g.
@@ -246,3 +254,86 @@ def pick_pfm_channels(names) -> tuple[str, str]:
             "'PhaseRetrace' (lateral channels are not used)"
         )
     return amplitude, phase
+
+
+def pfm_frames(scan: xr.Dataset) -> xr.Dataset:
+    """Turn a PFM scan's channels into the frames Dataset whose ``image`` is the piezoresponse.
+
+    The vertical amplitude and phase channels are chosen with :func:`pick_pfm_channels`, and
+    the piezoresponse of the movie is formed with :func:`add_piezoresponse` (one phase offset
+    for all frames).
+
+    Parameters
+    ----------
+    scan : xarray.Dataset
+        A scan as :func:`rvae_pathways.io.readers.read_scan` returns it: ``channel_image``
+        (frame, channel, y, x) with coordinates ``channel`` and ``channel_units``, and attrs
+        ``pixel_size_nm``, ``source`` and ``modality`` at least.
+
+    Returns
+    -------
+    xarray.Dataset
+        A frames Dataset (see :func:`rvae_pathways.core.frames.make_frames`): ``image``
+        (frame, y, x) float32, the piezoresponse in the amplitude channel's unit
+        (``intensity_units``); ``channel_image`` with its coordinates as in ``scan``; the
+        scan's attrs, and ``phase_offset_deg``, ``piezoresponse``, ``amplitude_channel`` and
+        ``phase_channel`` (see :func:`add_piezoresponse`).
+
+    Raises
+    ------
+    InputError
+        If the scan has no vertical amplitude or phase channel (the message names the scan's
+        ``source`` and lists its channels), or its piezoresponse has NaN, infinite or
+        constant frames.
+    """
+    source = scan.attrs.get("source", "the scan")
+    names = scan["channel"].values if "channel" in scan.coords else []
+    try:
+        amplitude, phase = pick_pfm_channels(names)
+        with_response = add_piezoresponse(scan, amplitude, phase)
+    except InputError as exc:
+        raise InputError(f"{source}: {exc}") from None
+    frames = make_frames(
+        with_response["image"].values,
+        pixel_size_nm=scan.attrs["pixel_size_nm"],
+        source=source,
+        modality=scan.attrs.get("modality", "pfm"),
+        intensity_units=with_response.attrs.get("intensity_units") or "counts",
+    )
+    frames["channel_image"] = scan["channel_image"]
+    frames.attrs.update({key: value for key, value in scan.attrs.items() if key not in frames.attrs})
+    for key in ("phase_offset_deg", "piezoresponse", "amplitude_channel", "phase_channel"):
+        frames.attrs[key] = with_response.attrs[key]
+    check_frames(frames)
+    return frames
+
+
+def read_pfm_frames(path, pixel_size_nm: float | None = None) -> xr.Dataset:
+    """Read a PFM file into a frames Dataset of the piezoresponse, ``modality`` ``"pfm"``.
+
+    A multi-channel scan (:data:`rvae_pathways.io.readers.SCAN_SUFFIXES`, e.g. an Asylum
+    Research ``.ibw``) is read with :func:`rvae_pathways.io.readers.read_scan` and turned into
+    frames by :func:`pfm_frames`; any other file (e.g. a ``.npy`` or TIFF stack of
+    piezoresponse images, or a ``.zarr`` frames store) is read as it is by
+    :func:`rvae_pathways.io.readers.read_frames`.
+
+    Parameters
+    ----------
+    path : str or Path
+    pixel_size_nm : float, optional
+        Pixel size in nm from the samples table; None (or NaN) means "use the file's".
+
+    Returns
+    -------
+    xarray.Dataset
+        A frames Dataset; for a scan, as :func:`pfm_frames` returns it.
+
+    Raises
+    ------
+    InputError
+        As :func:`rvae_pathways.io.readers.read_scan` (or ``read_frames``) and
+        :func:`pfm_frames` raise it.
+    """
+    if Path(path).suffix.lower() in SCAN_SUFFIXES:
+        return pfm_frames(read_scan(path, pixel_size_nm=pixel_size_nm, modality="pfm"))
+    return read_frames(path, pixel_size_nm=pixel_size_nm, modality="pfm")
