@@ -2,14 +2,17 @@
 
 The tiny workflow run (``test_workflow``) and the run through a throwaway SLURM cluster
 (``test_slurm_profile``) spend much of their time waiting: on Snakemake starting a Python per
-job, on apt, on SLURM's status checks. Started when the session's tests are collected, they run
-while the unit tests do, and a test that needs one waits for its result. A run whose fixture no
+job, on apt, on SLURM's status checks. Started when the session's tests are collected, at the
+lowest CPU priority and one thread per job (so that they fill the cores the unit tests leave
+idle, instead of slowing them: oversubscribed PyTorch threads spin), they run while the unit
+tests do, and a test that needs one waits for its result. A run whose fixture no
 collected test uses is not started. Temporary folders and the cluster are removed when the
 session ends.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,7 +41,13 @@ class Background:
         if name not in self._futures:
             folder = Path(tempfile.mkdtemp(prefix=f"rvae-{name}-"))
             self._folders.append(folder)
-            self._futures[name] = self._pool.submit(self._work[name], self, folder)
+            self._futures[name] = self._pool.submit(self._run, name, folder)
+
+    def _run(self, name: str, folder: Path):
+        # lowest CPU priority for this thread and every process it starts (on Linux the nice value
+        # is per thread and inherited): the foreground tests get the cores first, the runs the rest
+        os.nice(19 - os.nice(0))
+        return self._work[name](self, folder)
 
     def result(self, name: str):
         """The result of ``name`` (started now if it was not), re-raising what the work raised."""

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from slurm_cluster import SYSTEM_CONF, ThrowawaySlurm, can_install, install, missing_programs
-from workflow_runs import ROOT, write_config
+from workflow_runs import ROOT, one_thread_per_job, write_config
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 HOW_TO_RUN = (
@@ -52,8 +52,7 @@ def run_through_slurm(slurm: ThrowawaySlurm, workdir, timeout: float = 900) -> s
         # a test cluster answers at once; jobs here take 5-9 s; the plugin waits 40 s at first, then 10 s longer after each look that finds nothing finished
         "--slurm-init-seconds-before-status-checks", "10", "--latency-wait", "5",
         # one core per job, so the 2-core test node runs two jobs at a time (the rules ask for 2)
-        "--set-threads", *(f"{rule}=1" for rule in ("find_atoms", "train_model", "encode_patches", "score_latents",
-                                                     "train_pfm_model", "encode_pfm_patches")),
+        *one_thread_per_job(),
     ]
     process = subprocess.Popen(command, cwd=workdir, env=slurm.env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)

@@ -39,7 +39,7 @@ def test_frame_shift_without_a_bound_may_jump_by_a_lattice_vector():
 
 
 def _drifting_movie(n=5, step=(0.3, -0.5)):
-    images, truth = [], []
+    images = []
     for i in range(n):
         offset = (3.3 + step[0] * i, 7.7 + step[1] * i)
         image, _ = honeycomb_image(shape=(128, 128), offset=offset, seed=i)

@@ -151,7 +151,8 @@ def _save(path: Path, array) -> str:
     return path.name
 
 
-def test_bad_files_fail_their_own_jobs_with_clear_messages(tmp_path):
+def test_bad_files_and_a_window_larger_than_the_frame_fail_their_own_jobs_with_clear_messages(tmp_path):
+    """One run (CI time) of six bad files and a good movie whose patch window (200 px) exceeds its frame."""
     rng = np.random.default_rng(0)
     good = rng.poisson(3.0, (2, 64, 64)).astype(float)
     nan = good.copy()
@@ -169,9 +170,13 @@ def test_bad_files_fail_their_own_jobs_with_clear_messages(tmp_path):
          "spacing_nm": 0.142}
         for name, (path, _) in files.items()
     ]
-    write_config(tmp_path, rows)
+    write_config(tmp_path, rows + [SIM], patches={"window_px": 200})
     result = snakemake(tmp_path, "--keep-going")
     assert result.returncode != 0
+    log = (tmp_path / "results" / "logs" / "extract_patches" / "tiny.log").read_text()
+    assert "sample 'tiny' (file: simulate)" in log
+    assert "patch window of 200 px does not fit inside the 96x96 px frame" in log
+    assert not (tmp_path / "results" / "tiny" / "patches.zarr").exists()
     for name, (path, expected) in files.items():
         logs = list((tmp_path / "results" / "logs").glob(f"*/{name}.log"))
         text = "\n".join(log.read_text() for log in logs)
@@ -186,16 +191,6 @@ def test_bad_files_fail_their_own_jobs_with_clear_messages(tmp_path):
                 assert expected not in (tmp_path / "results" / "logs").joinpath(
                     {"frames": "load_frames", "aligned": "prepare_frames", "atoms": "find_atoms",
                      "patches": "extract_patches"}[stage], f"{name}.log").read_text()
-
-
-def test_a_window_larger_than_the_frame_is_reported(tmp_path):
-    write_config(tmp_path, [SIM], patches={"window_px": 200})
-    result = snakemake(tmp_path)
-    assert result.returncode != 0
-    log = (tmp_path / "results" / "logs" / "extract_patches" / "tiny.log").read_text()
-    assert "sample 'tiny' (file: simulate)" in log
-    assert "patch window of 200 px does not fit inside the 96x96 px frame" in log
-    assert not (tmp_path / "results" / "tiny" / "patches.zarr").exists()
 
 
 @pytest.mark.parametrize(

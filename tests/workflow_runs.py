@@ -11,6 +11,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PROFILE = ROOT / "profiles" / "default"
 
+# The rules that ask for more than one thread (PFM's train and encode rules inherit theirs).
+MULTI_THREADED_RULES = ("find_atoms", "train_model", "encode_patches", "score_latents", "train_pfm_model",
+                        "encode_pfm_patches")
+
 # The samples of the tiny run: a simulated STEM movie, a simulated PFM switching sequence and the
 # real Asylum PFM scan shipped in tests/data.
 SIM = {"sample": "tiny", "path": "simulate", "modality": "stem", "spacing_nm": 0.142}
@@ -60,8 +64,13 @@ def planned_jobs(workdir: Path) -> dict[str, int]:
     return {name: int(count) for name, count in (line.split() for line in table if line.strip())}
 
 
+def one_thread_per_job() -> list[str]:
+    """Snakemake arguments giving every multi-threaded rule one thread (background runs, the test cluster)."""
+    return ["--set-threads", *(f"{rule}=1" for rule in MULTI_THREADED_RULES)]
+
+
 def tiny_workflow(background, folder: Path) -> tuple[Path, subprocess.CompletedProcess]:
     """The whole DAG on the tiny samples (:data:`SIM`, :data:`PFM_SIM`, :data:`PFM_REAL`) in ``folder``
     (run in the background: see ``background.py``)."""
     write_config(folder, [SIM, PFM_SIM, PFM_REAL])
-    return folder, snakemake(folder)
+    return folder, snakemake(folder, *one_thread_per_job())
