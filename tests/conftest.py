@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from background import BACKGROUND
 from slurm_runs import slurm_workflow
@@ -13,6 +14,12 @@ from workflow_runs import tiny_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA = ROOT.parent / "shared" / "data" / "real"
+
+# One PyTorch thread in the test process: the end-to-end runs share the cores in the background,
+# and two threads that must meet at every operation lose most of their time when one of them waits
+# for a core (the rVAE scores' training: 49 s alone with two threads, 172 s beside the runs; 74 s
+# with one thread).
+torch.set_num_threads(1)
 
 # The slow end-to-end runs, by the name of the fixture that waits for them (see background.py).
 BACKGROUND.register("tiny_run", tiny_workflow)

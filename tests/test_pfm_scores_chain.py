@@ -46,7 +46,6 @@ def chain_scores(movie, window: int, folder) -> dict:
     # as common.smk's pfm_hyper: the rVAE's settings, rotation and shift latents, then pfm.hyper
     hyper = {**CONFIG["rvae"]["hyper"], "rotation": True, "translation": True, **pfm["hyper"]}
     hyper["noise_std"] = estimate_noise_std(x)
-    torch.set_num_threads(2)
     model, _ = fit(x, hyper, epochs=pfm["epochs"], seed=CONFIG["rvae"]["seed"])
     latents = encode(model, patches["image"].values / scale)
     labels = domain_labels(decode_centre(model, latents["z"]))

@@ -69,7 +69,6 @@ def trained(tmp_path_factory):
     hyper = dict(config["rvae"]["hyper"], noise_std=estimate_noise_std(x[: len(images)]))
     hyper["warmup_epochs"] *= EPOCH_FACTOR
     hyper["restarts"] = 1  # start 0 alone (the starts' choice is tested in test_train): CI time
-    torch.set_num_threads(2)
     model, history = fit(x, hyper, epochs=EPOCH_FACTOR * config["rvae"]["epochs"], seed=config["rvae"]["seed"])
     return {"model": model, "scale": scale, "patches": patches}
 
