@@ -14,7 +14,6 @@ the window-size sweep.
 
 import numpy as np
 import pytest
-import torch
 import xarray as xr
 import yaml
 

@@ -18,7 +18,6 @@ sensitive to the movie, see the issue #3 note.)
 """
 
 import pytest
-import torch
 import xarray as xr
 import yaml
 
