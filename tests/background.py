@@ -2,10 +2,11 @@
 
 The tiny workflow run (``test_workflow``) and the run through a throwaway SLURM cluster
 (``test_slurm_profile``) spend much of their time waiting: on Snakemake starting a Python per
-job, on apt, on SLURM's status checks. Started when the session's tests are collected, at the
-lowest CPU priority and one thread per job (so that they fill the cores the unit tests leave
-idle, instead of slowing them: oversubscribed PyTorch threads spin), they run while the unit
-tests do, and a test that needs one waits for its result. A run whose fixture no
+job, on apt, on SLURM's status checks. Started when the session's tests are collected, with one
+thread per job, they run while the unit tests do, and a test that needs one waits for its
+result. The tiny run, which keeps the cores busy, runs at the lowest CPU priority, so it fills
+what the unit tests leave idle; the SLURM runs, which mostly wait (on the cluster's status
+checks), run at normal priority so that waiting does not grow. A run whose fixture no
 collected test uses is not started. Temporary folders and the cluster are removed when the
 session ends.
 """
@@ -25,14 +26,17 @@ class Background:
 
     def __init__(self):
         self._work: dict[str, Callable] = {}
+        self._nice: dict[str, int] = {}
         self._futures: dict[str, Future] = {}
         self._folders: list[Path] = []
         self._on_exit: list[Callable[[], None]] = []
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="background-run")
 
-    def register(self, name: str, work: Callable[["Background", Path], object]) -> None:
-        """``work(background, folder)`` computes the result of ``name``."""
+    def register(self, name: str, work: Callable[["Background", Path], object], nice: int = 19) -> None:
+        """``work(background, folder)`` computes the result of ``name``, at CPU priority ``nice``
+        (19, the lowest, for work that keeps the cores busy; 0 for work that mostly waits)."""
         self._work[name] = work
+        self._nice[name] = nice
 
     def names(self) -> set[str]:
         return set(self._work)
@@ -44,9 +48,12 @@ class Background:
             self._futures[name] = self._pool.submit(self._run, name, folder)
 
     def _run(self, name: str, folder: Path):
-        # lowest CPU priority for this thread and every process it starts (on Linux the nice value
-        # is per thread and inherited): the foreground tests get the cores first, the runs the rest
-        os.nice(19 - os.nice(0))
+        # the CPU priority of this thread and of every process it starts (on Linux the nice value is
+        # per thread and inherited); the thread pool runs each piece of work in its own thread
+        try:
+            os.nice(self._nice[name] - os.nice(0))
+        except PermissionError:  # only root may raise a priority; run as it is
+            pass
         return self._work[name](self, folder)
 
     def result(self, name: str):
