@@ -5,8 +5,9 @@ The tiny workflow run (``test_workflow``) and the run through a throwaway SLURM 
 job, on apt, on SLURM's status checks. Started when the session's tests are collected, with one
 thread per job, they run while the unit tests do, and a test that needs one waits for its
 result. The tiny run, which keeps the cores busy, runs at the lowest CPU priority, so it fills
-what the unit tests leave idle; the SLURM runs, which mostly wait (on the cluster's status
-checks), run at normal priority so that waiting does not grow. A run whose fixture no
+what the unit tests leave idle; the SLURM runs, the longest chain of short jobs each followed by a
+wait for the cluster's status check, run before everything else (nice -5, as root; in CI) so that
+the chain does not grow. A run whose fixture no
 collected test uses is not started. Temporary folders and the cluster are removed when the
 session ends.
 """
@@ -34,7 +35,8 @@ class Background:
 
     def register(self, name: str, work: Callable[["Background", Path], object], nice: int = 19) -> None:
         """``work(background, folder)`` computes the result of ``name``, at CPU priority ``nice``
-        (19, the lowest, for work that keeps the cores busy; 0 for work that mostly waits)."""
+        (19, the lowest, for work that keeps the cores busy; below 0, root only, for the critical
+        path: work that mostly waits between short jobs)."""
         self._work[name] = work
         self._nice[name] = nice
 
