@@ -5,9 +5,10 @@ The tiny workflow run (``test_workflow``) and the run through a throwaway SLURM 
 job, on apt, on SLURM's status checks. Started when the session's tests are collected, with one
 thread per job, they run while the unit tests do, and a test that needs one waits for its
 result. The tiny run, which keeps the cores busy, runs at the lowest CPU priority, so it fills
-what the unit tests leave idle; the SLURM runs, the longest chain of short jobs each followed by a
-wait for the cluster's status check, run before everything else (nice -5, as root; in CI) so that
-the chain does not grow. A run whose fixture no
+what the unit tests leave idle. The SLURM runs are the session's critical path (their chain of
+jobs, each a Snakemake start, a short script and a wait for the cluster's status check, takes
+about 220 s alone on 2 cores; more CPUs for the node or shorter status checks did not shorten
+it); they run at normal priority. A run whose fixture no
 collected test uses is not started. Temporary folders and the cluster are removed when the
 session ends.
 """
@@ -35,8 +36,7 @@ class Background:
 
     def register(self, name: str, work: Callable[["Background", Path], object], nice: int = 19) -> None:
         """``work(background, folder)`` computes the result of ``name``, at CPU priority ``nice``
-        (19, the lowest, for work that keeps the cores busy; below 0, root only, for the critical
-        path: work that mostly waits between short jobs)."""
+        (19, the lowest, for work that keeps the cores busy; 0 for the session's critical path)."""
         self._work[name] = work
         self._nice[name] = nice
 

@@ -23,7 +23,7 @@ torch.set_num_threads(1)
 
 # The slow end-to-end runs, by the name of the fixture that waits for them (see background.py).
 BACKGROUND.register("tiny_run", tiny_workflow)
-BACKGROUND.register("two_runs", slurm_workflow, nice=-5)
+BACKGROUND.register("two_runs", slurm_workflow, nice=0)
 
 
 def pytest_collection_finish(session):
