@@ -16,7 +16,8 @@ from fake_files import (
 
 from rvae_pathways.core.errors import InputError
 from rvae_pathways.core.frames import make_frames
-from rvae_pathways.io.readers import SUPPORTED_SUFFIXES, read_frames
+from rvae_pathways.io.readers import read_frames
+from rvae_pathways.io.suffixes import SUPPORTED_SUFFIXES
 
 
 def movie(frames: int = 3, ny: int = 16, nx: int = 20, seed: int = 0) -> np.ndarray:

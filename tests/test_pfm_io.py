@@ -20,7 +20,8 @@ import xarray as xr
 
 from rvae_pathways.core.errors import InputError
 from rvae_pathways.core.frames import check_frames, write_frames
-from rvae_pathways.io.readers import SCAN_SUFFIXES, SUPPORTED_SUFFIXES, read_frames, read_scan
+from rvae_pathways.io.readers import read_frames, read_scan
+from rvae_pathways.io.suffixes import SCAN_SUFFIXES, SUPPORTED_SUFFIXES
 from rvae_pathways.pfm.piezoresponse import (
     add_piezoresponse,
     estimate_phase_offset,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from background import BACKGROUND
-from workflow_runs import SIM, planned_jobs, snakemake, write_config
+from workflow_runs import ROOT, SIM, planned_jobs, snakemake, write_config
 
 STAGES = ("simulate_stem", "load_frames", "prepare_frames", "find_atoms", "score_atoms", "extract_patches",
           "cluster_patches", "plot_overview", "plot_gmm_baseline", "plot_angles", "track_atoms")
@@ -213,3 +215,18 @@ def test_a_bad_samples_table_is_refused_by_the_schema(tmp_path):
     result = snakemake(tmp_path, "--dry-run")
     assert result.returncode != 0
     assert "spacing_nm" in result.stdout + result.stderr
+
+
+def test_parsing_the_workflow_imports_nothing_heavy(tmp_path):
+    # every SLURM job and every `snakemake` call parses the workflow: common.smk reads only the schema
+    # and the readers' suffixes (rvae_pathways.io.suffixes), not numpy's heavier neighbours
+    write_config(tmp_path, [SIM])
+    code = (
+        "import atexit, sys; from snakemake.cli import main; "
+        "atexit.register(lambda: print('HEAVY', sorted(m for m in ('xarray', 'zarr', 'scipy', 'skimage', 'torch', "
+        "'matplotlib', 'rsciio') if m in sys.modules))); "
+        f"sys.argv = ['snakemake', '--snakefile', r'{ROOT / 'Snakefile'}', '--configfile', 'config.yaml', '-n', "
+        "'--cores', '1', '--quiet']; main()"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert "HEAVY []" in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]

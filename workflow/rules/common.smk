@@ -12,7 +12,7 @@ ROOT = Path(workflow.main_snakefile).parent
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from rvae_pathways.core.config import CONFIG_SCHEMA, SAMPLES_SCHEMA  # noqa: E402
-from rvae_pathways.io.readers import SCAN_SUFFIXES, SUPPORTED_SUFFIXES  # noqa: E402
+from rvae_pathways.io.suffixes import SCAN_SUFFIXES, SUPPORTED_SUFFIXES  # noqa: E402
 
 # the schema holds every key's default; what config.yaml leaves out is filled in from it
 validate(config, schema=str(CONFIG_SCHEMA))

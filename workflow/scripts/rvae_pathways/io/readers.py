@@ -53,25 +53,10 @@ from .igor import read_ibw
 from .npy import MappedFrames, read_npy
 from .raw import RawImage, check_image_array, settle_pixel_size
 from .rsciio import read_dm, read_emd, read_hspy
+from .suffixes import SCAN_SUFFIXES, SUPPORTED_SUFFIXES
 from .tiff import read_tiff
 from .zarr_frames import read_zarr
 
-SUPPORTED_SUFFIXES = (
-    ".npy",
-    ".tif",
-    ".tiff",
-    ".hspy",
-    ".hdf5",
-    ".h5",
-    ".dm3",
-    ".dm4",
-    ".emd",
-    ".ibw",
-    ".zarr",
-)
-
-SCAN_SUFFIXES = (".ibw",)
-"""Suffixes of multi-channel scans, read with :func:`read_scan` (not :func:`read_frames`)."""
 
 
 # ----------------------------------------------------------------------------------------

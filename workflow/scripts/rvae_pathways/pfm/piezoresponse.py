@@ -28,7 +28,8 @@ import xarray as xr
 
 from ..core.errors import InputError
 from ..core.frames import check_frames, make_frames
-from ..io.readers import SCAN_SUFFIXES, read_frames, read_scan
+from ..io.readers import read_frames, read_scan
+from ..io.suffixes import SCAN_SUFFIXES
 
 # Channel names of the vertical amplitude and phase, most preferred first, compared after
 # removing a trailing "Retrace"/"Trace" and lower-casing. Asylum writes e.g.
@@ -311,7 +312,7 @@ def pfm_frames(scan: xr.Dataset) -> xr.Dataset:
 def read_pfm_frames(path, pixel_size_nm: float | None = None) -> xr.Dataset:
     """Read a PFM file into a frames Dataset of the piezoresponse, ``modality`` ``"pfm"``.
 
-    A multi-channel scan (:data:`rvae_pathways.io.readers.SCAN_SUFFIXES`, e.g. an Asylum
+    A multi-channel scan (:data:`rvae_pathways.io.suffixes.SCAN_SUFFIXES`, e.g. an Asylum
     Research ``.ibw``) is read with :func:`rvae_pathways.io.readers.read_scan` and turned into
     frames by :func:`pfm_frames`; any other file (e.g. a ``.npy`` or TIFF stack of
     piezoresponse images, or a ``.zarr`` frames store) is read as it is by
