@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from background import BACKGROUND
 from workflow_runs import ROOT, SIM, planned_jobs, snakemake, write_config
@@ -50,6 +51,8 @@ def test_every_stage_writes_its_output_log_and_benchmark(tiny_run):
             assert (tiny_run / "results" / "benchmarks" / rule / f"tiny_{model}.tsv").is_file(), (rule, model)
     for model in ("rvae", "vae"):
         assert (out / model / "model.pt").is_file()
+        manifold = xr.open_zarr(out / model / "manifold.zarr")  # decoded once, by the encode rule; drawn
+        assert manifold["image"].shape[:2] == (8, 8) and manifold.sizes["z1"] == 8
         assert (out / model / "latents.zarr").is_dir()
         scores = json.loads((out / model / "latent_scores.json").read_text())
         assert set(scores["passes"]) == {"sublattice", "si_vs_c", "defect_vs_c", "rotation_invariance", "no_collapse"}
@@ -74,6 +77,7 @@ def test_the_pfm_branch_writes_every_window_size_and_figure(tiny_run):
             for name in ("patches.zarr", "latents.zarr"):
                 assert (out / f"w{window}" / name).is_dir(), (sample, window, name)
             assert (out / f"w{window}" / "model.pt").is_file()
+            assert (out / f"w{window}" / "manifold.zarr").is_dir()
             assert (out / f"w{window}" / "pfm_scores.json").is_file() == (sample == "tinypfm")  # truth only there
             for rule in PFM_WINDOW_STAGES:
                 assert (tiny_run / "results" / "logs" / rule / f"{sample}_w{window}.log").is_file(), (rule, sample)

@@ -90,7 +90,7 @@ rule plot_model:
     """Figures of one trained model: manifold, training curves, latent maps, scatter, time course."""
     input:
         aligned="results/{sample}/aligned.zarr",
-        model="results/{sample}/{model}/model.pt",
+        manifold="results/{sample}/{model}/manifold.zarr",
         history="results/{sample}/{model}/history.tsv",
         latents="results/{sample}/{model}/latents.zarr",
     output:
@@ -149,7 +149,6 @@ rule plot_model:
     params:
         source=sample_source,
         frames_to_show=config["figures"]["frames_to_show"],
-        manifold_size=config["figures"]["manifold_size"],
     script:
         "../scripts/plot_model.py"
 

@@ -72,6 +72,7 @@ use rule encode_patches as encode_pfm_patches with:
         patches="results/{sample}/w{window}/patches.zarr",
     output:
         latents=directory("results/{sample}/w{window}/latents.zarr"),
+        manifold=directory("results/{sample}/w{window}/manifold.zarr"),
     log:
         "results/logs/encode_pfm_patches/{sample}_w{window}.log",
     benchmark:
@@ -79,6 +80,7 @@ use rule encode_patches as encode_pfm_patches with:
     params:
         source=sample_source,
         label=model_label,
+        manifold_size=config["figures"]["manifold_size"],
         # up or down of every window: the sign of the response the decoder draws at its centre
         domains=True,
 
@@ -119,7 +121,7 @@ rule score_pfm:
 rule plot_pfm_model:
     """Figures of one window size's model: decoded latent manifold and training curves."""
     input:
-        model="results/{sample}/w{window}/model.pt",
+        manifold="results/{sample}/w{window}/manifold.zarr",
         history="results/{sample}/w{window}/history.tsv",
         latents="results/{sample}/w{window}/latents.zarr",
     output:
@@ -153,7 +155,6 @@ rule plot_pfm_model:
     params:
         source=sample_source,
         label=model_label,
-        manifold_size=config["figures"]["manifold_size"],
     script:
         "../scripts/plot_pfm_model.py"
 

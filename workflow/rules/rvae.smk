@@ -31,12 +31,13 @@ rule train_model:
 
 
 rule encode_patches:
-    """Posterior means and widths of every patch: content latents, rotation (deg), shift (px)."""
+    """Posterior means and widths of every patch: content latents, rotation (deg), shift (px); and the decoded manifold."""
     input:
         model="results/{sample}/{model}/model.pt",
         patches="results/{sample}/patches.zarr",
     output:
         latents=directory("results/{sample}/{model}/latents.zarr"),
+        manifold=directory("results/{sample}/{model}/manifold.zarr"),
     log:
         "results/logs/encode_patches/{sample}_{model}.log",
     benchmark:
@@ -51,6 +52,7 @@ rule encode_patches:
     params:
         source=sample_source,
         label=model_label,
+        manifold_size=config["figures"]["manifold_size"],
         domains=False,
     script:
         "../scripts/encode_patches.py"

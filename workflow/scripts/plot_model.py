@@ -1,27 +1,21 @@
 """Rule plot_model: the figures of one trained model."""
 
 import pandas as pd
-import torch
 import xarray as xr
 
-from rvae_pathways.rvae.manifold import decode_manifold, manifold_axes
+from rvae_pathways.core.runner import run
 from rvae_pathways.figures.latent_manifold import plot_latent_manifold
 from rvae_pathways.figures.latents import plot_latent_maps, plot_latent_scatter, plot_latent_vs_frame
 from rvae_pathways.figures.training import plot_training_history
-from rvae_pathways.core.runner import run
-from rvae_pathways.rvae.train import load_model
 
 
 def main(snakemake, log):
-    torch.set_num_threads(snakemake.threads)
     name = {"rvae": "rVAE", "vae": "VAE"}[snakemake.wildcards.model]
     frames = xr.open_zarr(snakemake.input.aligned)
     latents = xr.open_zarr(snakemake.input.latents)
-    model, hyper = load_model(snakemake.input.model)
-    z1, z2 = manifold_axes(latents["z_mean"].values, snakemake.params.manifold_size)
-    images = decode_manifold(model, z1, z2, hyper["likelihood"])
+    manifold = xr.open_zarr(snakemake.input.manifold)  # decoded by rule encode_patches
     plot_latent_manifold(
-        images, z1, z2, snakemake.output.manifold, f"{name} latent manifold", latents.attrs.get("pixel_size_nm")
+        manifold["image"].values, manifold["z1"].values, manifold["z2"].values, snakemake.output.manifold, f"{name} latent manifold", latents.attrs.get("pixel_size_nm")
     )
     history = pd.read_csv(snakemake.input.history, sep="\t")
     # the negative ELBO and its terms, in nats per patch (the Gaussian term up to its constant)
