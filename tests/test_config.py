@@ -11,7 +11,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from conftest import ROOT
-from rvae_pathways.core.config import CONFIG_SCHEMA, defaults
+from rvae_pathways.core.config import CONFIG_SCHEMA, SAMPLES_SCHEMA, defaults
 
 LIBRARY = ROOT / "workflow" / "scripts" / "rvae_pathways"
 SHIPPED = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -71,9 +71,19 @@ def test_a_partial_section_keeps_the_defaults_of_its_other_keys():
     assert config["rvae"]["epochs"] == defaults("rvae")["epochs"]
 
 
-def test_a_misspelt_key_is_refused():
+@pytest.mark.parametrize("config", [{"atoms": {"smoth": 0.4}}, {"atomz": {"smooth": 0.4}}])
+def test_a_misspelt_key_is_refused(config):
     with pytest.raises(WorkflowError):
-        validate({"samples": "s.tsv", "atoms": {"smoth": 0.4}}, str(CONFIG_SCHEMA))
+        validate({"samples": "s.tsv", **config}, str(CONFIG_SCHEMA))
+
+
+def test_the_config_readme_describes_every_key_and_column():
+    readme = (ROOT / "config" / "README.md").read_text()
+    missing = [".".join(path) for path in leaves(defaults()) if f"`{'.'.join(path)}`" not in readme
+               and not (path[:2] == ("pfm", "hyper"))]
+    missing += [f"column {name}" for name in yaml.safe_load(SAMPLES_SCHEMA.read_text())["properties"]
+                if f"| `{name}` |" not in readme]
+    assert not missing, f"config/README.md does not describe: {missing}"
 
 
 def test_defaults_are_copies():
