@@ -175,6 +175,16 @@ def test_rgb_tiff_is_refused(tmp_path):
         read_frames(path, pixel_size_nm=0.1)
 
 
+@pytest.mark.parametrize("channels, name", [(3, "RGB"), (4, "RGBA")])
+def test_a_colour_npy_is_refused_not_read_as_narrow_frames(tmp_path, channels, name):
+    path = tmp_path / "colour.npy"
+    np.save(path, np.random.default_rng(0).random((128, 96, channels)))
+    with pytest.raises(InputError, match=f"colour \\({name}\\) image of 128 x 96 px, not 128 frames of 96 x {channels} px"):
+        read_frames(path, pixel_size_nm=0.1)
+    np.save(path, np.random.default_rng(0).random((3, 96, 96)))  # three frames are not a colour image
+    assert read_frames(path, pixel_size_nm=0.1).sizes["frame"] == 3
+
+
 # ----------------------------------------------------------------------------------------
 # HyperSpy
 # ----------------------------------------------------------------------------------------

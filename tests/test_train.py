@@ -1,7 +1,6 @@
 import logging
 import math
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -267,11 +266,12 @@ def test_checkpoints_and_models_load_with_weights_only(tmp_path):
     marker = tmp_path / "executed"
     evil = {"state_dict": model.state_dict(), "hyper": hyper, "extra": _Payload(marker)}
     torch.save(evil, tmp_path / "evil.pt")
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(InputError, match="evil.pt holds Python objects") as refused:
         load_model(tmp_path / "evil.pt")
+    assert "weights_only" not in str(refused.value)  # no advice to unpickle it
     evil.update(optimizer={}, epoch=1, generator=torch.Generator().get_state(), history=[], seed=0)
     torch.save(evil, checkpoint_path(tmp_path, blobs(4), hyper, 0))
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(InputError, match="refused"):
         fit(blobs(4), TINY, epochs=2, seed=0, checkpoint_dir=tmp_path)
     assert not marker.exists()
 

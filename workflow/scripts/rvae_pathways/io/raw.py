@@ -152,6 +152,14 @@ def check_image_array(data: np.ndarray, source: str) -> np.ndarray:
             f"{source} holds an array of shape {data.shape} ({data.ndim}-D); expected a 2-D "
             "image (y, x) or a 3-D stack of images (frame, y, x)"
         )
+    if data.ndim == 3 and data.shape[2] in (3, 4) and min(data.shape[:2]) >= 8:
+        # frames 3 or 4 px wide do not exist; a colour image (y, x, channel) does
+        raise InputError(
+            f"{source} holds an array of shape {data.shape}: a colour ({'RGB' if data.shape[2] == 3 else 'RGBA'}) "
+            f"image of {data.shape[0]} x {data.shape[1]} px, not {data.shape[0]} frames of "
+            f"{data.shape[1]} x {data.shape[2]} px; expected grey scale: convert it to grey scale first "
+            "(or give a stack of frames as (frame, y, x))"
+        )
     return data
 
 

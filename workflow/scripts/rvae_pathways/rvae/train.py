@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import time
 from pathlib import Path
 
@@ -244,9 +245,17 @@ def save_checkpoint(path, state: dict) -> None:
 def load_checkpoint(path, device="cpu") -> dict:
     """Read a checkpoint with ``torch.load(weights_only=True)``: tensors and plain containers only.
 
-    Anything else (a pickled object, which could run code) raises ``pickle.UnpicklingError``.
+    Anything else (a pickled object, which could run code when loaded) is refused with an
+    :class:`InputError` naming the file; it is never unpickled.
     """
-    return torch.load(path, map_location=device, weights_only=True)
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError:
+        raise InputError(
+            f"{path} holds Python objects besides tensors and plain containers; loading them could run "
+            "code, so it is refused (this workflow writes only weights, settings and numbers). Delete it "
+            "to train again, or re-save the weights from a trusted session"
+        ) from None
 
 
 def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=None, checkpoint_dir=None, log=None):
