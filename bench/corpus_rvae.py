@@ -80,6 +80,8 @@ def movie_of(case: str):
 
         params = dict(load_config()["simulate_stem"])
         shape = (params.pop("height"), params.pop("width"))
+        for key in ("frame_time_s", "dose_e_per_A2_per_frame"):  # metadata the rule writes, not the simulator's
+            params.pop(key, None)
         return simulate_stem_movie(shape=shape, **params), DEMO_SPACING_NM
     frames = read_frames(CORPUS / f"{case}.zarr", pixel_size_nm=None)
     return frames, float(frames.attrs["spacing_nm"])

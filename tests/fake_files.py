@@ -307,6 +307,8 @@ def write_hspy(
     quantity: str = "Intensity (counts)",
     title: str = "",
     signal_axes: int = 2,
+    frame_axis: tuple[float, str] | None = None,
+    acquisition: dict | None = None,
 ) -> Path:
     """Write a HyperSpy file with ``rsciio.hspy.file_writer``.
 
@@ -323,6 +325,10 @@ def write_hspy(
     title : str
     signal_axes : int
         How many trailing axes are signal axes (2: an image, 1: spectra).
+    frame_axis : (float, str), optional
+        Scale and unit of a stack's first axis (e.g. ``(50.0, "ms")``: a time axis).
+    acquisition : dict, optional
+        ``metadata.Acquisition_instrument`` (e.g. ``{"TEM": {"beam_current": 0.05}}``).
 
     Returns
     -------
@@ -344,6 +350,8 @@ def write_hspy(
         }
         if spatial and units is not None:
             axis["units"] = units
+        if i == 0 and not spatial and frame_axis is not None:
+            axis["scale"], axis["units"] = float(frame_axis[0]), frame_axis[1]
         axes.append(axis)
     signal = {
         "data": data,
@@ -351,6 +359,7 @@ def write_hspy(
         "metadata": {
             "General": {"title": title},
             "Signal": {"signal_type": "", "quantity": quantity},
+            **({"Acquisition_instrument": acquisition} if acquisition else {}),
         },
         "original_metadata": {},
         "tmp_parameters": {},

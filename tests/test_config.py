@@ -11,7 +11,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from conftest import ROOT
-from rvae_pathways.core.config import CONFIG_SCHEMA, SAMPLES_SCHEMA, defaults
+from rvae_pathways.core.config import CONFIG_SCHEMA, SAMPLES_SCHEMA, defaults, unknown_columns, unknown_keys
 
 LIBRARY = ROOT / "workflow" / "scripts" / "rvae_pathways"
 SHIPPED = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -75,6 +75,19 @@ def test_a_partial_section_keeps_the_defaults_of_its_other_keys():
 def test_a_misspelt_key_is_refused(config):
     with pytest.raises(WorkflowError):
         validate({"samples": "s.tsv", **config}, str(CONFIG_SCHEMA))
+
+
+def test_unknown_keys_and_columns_are_named_with_the_nearest_valid_one():
+    config = {"samples": "s.tsv", "atomz": {}, "atoms": {"smoth": 1}, "rvae": {"hyper": {"restart": 1}},
+              "simulate_stem": {"hop_probability": 0.2}}  # the simulators take any keyword of theirs
+    assert unknown_keys(config) == ["unknown config key 'atomz'; did you mean 'atoms'?",
+                                    "unknown config key 'atoms.smoth'; did you mean 'smooth'?",
+                                    "unknown config key 'rvae.hyper.restart'; did you mean 'restarts'?"]
+    assert unknown_keys(defaults()) == []
+    assert unknown_columns(["sample", "path", "frame_time", "qqq"]) == [
+        "unknown column 'frame_time'; did you mean 'frame_time_s'?",
+        "unknown column 'qqq'; valid: contrast, dose_e_per_A2_per_frame, frame_time_s, modality, path, "
+        "pixel_size_nm, sample, spacing_nm"]
 
 
 def test_the_config_readme_describes_every_key_and_column():

@@ -3,7 +3,8 @@ import pytest
 import xarray as xr
 
 from rvae_pathways.core.errors import InputError
-from rvae_pathways.core.frames import check_frames, make_frames, truth_variables, write_frames
+from rvae_pathways.core.frames import (acquisition, bad_frames, check_frames, checked_frames, drop_bad_frames,
+                                      make_frames, set_acquisition, truth_variables, write_frames)
 
 
 def test_make_frames_wraps_an_image_as_a_one_frame_movie():
@@ -32,7 +33,7 @@ def test_check_frames_names_the_bad_frame():
         check_frames(make_frames(images, 0.1, "x"))
     images[1, 2, 3] = 0
     images[2] = 7.0
-    with pytest.raises(InputError, match="frame 2 is constant"):
+    with pytest.raises(InputError, match="frame 2 is unusable: constant.*skip_bad_frames"):
         check_frames(make_frames(images, 0.1, "x"))
     with pytest.raises(InputError, match="at least"):
         check_frames(make_frames(np.ones((2, 4, 4)), 0.1, "x"))
@@ -63,3 +64,57 @@ def test_write_frames_streams_frame_variables_and_writes_the_rest_whole(tmp_path
     assert back["true_drift_y"].chunks[0] == (4,)
     np.testing.assert_array_equal(back["true_drift_y"].values, np.arange(4.0))
     assert back.attrs == ds.attrs
+
+
+def movie_with_bad_frames():
+    images = np.random.default_rng(0).uniform(0, 100, size=(6, 16, 16))
+    images[1, 3, 3] = np.inf
+    images[3] = 0.0  # blank
+    images[4, :12] = 255.0  # 75 % of the pixels at the ceiling: saturated
+    return make_frames(images, 0.1, "x")
+
+
+def test_a_saturated_frame_is_refused_and_named():
+    frames = movie_with_bad_frames()
+    assert set(bad_frames(frames)) == {1, 3, 4}
+    assert "saturated (75%" in bad_frames(frames)[4]
+    frames = frames.isel(frame=[0, 4])
+    with pytest.raises(InputError, match="frame 1 is unusable: saturated"):
+        check_frames(frames)
+
+
+def test_skipping_bad_frames_keeps_each_frame_its_number_in_the_file(tmp_path):
+    kept = checked_frames(movie_with_bad_frames(), skip_bad_frames=True)
+    assert kept["frame"].values.tolist() == [0, 1, 2]
+    assert kept["source_frame"].values.tolist() == [0, 2, 5]
+    assert kept.attrs["skipped_frames"] == [1, 3, 4]
+    assert "infinite" in kept.attrs["skipped_frame_problems"][0]
+    np.testing.assert_array_equal(kept["image"].values[1], movie_with_bad_frames()["image"].values[2])
+    # written and read again (and skipped again), the numbers in the file stay
+    write_frames(kept, tmp_path / "f.zarr")
+    again = xr.open_zarr(tmp_path / "f.zarr")
+    assert again["source_frame"].values.tolist() == [0, 2, 5] and again.attrs["skipped_frames"] == [1, 3, 4]
+    images = again["image"].values.copy()
+    images[0] = 1.0
+    blanked = again.copy()
+    blanked["image"] = (("frame", "y", "x"), images)
+    twice = drop_bad_frames(blanked)
+    assert twice["source_frame"].values.tolist() == [2, 5] and twice.attrs["skipped_frames"] == [1, 3, 4, 0]
+
+
+def test_a_movie_with_no_usable_frame_is_refused_even_when_skipping():
+    with pytest.raises(InputError, match="every one of the 2 frames is unusable"):
+        drop_bad_frames(make_frames(np.zeros((2, 16, 16)), 0.1, "x"))
+
+
+def test_the_samples_table_overrides_the_files_frame_time_and_dose():
+    frames = make_frames(np.ones((2, 8, 8)), 0.1, "x")
+    assert acquisition(frames.attrs) == {"frame_time_s": None, "dose_e_per_A2_per_frame": None}
+    frames.attrs.update(frame_time_s=2.0, frame_time_source="file")
+    set_acquisition(frames, "samples table", frame_time_s=None, dose_e_per_A2_per_frame=float("nan"))
+    assert frames.attrs["frame_time_source"] == "file" and "dose_e_per_A2_per_frame" not in frames.attrs
+    set_acquisition(frames, "samples table", frame_time_s=0.5, dose_e_per_A2_per_frame=1e5)
+    assert acquisition(frames.attrs) == {"frame_time_s": 0.5, "dose_e_per_A2_per_frame": 1e5}
+    assert frames.attrs["frame_time_source"] == frames.attrs["dose_source"] == "samples table"
+    with pytest.raises(InputError, match="positive"):
+        set_acquisition(frames, "samples table", frame_time_s=-1.0)

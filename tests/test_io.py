@@ -376,15 +376,17 @@ def test_missing_file(tmp_path):
 
 
 def test_unsupported_suffix(tmp_path):
-    path = tmp_path / "movie.mrc"
+    path = tmp_path / "movie.raw"
     path.write_bytes(b"\0" * 64)
-    with pytest.raises(InputError, match=r"\.mrc") as err:
+    with pytest.raises(InputError, match=r"\.raw") as err:
         read_frames(path, pixel_size_nm=0.1)
     for suffix in SUPPORTED_SUFFIXES:
         assert suffix in str(err.value)
 
 
-@pytest.mark.parametrize("suffix", [".dm3", ".dm4", ".emd", ".hspy", ".tif", ".npy"])
+@pytest.mark.parametrize(
+    "suffix", [".dm3", ".dm4", ".emd", ".hspy", ".tif", ".npy", ".ser", ".mrc", ".prz"]
+)
 def test_corrupt_file(tmp_path, suffix):
     path = tmp_path / f"broken{suffix}"
     path.write_bytes(np.random.default_rng(3).bytes(4096))

@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 
 from rvae_pathways.core.errors import InputError
-from rvae_pathways.pathways.kinetics import class_fractions, coordination_groups, find_events, fit_classes, transitions
+from rvae_pathways.pathways.kinetics import (class_fractions, coordination_groups, find_events, fit_classes,
+                                             physical_rates, transitions)
 from rvae_pathways.scores.pathways import class_composition, event_footprints, majority_structure, score_events
 
 NAMES = ("pristine C", "Si", "C in 5-7 defect", "edge C")
@@ -330,3 +331,16 @@ def test_find_events_swap_pairs_opposite_moves_between_sublattice_classes():
     labels = np.r_[[0, 0, 0, 1, 0, 0], [2, 2, 2, 3, 2, 2]]
     latents = np.array([means[c] for c in labels])
     assert len(find_events(labels, track, frame, y, x, min_persist=2, swap_radius_px=18.0, latents=latents)) == 0
+
+
+def test_rates_per_frame_become_rates_per_second_and_per_dose():
+    per_frame = [[None, 0.1], [0.02, None]]
+    r = physical_rates(per_frame, frame_time_s=2.0, dose_e_per_A2_per_frame=1e5)
+    assert r["per_frame"] == per_frame
+    assert r["per_second"] == [[None, pytest.approx(0.05)], [pytest.approx(0.01), None]]
+    # a probability per frame over the frame's dose: a cross-section in A^2 per electron
+    assert r["per_dose"] == [[None, pytest.approx(1e-6)], [pytest.approx(2e-7), None]]
+    unknown = physical_rates(0.3)
+    assert unknown == {"per_frame": 0.3, "per_second": None, "per_dose": None}
+    with pytest.raises(InputError, match="frame_time_s"):
+        physical_rates(0.3, frame_time_s=0.0)

@@ -221,6 +221,10 @@ def test_data_overview_of_one_frame_has_one_panel(tmp_path):
     fig = plot_data_overview(frames, atoms, tmp_path / "one.png")
     check_png(tmp_path / "one.png")
     assert len(panels(fig)) == 1
+    assert "skipped" not in fig.get_suptitle()
+    frames.attrs["skipped_frames"] = [3, 7]
+    fig = plot_data_overview(frames, atoms, tmp_path / "skipped.png")
+    assert "skipped as unusable (prepare.skip_bad_frames): frames 3, 7 of the file" in fig.get_suptitle()
 
 
 # ------------------------------------------------------------------------------------------

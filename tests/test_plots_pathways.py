@@ -289,6 +289,20 @@ def plots_colour(colour):
     return to_rgba(colour)
 
 
+def test_kinetics_gain_time_and_dose_axes_where_they_are_known():
+    fractions = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3]])
+    assert "time since frame 0 (s)" not in all_text(kinetics.kinetics_figure(fractions, ["a", "b"]))
+    fig = kinetics.kinetics_figure(fractions, ["a", "b"], frame_time_s=2.0, dose_e_per_A2_per_frame=1e5)
+    left, right = fig.axes[:2]
+    top_left = [c for c in left.child_axes][0]
+    assert top_left.get_xlabel() == "time since frame 0 (s)"
+    assert [c for c in right.child_axes][0].get_xlabel() == "dose since frame 0 (e⁻/Å²)"
+    # frame 2 of the frame axis is 4 s on the time axis
+    assert top_left._functions[0](np.array([2.0]))[0] == 4.0
+    only_time = kinetics.kinetics_figure(fractions, ["a", "b"], frame_time_s=2.0)
+    assert [c.get_xlabel() for ax in only_time.axes[:2] for c in ax.child_axes] == ["time since frame 0 (s)"] * 2
+
+
 def test_kinetics_of_one_class_says_there_is_no_minority(tmp_path):
     fig = kinetics.kinetics_figure(np.ones((4, 1)), ["all"])
     assert kinetics.NO_MINORITY_TEXT in all_text(fig)

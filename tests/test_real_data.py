@@ -54,3 +54,11 @@ def test_sr_columns_form_the_projected_rectangle(columns):
     d = cKDTree(sr).query(sr, 5)[0][:, 1:]
     assert np.median(d[:, 0]) == pytest.approx(A_NM / np.sqrt(2), rel=0.02)  # along [1-10]
     assert np.median(d[:, 2]) == pytest.approx(A_NM, rel=0.02)  # along [001]
+
+
+def test_real_file_states_no_frame_time_or_dose(real_data):
+    # the atomap test file has no acquisition metadata: nothing is made up
+    frames = read_frames(real_data / "srtio3_110_haadf.hdf5", pixel_size_nm=PIXEL_NM)
+    assert not {"frame_time_s", "dose_e_per_A2_per_frame", "dwell_time_s"} & set(frames.attrs)
+    given = read_frames(real_data / "srtio3_110_haadf.hdf5", PIXEL_NM, frame_time_s=2.0)
+    assert (given.attrs["frame_time_s"], given.attrs["frame_time_source"]) == (2.0, "samples table")

@@ -165,8 +165,8 @@ def test_bad_files_and_a_window_larger_than_the_frame_fail_their_own_jobs_with_c
     nan[1, 5, 5] = np.nan
     files = {
         "pickled": (_save(tmp_path / "pickled.npy", np.array([{"a": 1}], dtype=object)), "pickle"),
-        "nan": (_save(tmp_path / "nan.npy", nan), "frame 1 has 1 NaN"),
-        "constant": (_save(tmp_path / "constant.npy", np.ones((2, 64, 64))), "frame 0 is constant"),
+        "nan": (_save(tmp_path / "nan.npy", nan), "frame 1 is unusable: 1 NaN"),
+        "constant": (_save(tmp_path / "constant.npy", np.ones((2, 64, 64))), "frame 0 is unusable: constant"),
         "fourd": (_save(tmp_path / "fourd.npy", np.ones((2, 2, 64, 64))), "(2, 2, 64, 64)"),
         "coarse": (_save(tmp_path / "coarse.npy", good), "only 1.42 px"),
         "empty": (_save(tmp_path / "empty.npy", good), "no atoms found"),
@@ -212,6 +212,20 @@ def test_missing_or_unsupported_files_are_refused_before_anything_runs(tmp_path,
     assert result.returncode != 0
     assert f"sample 's1' (file: {path}): {expected}" in result.stdout + result.stderr
     assert "samples.tsv" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("overrides, column, expected", [
+    ({"atomz": {"smooth": 0.4}}, None, "config: unknown config key 'atomz'; did you mean 'atoms'?"),
+    ({}, "pixel_size", "unknown column 'pixel_size'; did you mean 'pixel_size_nm'?"),
+])
+def test_a_misspelt_config_key_or_column_is_named_with_the_nearest_valid_one(tmp_path, overrides, column, expected):
+    write_config(tmp_path, [SIM], **overrides)
+    if column:
+        table = tmp_path / "samples.tsv"
+        table.write_text(table.read_text().replace("pixel_size_nm", column, 1))
+    result = snakemake(tmp_path, "--dry-run")
+    assert result.returncode != 0
+    assert expected in result.stdout + result.stderr
 
 
 def test_a_bad_samples_table_is_refused_by_the_schema(tmp_path):

@@ -10,6 +10,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PROFILE = ROOT / "profiles" / "default"
+# the tiny config, which also runs by hand: snakemake --directory .test --cores 2
+TEST_CONFIG = ROOT / ".test" / "config" / "config.yaml"
 
 # The rules that ask for more than one thread (PFM's train and encode rules inherit theirs).
 MULTI_THREADED_RULES = ("find_atoms", "train_model", "encode_patches", "score_latents", "train_pfm_model",
@@ -23,24 +25,21 @@ PFM_REAL = {"sample": "asylum", "path": str(ROOT / "tests" / "data" / "pfm_box_i
 
 
 def write_config(workdir: Path, rows: list[dict], **overrides) -> Path:
-    """A full config (the default one, with a tiny simulator) and a samples table in ``workdir``.
+    """The tiny config (:data:`TEST_CONFIG`: the defaults, with tiny simulated movies and few epochs)
+    and a samples table of ``rows`` in ``workdir``.
 
     ``overrides``: per config section, a dict of entries to change, or a value that replaces it.
     """
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config = yaml.safe_load(TEST_CONFIG.read_text())
     config["samples"] = "samples.tsv"
-    config["simulate_stem"].update(n_frames=3, height=96, width=96, seed=1)
-    config["rvae"]["epochs"] = 3
-    config["rvae"]["hyper"]["restarts"] = 1  # 3 epochs are all warm-up: starts would triple the training
-    config["simulate_pfm"].update(n_frames=3, size=48, seed=1)
-    config["pfm"].update(windows_px=[8, 16], stride_px=8, epochs=2)
     for section, values in overrides.items():
         if isinstance(values, dict):
-            config[section].update(values)
+            config.setdefault(section, {}).update(values)
         else:
             config[section] = values
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     columns = ["sample", "path", "modality", "pixel_size_nm", "spacing_nm"]
+    columns += [c for c in ("frame_time_s", "dose_e_per_A2_per_frame") if any(c in row for row in rows)]
     lines = ["\t".join(columns)] + ["\t".join(str(row.get(c, "")) for c in columns) for row in rows]
     (workdir / "samples.tsv").write_text("\n".join(lines) + "\n")
     return workdir / "config.yaml"

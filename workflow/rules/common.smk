@@ -8,14 +8,32 @@ import pandas as pd
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-ROOT = Path(workflow.main_snakefile).parent
+# This file's own folder, not the main Snakefile's: used as a module (README "Use as a Snakemake
+# module"), the main Snakefile is the host workflow's.
+ROOT = Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
-from rvae_pathways.core.config import CONFIG_SCHEMA, SAMPLES_SCHEMA  # noqa: E402
+from rvae_pathways.core.config import (  # noqa: E402
+    CONFIG_SCHEMA,
+    SAMPLES_SCHEMA,
+    unknown_columns,
+    unknown_keys,
+)
 from rvae_pathways.io.suffixes import SCAN_SUFFIXES, SUPPORTED_SUFFIXES  # noqa: E402
 
+# a misspelt key is named with the nearest valid one (the schema's own message names no neighbour)
+_unknown = unknown_keys(config)
+if _unknown:
+    raise WorkflowError("config: " + "; ".join(_unknown))
 # the schema holds every key's default; what config.yaml leaves out is filled in from it
 validate(config, schema=str(CONFIG_SCHEMA))
+
+NUMERIC_COLUMNS = (
+    "pixel_size_nm",
+    "spacing_nm",
+    "frame_time_s",
+    "dose_e_per_A2_per_frame",
+)
 
 
 def _number(text, column, row, path):
@@ -35,7 +53,10 @@ def read_samples(path):
     # Everything is read as text (so a sample called "nan" or "NA" stays a name), then the
     # numeric columns are converted; an empty cell means "not given".
     table = pd.read_csv(path, sep="\t", comment="#", dtype=str, keep_default_na=False)
-    for column in ("pixel_size_nm", "spacing_nm"):
+    unknown = unknown_columns(table.columns)
+    if unknown:
+        raise WorkflowError(f"samples table {path}: " + "; ".join(unknown))
+    for column in NUMERIC_COLUMNS:
         if column in table:
             table[column] = [
                 _number(value, column, row, path)
@@ -116,6 +137,17 @@ def sample_pixel_size(wildcards):
     if is_simulated(wildcards.sample):
         return None
     return samples.loc[wildcards.sample, "pixel_size_nm"]
+
+
+def sample_acquisition(wildcards):
+    """Frame time (s) and dose per frame (e-/A^2) from the samples table; None: the file's, if it says."""
+    if is_simulated(wildcards.sample):
+        return {}
+    return {
+        column: samples.loc[wildcards.sample, column]
+        for column in ("frame_time_s", "dose_e_per_A2_per_frame")
+        if column in samples
+    }
 
 
 def model_label(wildcards):

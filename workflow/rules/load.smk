@@ -17,6 +17,8 @@ rule load_frames:
         source=sample_source,
         pixel_size_nm=sample_pixel_size,
         modality=sample_modality,
+        acquisition=sample_acquisition,
+        skip_bad_frames=config["prepare"]["skip_bad_frames"],
     script:
         "../scripts/load_frames.py"
 

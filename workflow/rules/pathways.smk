@@ -30,6 +30,7 @@ rule analyse_pathways:
         tracks="results/{sample}/tracks.zarr",
         latents="results/{sample}/{model}/latents.zarr",
         atoms="results/{sample}/atoms.zarr",
+        frames="results/{sample}/frames.zarr",
     output:
         trajectories=directory("results/{sample}/{model}/trajectories.zarr"),
         kinetics="results/{sample}/{model}/kinetics.json",

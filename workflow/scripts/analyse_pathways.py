@@ -5,9 +5,23 @@ import json
 import numpy as np
 import xarray as xr
 
-from rvae_pathways.pathways.kinetics import class_fractions, coordination_groups, find_events, fit_classes, transitions
+from rvae_pathways.core.frames import acquisition
 from rvae_pathways.core.runner import run
+from rvae_pathways.pathways.kinetics import (RATE_UNITS, class_fractions, coordination_groups, find_events, fit_classes,
+                                             physical_rates, transitions)
 from rvae_pathways.pathways.tracking import latent_trajectories
+
+
+def rates_summary(steps, n_events, source_frame, acq):
+    """Every rate of kinetics.json per frame, per second and per dose: class-to-class transitions
+    (off the diagonal; staying is no rate) and events in the field of view."""
+    per_frame = [[None if i == j else r for j, r in enumerate(row)] for i, row in enumerate(steps["rates"])]
+    elapsed = int(source_frame[-1] - source_frame[0]) if len(source_frame) else 0
+    return {
+        **acq, "units": RATE_UNITS,
+        "transitions": physical_rates(per_frame, **acq),
+        "events": physical_rates(n_events / elapsed if elapsed else None, **acq),
+    }
 
 
 def main(snakemake, log):
@@ -18,6 +32,11 @@ def main(snakemake, log):
     track = tracks["track"].values[latents["atom"].values]  # the track of every patch's atom
     frame, y, x = latents["frame"].values, latents["y"].values, latents["x"].values
     z = latents["z_mean"].values
+    frames = xr.open_zarr(snakemake.input.frames)
+    acq = acquisition(frames.attrs)
+    # each frame's index in the file: rates count recorded frames, skipped ones included (prepare.skip_bad_frames)
+    source_frame = (frames["source_frame"].values if "source_frame" in frames.coords
+                    else np.arange(frames.sizes["frame"]))
 
     groups = None
     if params.split_by_coordination:
@@ -29,7 +48,7 @@ def main(snakemake, log):
     k = int(info["k"])
     log.info("%d structural classes (%s); patches per class %s", k, info["chosen_by"], info["counts"])
     fractions = class_fractions(labels, frame, n_frames, k)
-    steps = transitions(labels, track, frame, k)
+    steps = transitions(labels, track, source_frame[frame], k)
     swap_px = (None if params.swap_radius_spacings is None
                else params.swap_radius_spacings * tracks.attrs["spacing_px"])
     events = find_events(labels, track, frame, y, x, min_persist=params.min_persist_frames, swap_radius_px=swap_px,
@@ -45,6 +64,7 @@ def main(snakemake, log):
     trajectories.attrs.update(n_classes=k, model=latents.attrs.get("model", ""),
                               pixel_size_nm=tracks.attrs["pixel_size_nm"],
                               class_names=",".join(f"class {c}" for c in range(k)))
+    trajectories.attrs.update({name: value for name, value in acq.items() if value is not None})
     trajectories.to_zarr(snakemake.output.trajectories, mode="w", consolidated=True)
     events.to_csv(snakemake.output.events, sep="\t", index=False)
     summary = {
@@ -54,7 +74,11 @@ def main(snakemake, log):
         "events_by_change": {f"{a}->{b}": int(n) for (a, b), n in
                              events.groupby(["from_class", "to_class"]).size().items()},
         "min_persist_frames": params.min_persist_frames, "swap_radius_px": swap_px,
+        "source_frame": source_frame.tolist(), "skipped_frames": list(frames.attrs.get("skipped_frames", [])),
+        "rates": rates_summary(steps, len(events), source_frame, acq),
     }
+    log.info("frame time %s s, dose %s e-/A^2 per frame (%s)", acq["frame_time_s"], acq["dose_e_per_A2_per_frame"],
+             "rates per second and per dose in kinetics.json" if any(acq.values()) else "rates per frame only")
     with open(snakemake.output.kinetics, "w") as f:
         json.dump(summary, f, indent=2, default=float)
 

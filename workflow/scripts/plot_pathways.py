@@ -36,7 +36,9 @@ def main(snakemake, log):
     order += [t for t in trajectories["track"].values[np.argsort(-seen, kind="stable")] if t not in order]
     plot_track_patches(images, trajectories, order[:8], snakemake.output.track_patches)
     fractions = np.array(kinetics["class_fractions"], dtype=float)
-    plot_kinetics(fractions, names, snakemake.output.kinetics)
+    rates = kinetics["rates"]
+    plot_kinetics(fractions, names, snakemake.output.kinetics, frames=kinetics["source_frame"],
+                  frame_time_s=rates["frame_time_s"], dose_e_per_A2_per_frame=rates["dose_e_per_A2_per_frame"])
     counts = np.array(kinetics["transitions"]["counts"])
     plot_pathway_graph(counts, names, snakemake.output.graph, populations=np.array(kinetics["classes"]["counts"]))
     log.info("figures of %d tracks, %d events, %d classes", trajectories.sizes["track"], len(events), k)

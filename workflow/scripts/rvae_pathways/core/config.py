@@ -15,6 +15,7 @@ changing the schema.
 from __future__ import annotations
 
 import copy
+import difflib
 from functools import lru_cache
 from pathlib import Path
 
@@ -51,3 +52,40 @@ def defaults(*section: str) -> dict:
         except KeyError:
             raise KeyError(f"the config schema has no section {'.'.join(section)!r}") from None
     return _filled(node)
+
+
+def _nearest(name: str, valid) -> str:
+    """``"; did you mean 'x'?"`` for the valid name closest to ``name`` (or the list of valid names)."""
+    valid = sorted(valid)
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    return f"; valid: {', '.join(valid)}"
+
+
+def unknown_keys(config: dict) -> list[str]:
+    """One message per key of ``config`` the schema does not know, naming the nearest valid key.
+
+    Sections whose schema admits extra keys (``additionalProperties: true``) are not looked into.
+    """
+    messages = []
+
+    def walk(value, node, path):
+        if not isinstance(value, dict) or node.get("type") != "object" or "properties" not in node:
+            return
+        known = node["properties"]
+        for key, child in value.items():
+            if key in known:
+                walk(child, known[key], path + [key])
+            elif node.get("additionalProperties") is False:
+                where = ".".join(path + [str(key)])
+                messages.append(f"unknown config key '{where}'{_nearest(str(key), known)}")
+
+    walk(config, _schema(), [])
+    return messages
+
+
+def unknown_columns(columns) -> list[str]:
+    """One message per column of the samples table the samples schema does not know."""
+    known = yaml.safe_load(SAMPLES_SCHEMA.read_text())["properties"]
+    return [f"unknown column '{name}'{_nearest(str(name), known)}" for name in columns if name not in known]

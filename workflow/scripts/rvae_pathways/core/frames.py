@@ -5,7 +5,11 @@ A frames Dataset has
 - ``image``: float32, dims ``(frame, y, x)``;
 - coordinates ``frame`` (0..n-1), ``y`` and ``x`` (pixel indices);
 - ``attrs``: ``pixel_size_nm`` (float), ``intensity_units`` (str), ``source`` (str, the file
-  or ``"simulate_stem"``), ``modality`` (``"stem"`` or ``"pfm"``).
+  or ``"simulate_stem"``), ``modality`` (``"stem"`` or ``"pfm"``); where known,
+  ``frame_time_s`` (seconds per frame) and ``dose_e_per_A2_per_frame`` (electrons per square
+  angstrom per frame), each with its ``*_source`` (``"file"``, ``"samples table"``, ``"simulator"``:
+  :func:`set_acquisition`); after :func:`drop_bad_frames`, ``skipped_frames`` and a coordinate
+  ``source_frame`` (each frame's index in the file).
 
 Ground truth, where a simulator made the data, travels in the same Dataset under names
 prefixed ``true_`` (see :mod:`rvae_pathways.sim.stem`).
@@ -20,9 +24,11 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from .config import defaults
 from .errors import InputError
 
 MODALITIES = ("stem", "pfm")
+SKIP_BAD_FRAMES = defaults("prepare")["skip_bad_frames"]  # keyword default: the config schema's
 
 
 def make_frames(
@@ -89,10 +95,43 @@ def array_or_lazy(images):
     return np.asarray(images)
 
 
-def check_frames(frames: xr.Dataset, min_size: int = 8) -> None:
-    """Raise :class:`InputError` unless there are frames and every one is a finite, non-constant image.
+# A frame with at least this share of its pixels at its largest value is saturated (a detector
+# or amplifier at its ceiling, or a flash): no atom can be found in it.
+SATURATED_FRACTION = 0.5
 
-    Reads one frame at a time.
+
+def frame_problem(image: np.ndarray) -> str | None:
+    """What makes one frame unusable, or None: NaN or infinite pixels, a constant (blank) frame, or a
+    saturated one (at least :data:`SATURATED_FRACTION` of its pixels at its largest value)."""
+    a = np.asarray(image)
+    bad = ~np.isfinite(a)
+    if bad.any():
+        return f"{int(bad.sum())} NaN or infinite pixels"
+    top, bottom = a.max(), a.min()
+    if top == bottom:
+        return f"constant (every pixel = {a.flat[0]:g}), a blank frame"
+    at_top = np.count_nonzero(a == top) / a.size
+    if at_top >= SATURATED_FRACTION:
+        return f"saturated ({at_top:.0%} of its pixels at its largest value, {top:g})"
+    return None
+
+
+def bad_frames(frames: xr.Dataset) -> dict[int, str]:
+    """Index -> problem (:func:`frame_problem`) of every unusable frame; reads one frame at a time."""
+    image = frames["image"]
+    found = {}
+    for i in range(image.sizes["frame"]):
+        problem = frame_problem(image[i])
+        if problem is not None:
+            found[i] = problem
+    return found
+
+
+def check_frames(frames: xr.Dataset, min_size: int = 8) -> None:
+    """Raise :class:`InputError` unless there are frames and every one is usable (:func:`frame_problem`).
+
+    Reads one frame at a time; the message names the first bad frame and the way to skip such frames
+    (:func:`drop_bad_frames`, ``prepare.skip_bad_frames`` in the workflow's config).
 
     Parameters
     ----------
@@ -109,19 +148,88 @@ def check_frames(frames: xr.Dataset, min_size: int = 8) -> None:
         raise InputError("the stack holds no frames; save at least one image")
     if ny < min_size or nx < min_size:
         raise InputError(f"frames are {ny}x{nx} px; at least {min_size}x{min_size} px needed")
-    for i in range(image.sizes["frame"]):
-        a = np.asarray(image[i])
-        bad = ~np.isfinite(a)
-        if bad.any():
+    for i in range(n):
+        problem = frame_problem(image[i])
+        if problem is not None:
             raise InputError(
-                f"frame {i} has {int(bad.sum())} NaN or infinite pixels; "
-                "remove or repair that frame (e.g. replace the bad pixels by their neighbours)"
+                f"frame {i} is unusable: {problem}; remove or repair it (e.g. replace bad pixels by their "
+                "neighbours), or skip every such frame (config: prepare: skip_bad_frames: true)"
             )
-        if a.max() == a.min():
-            raise InputError(
-                f"frame {i} is constant (every pixel = {a.flat[0]:g}); "
-                "remove blank frames from the stack"
-            )
+
+
+def drop_bad_frames(frames: xr.Dataset) -> xr.Dataset:
+    """The frames without the unusable ones (:func:`bad_frames`), numbered honestly.
+
+    The kept frames are numbered 0..n-1 along ``frame`` (every later step indexes them so); the
+    coordinate ``source_frame`` keeps each one's index in the file, and ``attrs["skipped_frames"]``
+    (indices in the file) and ``attrs["skipped_frame_problems"]`` say what was dropped and why.
+    Reading it again keeps the file's numbering (a ``source_frame`` already there is carried on).
+
+    Raises
+    ------
+    InputError
+        If no frame is usable.
+    """
+    bad = bad_frames(frames)
+    n = frames.sizes["frame"]
+    source = (frames["source_frame"].values if "source_frame" in frames.coords
+              else np.arange(n))
+    kept = [i for i in range(n) if i not in bad]
+    if not kept:
+        first = next(iter(bad.items()))
+        raise InputError(f"every one of the {n} frames is unusable (frame {first[0]}: {first[1]}); "
+                         "nothing is left to analyse")
+    out = frames.isel(frame=kept).assign_coords(frame=np.arange(len(kept)),
+                                                source_frame=("frame", source[kept].astype(np.int64)))
+    skipped = [int(i) for i in frames.attrs.get("skipped_frames", [])] + [int(source[i]) for i in bad]
+    problems = list(frames.attrs.get("skipped_frame_problems", [])) + [bad[i] for i in bad]
+    out.attrs.update(skipped_frames=skipped, skipped_frame_problems=problems)
+    return out
+
+
+def checked_frames(frames: xr.Dataset, skip_bad_frames: bool = SKIP_BAD_FRAMES) -> xr.Dataset:
+    """``frames`` after :func:`check_frames`; with ``skip_bad_frames``, first without its unusable frames
+    (:func:`drop_bad_frames`). What the readers return."""
+    if skip_bad_frames:
+        frames = drop_bad_frames(frames)
+    check_frames(frames)
+    return frames
+
+
+ACQUISITION = ("frame_time_s", "dose_e_per_A2_per_frame")
+
+
+def _given(value) -> float | None:
+    """A positive number, or None for "not given" (None, NaN, an empty table cell)."""
+    if value is None or value == "":
+        return None
+    value = float(value)
+    if not np.isfinite(value):
+        return None
+    if value <= 0:
+        raise InputError(f"frame time and dose must be positive numbers, got {value:g}")
+    return value
+
+
+def set_acquisition(frames: xr.Dataset, source: str, frame_time_s=None, dose_e_per_A2_per_frame=None) -> xr.Dataset:
+    """Record the frame time (s) and the dose per frame (e-/A^2) in ``frames.attrs``, with their source.
+
+    A value not given (None, NaN) leaves what the file said; a given one overrides it, and
+    ``attrs["frame_time_source"]`` / ``attrs["dose_source"]`` say where each came from (``source``:
+    ``"samples table"``, ``"simulator"``, ``"file"``). Returns ``frames`` (changed in place).
+    """
+    for name, value, where in (("frame_time_s", frame_time_s, "frame_time_source"),
+                               ("dose_e_per_A2_per_frame", dose_e_per_A2_per_frame, "dose_source")):
+        value = _given(value)
+        if value is not None:
+            frames.attrs[name] = value
+            frames.attrs[where] = source
+    return frames
+
+
+def acquisition(attrs: dict) -> dict[str, float | None]:
+    """``{"frame_time_s": ..., "dose_e_per_A2_per_frame": ...}`` from a Dataset's attrs (None: unknown)."""
+    return {name: _given(attrs.get(name)) for name in ACQUISITION}
 
 
 def truth_variables(frames: xr.Dataset) -> list[str]:

@@ -63,7 +63,23 @@ def _kinetics_legend(fig, ax_all, k: int, n_truth: int) -> None:
         fig.legend(handles, labels, loc="outside lower center", ncols=min(len(handles), 4), fontsize=7.5)
 
 
-def kinetics_figure(fractions, class_names, true_fractions=None, true_names=None, frames=None):
+def _physical_axes(axes, frame_time_s=None, dose_e_per_A2_per_frame=None) -> None:
+    """A top axis of time (s) or cumulative dose (e-/A^2) since frame 0 over the panels' frame axes: with
+    both known, time over the first panel and dose over the second; with one, it over every panel."""
+    known = [(scale, label) for scale, label in ((frame_time_s, "time since frame 0 (s)"),
+                                                 (dose_e_per_A2_per_frame, "dose since frame 0 (e⁻/Å²)"))
+             if scale is not None]
+    if not known:
+        return
+    for i, ax in enumerate(axes):
+        scale, label = known[min(i, len(known) - 1)]
+        top = ax.secondary_xaxis("top", functions=(lambda f, s=scale: f * s, lambda v, s=scale: v / s))
+        top.set_xlabel(label, fontsize=8)
+        top.tick_params(labelsize=7)
+
+
+def kinetics_figure(fractions, class_names, true_fractions=None, true_names=None, frames=None,
+                    frame_time_s=None, dose_e_per_A2_per_frame=None):
     """The figure of :func:`plot_kinetics` (see there)."""
     fractions = np.asarray(fractions, dtype=float)
     if fractions.ndim != 2:
@@ -129,6 +145,7 @@ def kinetics_figure(fractions, class_names, true_fractions=None, true_names=None
             from matplotlib.ticker import MaxNLocator
 
             ax_all.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _physical_axes((ax_all, ax_min), frame_time_s, dose_e_per_A2_per_frame)
     _kinetics_legend(fig, ax_all, k, 0 if truth is None else truth.shape[1])
     note = ", dashed: truth" if truth is not None else ""
     fig.suptitle(f"Class fractions per frame ({count_label(k, 'class', 'classes')}, "
@@ -137,7 +154,8 @@ def kinetics_figure(fractions, class_names, true_fractions=None, true_names=None
 
 
 @styled
-def plot_kinetics(fractions, class_names, path, true_fractions=None, true_names=None, frames=None) -> None:
+def plot_kinetics(fractions, class_names, path, true_fractions=None, true_names=None, frames=None,
+                  frame_time_s=None, dose_e_per_A2_per_frame=None) -> None:
     """Fraction of the atoms in each structural class against frame: the transformation kinetics.
 
     Layout: two panels side by side, frame across. Left: every class, lines with markers in
@@ -157,5 +175,9 @@ def plot_kinetics(fractions, class_names, path, true_fractions=None, true_names=
     true_names : list of str, optional
     frames : array (n_frames,), optional
         Frame numbers; default 0, 1, ...
+    frame_time_s, dose_e_per_A2_per_frame : float, optional
+        Where known, a top axis gives the time or the cumulative dose since frame 0
+        (both known: time over the left panel, dose over the right).
     """
-    save_figure(kinetics_figure(fractions, class_names, true_fractions, true_names, frames), path)
+    save_figure(kinetics_figure(fractions, class_names, true_fractions, true_names, frames, frame_time_s,
+                                dose_e_per_A2_per_frame), path)

@@ -37,7 +37,9 @@ def plot_data_overview(frames, atoms, path, frames_to_show=None):
     Parameters
     ----------
     frames : xarray.Dataset
-        ``image (frame, y, x)``, ``attrs["pixel_size_nm"]`` (the aligned frames).
+        ``image (frame, y, x)``, ``attrs["pixel_size_nm"]`` (the aligned frames); frames the reader
+        skipped (``attrs["skipped_frames"]``, see :func:`rvae_pathways.core.frames.drop_bad_frames`)
+        are named in the title.
     atoms : xarray.Dataset
         Dim ``atom`` with ``frame`` (index), ``y`` and ``x`` (px).
     path : path-like
@@ -76,6 +78,9 @@ def plot_data_overview(frames, atoms, path, frames_to_show=None):
         add_scale_bar(ax, nx, pixel)
     fig.colorbar(im, ax=list(axes), label="intensity (normalised)", shrink=0.85)
     pixel_text = f", {pixel * 10:g} Å/px" if pixel else ""
+    skipped = [int(i) for i in frames.attrs.get("skipped_frames", [])]
+    skipped_text = (f"\nskipped as unusable (prepare.skip_bad_frames): frame{'s' if len(skipped) > 1 else ''} "
+                    f"{', '.join(map(str, skipped))} of the file; frames are numbered after them" if skipped else "")
     fig.suptitle(f"Aligned frames and found atoms ({count_label(atom_frame.size, 'atom')} in "
-                 f"{count_label(n_frames, 'frame')}{pixel_text})")
+                 f"{count_label(n_frames, 'frame')}{pixel_text}){skipped_text}")
     return save_figure(fig, path)

@@ -1,6 +1,7 @@
 """What every reader returns (the pixels, the spatial calibration as the file wrote it, the
-intensity unit), lengths in the units files use, and how the pixel size is settled between the
-file and the samples table."""
+intensity unit, the timing and beam of the acquisition), lengths and times in the units files use,
+the electron dose, and how the pixel size, frame time and dose are settled between the file and
+the samples table."""
 
 from __future__ import annotations
 
@@ -69,6 +70,32 @@ class Calibration:
 
 
 @dataclass
+class Exposure:
+    """Timing and beam of an acquisition as the file states them; None where it does not.
+
+    Attributes
+    ----------
+    frame_time_s : float or None
+        Seconds per frame: a time axis of the stack, a frame time or a camera exposure.
+    frame_time_from : str
+        What in the file gave ``frame_time_s`` (for ``attrs["frame_time_note"]``).
+    dwell_time_s : float or None
+        Seconds the probe stays on one pixel of a scan.
+    beam_current_nA : float or None
+        Beam (probe) current in nA.
+    parallel_beam : bool
+        True when the file says conventional TEM (parallel illumination): the beam then spreads
+        beyond the field of view, and its current gives no dose.
+    """
+
+    frame_time_s: float | None = None
+    frame_time_from: str = ""
+    dwell_time_s: float | None = None
+    beam_current_nA: float | None = None
+    parallel_beam: bool = False
+
+
+@dataclass
 class RawImage:
     """What a format reader found, before the pixel size is settled.
 
@@ -88,6 +115,9 @@ class RawImage:
         y, x), read by :func:`~rvae_pathways.io.readers.read_scan` into ``channel_image``.
     channel_units : list of str or None
         With ``channel_names``: each channel's unit (``""`` where unknown).
+    exposure : Exposure
+        Frame time, dwell time and beam current where the file states them (see
+        :func:`settle_exposure`).
     """
 
     data: np.ndarray
@@ -96,6 +126,7 @@ class RawImage:
     attrs: dict[str, Any] = field(default_factory=dict)
     channel_names: list[str] | None = None
     channel_units: list[str] | None = None
+    exposure: Exposure = field(default_factory=Exposure)
 
 
 def length_to_nm(value: float, unit: str) -> float | None:
@@ -117,6 +148,95 @@ def length_to_nm(value: float, unit: str) -> float | None:
     key = text.strip().lower()
     factor = _NM_PER_UNIT.get(key)
     return None if factor is None else float(value) * factor
+
+
+# Seconds per unit of time, keyed by the lower-cased unit as files spell it.
+_S_PER_UNIT = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1.0),
+    **dict.fromkeys(("ms", "msec", "msecs", "millisecond", "milliseconds"), 1e-3),
+    **dict.fromkeys(("us", "µs", "μs", "usec", "microsecond", "microseconds"), 1e-6),
+    **dict.fromkeys(("ns", "nsec", "nanosecond", "nanoseconds"), 1e-9),
+    **dict.fromkeys(("min", "minute", "minutes"), 60.0),
+    **dict.fromkeys(("h", "hr", "hour", "hours"), 3600.0),
+}
+
+ELEMENTARY_CHARGE_C = 1.602176634e-19
+"""The elementary charge in coulombs (exact in the SI)."""
+
+
+def time_to_s(value: float, unit: str) -> float | None:
+    """Convert a time to seconds.
+
+    Parameters
+    ----------
+    value : float
+    unit : str
+        A time unit as files write it: s/sec, ms, µs/us, ns, min, h (any case).
+
+    Returns
+    -------
+    float or None
+        None when ``unit`` is not a known time unit.
+    """
+    factor = _S_PER_UNIT.get(str(unit).strip().lower())
+    return None if factor is None else float(value) * factor
+
+
+def dose_e_per_A2(beam_current_nA: float, time_s: float, area_nm2: float) -> float:
+    """Electron dose in electrons per square ångström: ``I t / (e A)``.
+
+    Parameters
+    ----------
+    beam_current_nA : float
+        Beam current ``I`` in nA.
+    time_s : float
+        Time ``t`` the beam spends on the area, in seconds (a frame time, or a pixel's dwell
+        time times the number of pixels).
+    area_nm2 : float
+        Area ``A`` the electrons spread over, in nm² (1 nm² = 100 Å²).
+
+    Returns
+    -------
+    float
+        Electrons per Å²; e.g. 1 nA for 1 s over 1 nm² gives about 6.24e7.
+    """
+    electrons = beam_current_nA * 1e-9 * time_s / ELEMENTARY_CHARGE_C
+    return electrons / (area_nm2 * 100.0)
+
+
+def table_number(value: Any, name: str, unit: str, positive: bool = False) -> float | None:
+    """A samples-table value as a float, or None where not given (None, NaN or an empty cell).
+
+    Parameters
+    ----------
+    value : Any
+        The value as the table reads (a number, a numeric string, None, NaN).
+    name, unit : str
+        The column and its unit, for the message.
+    positive : bool
+        Also refuse zero, negative and infinite values.
+
+    Raises
+    ------
+    InputError
+        If ``value`` is not a number (or not a positive finite one when ``positive``).
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"{name} must be a number of {unit}, got {value!r}; fix it in the samples table"
+        ) from None
+    if math.isnan(number):
+        return None
+    if positive and not (math.isfinite(number) and number > 0):
+        raise InputError(
+            f"{name} must be a positive number of {unit}, got {value!r}; fix it in the "
+            "samples table (or leave the cell empty to use the file's)"
+        )
+    return number
 
 
 # Relative difference above which y and x pixel sizes count as different.
@@ -232,3 +352,78 @@ def settle_pixel_size(
         )
     attrs["pixel_size_source"] = "file"
     return y_nm, attrs
+
+
+def settle_exposure(
+    exposure: Exposure,
+    pixel_size_nm: float,
+    frame_shape: tuple[int, int],
+    frame_time_s: float | None = None,
+    dose_e_per_A2_per_frame: float | None = None,
+) -> dict[str, Any]:
+    """Choose the frame time and the dose per frame: the samples table's if given, else the file's.
+
+    The file's frame time is its own (:attr:`Exposure.frame_time_s`), else the dwell time times
+    the pixels of a frame (no flyback counted). The file's dose is derived (with
+    :func:`dose_e_per_A2`) from its beam current, unless it says the beam was parallel (TEM):
+    the current times the dwell time over one pixel's area, else times the frame time (the one
+    chosen here) over the field of view. What is not known stays out of the attrs.
+
+    Parameters
+    ----------
+    exposure : Exposure
+        What the file states.
+    pixel_size_nm : float
+        The pixel size as settled (:func:`settle_pixel_size`).
+    frame_shape : (int, int)
+        Pixels of one frame, (y, x).
+    frame_time_s, dose_e_per_A2_per_frame : float or None
+        From the samples table (see :func:`table_number`); None where not given.
+
+    Returns
+    -------
+    dict
+        ``frame_time_s`` and ``frame_time_source`` (``"file"`` or ``"samples table"``),
+        ``dose_e_per_A2_per_frame`` and ``dose_source`` where known; ``frame_time_note`` and
+        ``dose_note`` saying what in the file they come from; the file's ``dwell_time_s`` and
+        ``beam_current_nA`` where stated.
+    """
+    attrs: dict[str, Any] = {}
+    n_pixels = int(frame_shape[0]) * int(frame_shape[1])
+    dwell = exposure.dwell_time_s
+    if dwell is not None:
+        attrs["dwell_time_s"] = float(dwell)
+    if exposure.beam_current_nA is not None:
+        attrs["beam_current_nA"] = float(exposure.beam_current_nA)
+
+    time, time_text = exposure.frame_time_s, exposure.frame_time_from
+    if time is None and dwell is not None:
+        time, time_text = dwell * n_pixels, f"dwell time {dwell:g} s x {n_pixels} pixels"
+    if frame_time_s is not None:
+        attrs.update(frame_time_s=float(frame_time_s), frame_time_source="samples table")
+    elif time is not None:
+        attrs.update(frame_time_s=float(time), frame_time_source="file")
+        attrs["frame_time_note"] = f"from the file's {time_text}"
+
+    if dose_e_per_A2_per_frame is not None:
+        attrs.update(
+            dose_e_per_A2_per_frame=float(dose_e_per_A2_per_frame), dose_source="samples table"
+        )
+        return attrs
+    current = exposure.beam_current_nA
+    if current is None or exposure.parallel_beam:
+        return attrs
+    if dwell is not None:
+        dose = dose_e_per_A2(current, dwell, pixel_size_nm**2)
+        how = f"dwell time {dwell:g} s over one pixel of {pixel_size_nm:g} nm"
+    elif "frame_time_s" in attrs:
+        dose = dose_e_per_A2(current, attrs["frame_time_s"], n_pixels * pixel_size_nm**2)
+        how = (
+            f"frame time {attrs['frame_time_s']:g} s ({attrs['frame_time_source']}) over the "
+            f"field of view, {frame_shape[0]} x {frame_shape[1]} pixels of {pixel_size_nm:g} nm"
+        )
+    else:
+        return attrs
+    attrs.update(dose_e_per_A2_per_frame=dose, dose_source="file")
+    attrs["dose_note"] = f"the file's beam current {current:g} nA x {how}"
+    return attrs

@@ -4,25 +4,35 @@
 has its module in this package (``npy``, ``tiff``, ``rsciio``, ``igor``, ``zarr_frames``; what
 they return and how the pixel size is settled: ``raw``):
 
-========================  ======================================================
-suffix                    reader
-========================  ======================================================
-``.npy``                  :func:`numpy.load`, memory-mapped (plain numeric arrays only)
-``.tif``, ``.tiff``       tifffile; pixel size from ImageJ or OME metadata
-``.hspy``, ``.hdf5``,     HyperSpy HDF5 (``rsciio.hspy``)
+======================  ========================================================
+suffix                  reader
+======================  ========================================================
+``.npy``                :func:`numpy.load`, memory-mapped (plain numeric arrays only)
+``.tif``, ``.tiff``     ``rsciio.tiff`` (tifffile): pixel size from vendor tags (FEI/Thermo
+                        Fisher, Zeiss, TVIPS, Olympus SIS, JEOL, Hamamatsu, DM), else ImageJ
+                        or OME metadata
+``.hspy``, ``.hdf5``,   HyperSpy HDF5 (``rsciio.hspy``)
 ``.h5``
-``.dm3``, ``.dm4``        Gatan Digital Micrograph (``rsciio.digitalmicrograph``)
-``.emd``                  Velox or NCEM EMD (``rsciio.emd``)
-``.ibw``                  Igor binary wave, e.g. an Asylum Research AFM/PFM scan
-                          (``igor2``); a multi-channel scan: :func:`read_scan`
-``.zarr``                 a frames Dataset this project wrote (``xarray.open_zarr``)
-========================  ======================================================
+``.dm3``, ``.dm4``      Gatan Digital Micrograph (``rsciio.digitalmicrograph``)
+``.emd``                Velox or NCEM EMD (``rsciio.emd``)
+``.ser``, ``.emi``      FEI/Thermo Fisher TIA (``rsciio.tia``); an ``.emi`` reads the
+                        ``<name>_1.ser`` beside it, with the microscope's metadata
+``.mrc``                MRC (``rsciio.mrc``), sections along z as frames
+``.prz``                CEOS Panta Rhei (``rsciio.pantarhei``); metadata only as JSON
+                        (Panta Rhei 24.03 on): pickled metadata are never loaded
+``.ibw``                Igor binary wave, e.g. an Asylum Research AFM/PFM scan
+                        (``igor2``); a multi-channel scan: :func:`read_scan`
+``.zarr``               a frames Dataset this project wrote (``xarray.open_zarr``)
+======================  ========================================================
 
 Every reader first produces a :class:`RawImage` (pixels, the file's spatial calibration as
-written, the intensity unit); :func:`read_frames` then settles the pixel size, builds the
-Dataset with :func:`~rvae_pathways.core.frames.make_frames` and checks it with
-:func:`~rvae_pathways.core.frames.check_frames`. Whatever is wrong with the input is raised as an
-:class:`~rvae_pathways.core.errors.InputError` that says what to change.
+written, the intensity unit, the :class:`~.raw.Exposure`: frame time, dwell time and beam
+current where the file states them); :func:`read_frames` then settles the pixel size, the frame
+time and the dose per frame (:func:`~.raw.settle_exposure`), builds the Dataset with
+:func:`~rvae_pathways.core.frames.make_frames` and checks it with
+:func:`~rvae_pathways.core.frames.checked_frames` (which can drop unusable frames). Whatever is
+wrong with the input is raised as an :class:`~rvae_pathways.core.errors.InputError` that says
+what to change.
 
 Multi-channel scans (:data:`SCAN_SUFFIXES`) have no one image: :func:`read_scan` returns every
 channel as read, and turning them into frames is the modality's physics (for PFM,
@@ -33,13 +43,12 @@ Memory: a ``.npy`` file and a ``.zarr`` store are read on demand. The Dataset's 
 then lazy: :func:`~rvae_pathways.core.frames.check_frames` and
 :func:`~rvae_pathways.core.frames.write_frames` read one frame at a time, so loading a movie of any
 length holds about one frame (see :class:`MappedFrames`). The other readers (TIFF through
-tifffile, HyperSpy, Digital Micrograph and EMD through rosettasciio, Igor waves through igor2)
-read the whole file into memory.
+rosettasciio and tifffile, the other rosettasciio formats, Igor waves through igor2) read the
+whole file into memory.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Callable
 
@@ -48,11 +57,11 @@ import xarray as xr
 from xarray.core import indexing
 
 from ..core.errors import InputError
-from ..core.frames import MODALITIES, check_frames, make_frames
+from ..core.frames import MODALITIES, SKIP_BAD_FRAMES, checked_frames, make_frames, set_acquisition
 from .igor import read_ibw
 from .npy import MappedFrames, read_npy
-from .raw import RawImage, check_image_array, settle_pixel_size
-from .rsciio import read_dm, read_emd, read_hspy
+from .raw import RawImage, check_image_array, settle_exposure, settle_pixel_size, table_number
+from .rsciio import read_dm, read_emd, read_hspy, read_mrc, read_prz, read_tia
 from .suffixes import SCAN_SUFFIXES, SUPPORTED_SUFFIXES
 from .tiff import read_tiff
 from .zarr_frames import read_zarr
@@ -65,7 +74,12 @@ from .zarr_frames import read_zarr
 
 
 def read_frames(
-    path: str | Path, pixel_size_nm: float | None = None, modality: str = "stem"
+    path: str | Path,
+    pixel_size_nm: float | None = None,
+    modality: str = "stem",
+    frame_time_s: float | None = None,
+    dose_e_per_A2_per_frame: float | None = None,
+    skip_bad_frames: bool = SKIP_BAD_FRAMES,
 ) -> xr.Dataset:
     """Read a microscope image or image stack as a frames Dataset.
 
@@ -79,14 +93,28 @@ def read_frames(
         calibration; None (or NaN, as an empty table cell reads) means "use the file's".
     modality : {"stem", "pfm"}
         Recorded in ``attrs["modality"]``.
+    frame_time_s : float, optional
+        Seconds per frame from the samples table; overrides the file's. None or NaN: the
+        file's, where it states one.
+    dose_e_per_A2_per_frame : float, optional
+        Electron dose per frame (e/Å²) from the samples table; overrides the file's. None or
+        NaN: derived from the file's beam current where it states one.
+    skip_bad_frames : bool
+        Drop unusable frames instead of refusing the file
+        (:func:`rvae_pathways.core.frames.checked_frames`).
 
     Returns
     -------
     xarray.Dataset
         ``image`` (frame, y, x) float32, with attrs ``pixel_size_nm``, ``pixel_size_source``
         (``"file"`` or ``"samples table"``), ``intensity_units``, ``source`` (``path`` as
-        given) and ``modality``; some readers add ``signal``, ``pixel_size_file`` or
-        ``pixel_size_note``. A ``.zarr`` store keeps all its variables and attrs.
+        given) and ``modality``; some readers add ``signal``, ``pixel_size_file``,
+        ``pixel_size_note`` or ``metadata_note``. Where known (given, or in the file):
+        ``frame_time_s`` and ``frame_time_source``, ``dose_e_per_A2_per_frame`` and
+        ``dose_source`` (``"file"`` or ``"samples table"``), with ``frame_time_note`` and
+        ``dose_note`` saying how the file's were found, and the file's ``dwell_time_s`` and
+        ``beam_current_nA`` (see :func:`~.raw.settle_exposure`); what is unknown is absent.
+        A ``.zarr`` store keeps all its variables and attrs.
         The ``image`` of a ``.npy`` file or a ``.zarr`` store is read on demand (the file
         must stay in place while the Dataset is used); the other formats are read whole.
 
@@ -95,7 +123,8 @@ def read_frames(
     InputError
         If the file is missing, of an unsupported type, a multi-channel scan (see
         :func:`read_scan`), unreadable, not an image or image stack, of unknown pixel size,
-        or has NaN, infinite or constant frames.
+        or has NaN, infinite or constant frames; or a samples-table value is not a (positive)
+        number.
 
     Notes
     -----
@@ -113,15 +142,26 @@ def read_frames(
             "piezoresponse (the load_frames rule does so for samples of modality pfm)"
         )
     pixel_size_nm = _table_pixel_size(pixel_size_nm)
+    frame_time_s = table_number(frame_time_s, "frame_time_s", "seconds", positive=True)
+    dose = table_number(dose_e_per_A2_per_frame, "dose_e_per_A2_per_frame", "e/Å²", positive=True)
 
     if suffix == ".zarr":
         frames = read_zarr(path_obj, str(path), pixel_size_nm, modality)
+        _override_exposure(frames, frame_time_s, dose)
     else:
         reader, format_name = _READERS[suffix]
         raw = _call_reader(reader, path_obj, str(path), format_name)
         frames = _to_frames(raw, str(path), pixel_size_nm, modality)
-    check_frames(frames)
-    return frames
+        frames.attrs.update(
+            settle_exposure(
+                raw.exposure,
+                frames.attrs["pixel_size_nm"],
+                (frames.sizes["y"], frames.sizes["x"]),
+                frame_time_s,
+                dose,
+            )
+        )
+    return checked_frames(frames, skip_bad_frames)
 
 
 def read_scan(
@@ -188,15 +228,16 @@ def _checked_path(path: str | Path) -> tuple[Path, str]:
 
 def _table_pixel_size(value: Any) -> float | None:
     """The ``pixel_size_nm`` argument as a float, or None where not given (None or NaN)."""
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(
-            f"pixel_size_nm must be a number of nm, got {value!r}; fix it in the samples table"
-        ) from None
-    return None if math.isnan(number) else number
+    return table_number(value, "pixel_size_nm", "nm")
+
+
+def _override_exposure(frames: xr.Dataset, frame_time_s: float | None, dose: float | None) -> None:
+    """Put the samples table's frame time and dose (where given) into a stored Dataset's attrs."""
+    set_acquisition(frames, "samples table", frame_time_s, dose)
+    if frame_time_s is not None:
+        frames.attrs.pop("frame_time_note", None)
+    if dose is not None:
+        frames.attrs.pop("dose_note", None)
 
 
 def _call_reader(
@@ -306,5 +347,9 @@ _READERS: dict[str, tuple[Callable[[Path], RawImage], str]] = {
     ".dm3": (read_dm, "Digital Micrograph"),
     ".dm4": (read_dm, "Digital Micrograph"),
     ".emd": (read_emd, "EMD"),
+    ".ser": (read_tia, "FEI TIA"),
+    ".emi": (read_tia, "FEI TIA"),
+    ".mrc": (read_mrc, "MRC"),
+    ".prz": (read_prz, "Panta Rhei"),
     ".ibw": (read_ibw, ".ibw (Igor binary wave)"),
 }

@@ -11,6 +11,10 @@ SUPPORTED_SUFFIXES = (
     ".dm3",
     ".dm4",
     ".emd",
+    ".ser",
+    ".emi",
+    ".mrc",
+    ".prz",
     ".ibw",
     ".zarr",
 )

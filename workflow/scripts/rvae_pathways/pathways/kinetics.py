@@ -51,7 +51,7 @@ import pandas as pd
 from ..core.config import defaults
 from ..core.errors import InputError, check_int_array, check_number
 
-__all__ = ["fit_classes", "coordination_groups", "class_fractions", "transitions", "find_events"]
+__all__ = ["fit_classes", "coordination_groups", "class_fractions", "transitions", "physical_rates", "find_events"]
 
 
 PRISTINE, SILICON, DEFECT = "pristine C", "Si", "C in 5-7 defect"
@@ -308,6 +308,43 @@ def transitions(labels, track, frame, n_classes):
         "frames_in_class": exposure.tolist(),
         "rates": [[_json_float(v) for v in row] for row in rates],
         "step_probabilities": [[_json_float(v) for v in row] for row in probs],
+    }
+
+
+RATE_UNITS = {"per_frame": "1/frame", "per_second": "1/s", "per_dose": "A^2/e"}
+
+
+def physical_rates(per_frame, frame_time_s=None, dose_e_per_A2_per_frame=None) -> dict:
+    """A rate per frame also per second and per unit electron dose, where the acquisition is known.
+
+    Beam-driven transformations are compared per dose: a probability ``r`` per frame at a dose
+    ``D`` e-/A^2 per frame is ``r / D`` per e-/A^2 (a cross-section, in A^2 per electron); per
+    second it is ``r / t`` for a frame time ``t``.
+
+    Parameters
+    ----------
+    per_frame : float, None, or nested lists of them
+        Rates per frame (None where undefined, kept None).
+    frame_time_s, dose_e_per_A2_per_frame : float, optional
+        Seconds and electrons per square angstrom per frame; None when unknown.
+
+    Returns
+    -------
+    dict
+        ``per_frame`` (as given), ``per_second`` and ``per_dose`` (the same shape, or None
+        when the frame time or the dose is unknown); units in :data:`RATE_UNITS`.
+    """
+    def scaled(value, by):
+        if isinstance(value, (list, tuple)):
+            return [scaled(v, by) for v in value]
+        return None if value is None else _json_float(float(value) / by)
+
+    return {
+        "per_frame": per_frame,
+        "per_second": None if frame_time_s is None else scaled(per_frame, check_number(
+            "frame_time_s", frame_time_s, low=0, low_open=True)),
+        "per_dose": None if dose_e_per_A2_per_frame is None else scaled(per_frame, check_number(
+            "dose_e_per_A2_per_frame", dose_e_per_A2_per_frame, low=0, low_open=True)),
     }
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import xarray as xr
 
 from ..core.errors import InputError
-from ..core.frames import check_frames, make_frames
+from ..core.frames import SKIP_BAD_FRAMES, checked_frames, make_frames, set_acquisition
 from ..io.readers import read_frames, read_scan
 from ..io.suffixes import SCAN_SUFFIXES
 
@@ -257,7 +257,7 @@ def pick_pfm_channels(names) -> tuple[str, str]:
     return amplitude, phase
 
 
-def pfm_frames(scan: xr.Dataset) -> xr.Dataset:
+def pfm_frames(scan: xr.Dataset, skip_bad_frames: bool = SKIP_BAD_FRAMES) -> xr.Dataset:
     """Turn a PFM scan's channels into the frames Dataset whose ``image`` is the piezoresponse.
 
     The vertical amplitude and phase channels are chosen with :func:`pick_pfm_channels`, and
@@ -270,6 +270,9 @@ def pfm_frames(scan: xr.Dataset) -> xr.Dataset:
         A scan as :func:`rvae_pathways.io.readers.read_scan` returns it: ``channel_image``
         (frame, channel, y, x) with coordinates ``channel`` and ``channel_units``, and attrs
         ``pixel_size_nm``, ``source`` and ``modality`` at least.
+    skip_bad_frames : bool
+        Drop frames whose piezoresponse is unusable instead of refusing the scan
+        (:func:`rvae_pathways.core.frames.drop_bad_frames`).
 
     Returns
     -------
@@ -305,11 +308,11 @@ def pfm_frames(scan: xr.Dataset) -> xr.Dataset:
     frames.attrs.update({key: value for key, value in scan.attrs.items() if key not in frames.attrs})
     for key in ("phase_offset_deg", "piezoresponse", "amplitude_channel", "phase_channel"):
         frames.attrs[key] = with_response.attrs[key]
-    check_frames(frames)
-    return frames
+    return checked_frames(frames, skip_bad_frames)
 
 
-def read_pfm_frames(path, pixel_size_nm: float | None = None) -> xr.Dataset:
+def read_pfm_frames(path, pixel_size_nm: float | None = None, skip_bad_frames: bool = SKIP_BAD_FRAMES,
+                    frame_time_s: float | None = None) -> xr.Dataset:
     """Read a PFM file into a frames Dataset of the piezoresponse, ``modality`` ``"pfm"``.
 
     A multi-channel scan (:data:`rvae_pathways.io.suffixes.SCAN_SUFFIXES`, e.g. an Asylum
@@ -323,6 +326,12 @@ def read_pfm_frames(path, pixel_size_nm: float | None = None) -> xr.Dataset:
     path : str or Path
     pixel_size_nm : float, optional
         Pixel size in nm from the samples table; None (or NaN) means "use the file's".
+    skip_bad_frames : bool
+        Drop unusable frames instead of refusing the file
+        (:func:`rvae_pathways.core.frames.drop_bad_frames`).
+    frame_time_s : float, optional
+        Seconds per frame (scan) from the samples table; None (or NaN) means "the file's, if it
+        says one". PFM has no electron dose.
 
     Returns
     -------
@@ -336,5 +345,7 @@ def read_pfm_frames(path, pixel_size_nm: float | None = None) -> xr.Dataset:
         :func:`pfm_frames` raise it.
     """
     if Path(path).suffix.lower() in SCAN_SUFFIXES:
-        return pfm_frames(read_scan(path, pixel_size_nm=pixel_size_nm, modality="pfm"))
-    return read_frames(path, pixel_size_nm=pixel_size_nm, modality="pfm")
+        frames = pfm_frames(read_scan(path, pixel_size_nm=pixel_size_nm, modality="pfm"), skip_bad_frames)
+        return set_acquisition(frames, "samples table", frame_time_s=frame_time_s)
+    return read_frames(path, pixel_size_nm=pixel_size_nm, modality="pfm", frame_time_s=frame_time_s,
+                       skip_bad_frames=skip_bad_frames)
