@@ -266,14 +266,34 @@ def test_checkpoints_and_models_load_with_weights_only(tmp_path):
     marker = tmp_path / "executed"
     evil = {"state_dict": model.state_dict(), "hyper": hyper, "extra": _Payload(marker)}
     torch.save(evil, tmp_path / "evil.pt")
-    with pytest.raises(InputError, match="evil.pt holds Python objects") as refused:
+    with pytest.raises(InputError, match="evil.pt: not a model written by this workflow .*unpickling it could run code.*; "
+                                         "it was not loaded; delete it to retrain") as refused:
         load_model(tmp_path / "evil.pt")
-    assert "weights_only" not in str(refused.value)  # no advice to unpickle it
+    assert "weights_only" not in str(refused.value) and "\n" not in str(refused.value)  # one line, no advice to unpickle
     evil.update(optimizer={}, epoch=1, generator=torch.Generator().get_state(), history=[], seed=0)
     torch.save(evil, checkpoint_path(tmp_path, blobs(4), hyper, 0))
-    with pytest.raises(InputError, match="refused"):
+    with pytest.raises(InputError, match="not a model written by this workflow"):
         fit(blobs(4), TINY, epochs=2, seed=0, checkpoint_dir=tmp_path)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("content, why", [
+    (torch.zeros(3), "holds a Tensor, not a dict"),
+    ({"weights": torch.zeros(3)}, "not state_dict and hyper"),
+    ({"state_dict": {"nonsense": torch.zeros(3)}, "hyper": resolve_hyper(TINY, 8)}, "weights do not fit"),
+    (b"not a torch file at all", "not a file of tensors"),
+])
+def test_a_model_file_this_workflow_did_not_write_is_refused_in_one_line(tmp_path, content, why):
+    path = tmp_path / "model.pt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        torch.save(content, path)
+    with pytest.raises(InputError, match=why) as refused:
+        load_model(path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: not a model written by this workflow")
+    assert message.endswith("it was not loaded; delete it to retrain") and "\n" not in message
 
 
 def test_fewer_patches_than_a_batch(caplog):

@@ -242,20 +242,29 @@ def save_checkpoint(path, state: dict) -> None:
     os.replace(tmp, path)
 
 
+def not_ours(path, why: str) -> InputError:
+    """The one-line refusal of a model or checkpoint file this workflow did not write."""
+    return InputError(f"{path}: not a model written by this workflow ({why}); it was not loaded; delete it to retrain")
+
+
 def load_checkpoint(path, device="cpu") -> dict:
     """Read a checkpoint with ``torch.load(weights_only=True)``: tensors and plain containers only.
 
-    Anything else (a pickled object, which could run code when loaded) is refused with an
-    :class:`InputError` naming the file; it is never unpickled.
+    Anything else (a pickled object, which could run code when loaded), a damaged file or one that
+    holds no dict, is refused with a one-line :class:`InputError` naming the file; nothing is
+    unpickled.
     """
     try:
-        return torch.load(path, map_location=device, weights_only=True)
+        state = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError:
-        raise InputError(
-            f"{path} holds Python objects besides tensors and plain containers; loading them could run "
-            "code, so it is refused (this workflow writes only weights, settings and numbers). Delete it "
-            "to train again, or re-save the weights from a trusted session"
-        ) from None
+        raise not_ours(path, "it is not a file of tensors and plain containers only; unpickling it could run code") from None
+    except (RuntimeError, EOFError, ValueError, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise not_ours(path, f"it cannot be read: {str(exc).splitlines()[0][:120]}") from None
+    if not isinstance(state, dict):
+        raise not_ours(path, f"it holds a {type(state).__name__}, not a dict")
+    return state
 
 
 def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=None, checkpoint_dir=None, log=None):
@@ -453,6 +462,11 @@ def save_model(path, model: RVAE, hyper: dict) -> None:
 def load_model(path, device=None) -> tuple[RVAE, dict]:
     """The model and hyper dict written by :func:`save_model` (loaded with ``weights_only=True``)."""
     state = load_checkpoint(path, "cpu")
-    model = build_model(state["hyper"])
-    model.load_state_dict(state["state_dict"])
+    if not {"state_dict", "hyper"} <= set(state) or not isinstance(state["hyper"], dict):
+        raise not_ours(path, f"it holds the keys {sorted(map(str, state))}, not state_dict and hyper")
+    try:
+        model = build_model(state["hyper"])
+        model.load_state_dict(state["state_dict"])
+    except (RuntimeError, KeyError, TypeError, ValueError, InputError) as exc:
+        raise not_ours(path, f"its weights do not fit the model: {str(exc).splitlines()[0][:120]}") from None
     return model.to(pick_device(device) if device is not None else "cpu"), state["hyper"]
