@@ -65,9 +65,9 @@ def test_a_host_workflow_uses_this_one_as_a_module(tmp_path):
 
 def test_the_test_config_plans_the_whole_dag_from_its_own_folder():
     # as the Snakemake workflow catalog runs it: snakemake --directory .test
-    plan = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
-                           "--directory", str(ROOT / ".test"), "--cores", "1", "--dry-run"],
-                          capture_output=True, text=True, timeout=300)
+    # (the README's command, in the checkout)
+    plan = subprocess.run([sys.executable, "-m", "snakemake", "--directory", ".test", "--cores", "1", "--dry-run"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr[-3000:]
     for rule in ("simulate_stem", "simulate_pfm", "train_model", "train_pfm_model", "plot_pfm_sweep"):
         assert rule in plan.stdout
