@@ -21,6 +21,7 @@ include: "workflow/rules/rvae.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/pathways.smk"
 include: "workflow/rules/pfm.smk"
+include: "workflow/rules/exports.smk"
 
 
 rule all:

@@ -102,6 +102,43 @@ def test_pfm_scores_and_latents_keep_the_window_grid(tiny_run):
     assert latents.attrs["frame_pixel_size_nm"] == pytest.approx(39.0625)  # 10 um over 256 px, from the file
 
 
+def test_kinetics_give_rates_per_second_and_per_dose_from_the_simulators_metadata(tiny_run):
+    frames = xr.open_zarr(tiny_run / "results" / "tiny" / "frames.zarr")
+    assert frames.attrs["frame_time_source"] == frames.attrs["dose_source"] == "simulator"
+    kinetics = json.loads((tiny_run / "results" / "tiny" / "rvae" / "kinetics.json").read_text())
+    rates = kinetics["rates"]
+    assert rates["frame_time_s"] == frames.attrs["frame_time_s"]
+    per_frame, per_second = rates["transitions"]["per_frame"], rates["transitions"]["per_second"]
+    pairs = [(f, t) for row_f, row_t in zip(per_frame, per_second) for f, t in zip(row_f, row_t) if f is not None]
+    assert pairs and all(t == pytest.approx(f / rates["frame_time_s"]) for f, t in pairs)
+    assert rates["events"]["per_dose"] == pytest.approx(
+        rates["events"]["per_frame"] / rates["dose_e_per_A2_per_frame"])
+    assert kinetics["source_frame"] == [0, 1, 2] and kinetics["skipped_frames"] == []
+
+
+def test_the_exports_open_in_the_tools_people_use(tiny_run):
+    import pandas as pd
+    from rsciio.hspy import file_reader
+
+    out = tiny_run / "results" / "tiny"
+    tracks = pd.read_csv(out / "tracks.csv")
+    assert list(tracks.columns[:4]) == ["particle", "frame", "y", "x"]  # trackpy's columns
+    assert {"y_nm", "x_nm", "rvae_class", "rvae_z1", "vae_class", "vae_z1"} <= set(tracks.columns)
+    assert not [c for c in tracks.columns if c.startswith("true")]
+    assert tracks["frame"].max() == 2 and tracks["particle"].nunique() > 20
+    signal = file_reader(str(out / "rvae" / "latent_maps.hspy"))[0]
+    frames = xr.open_zarr(out / "frames.zarr")
+    assert signal["data"].shape[0] == 3 and signal["data"].shape[-2:] == (96, 96)
+    y_axis = [a for a in signal["axes"] if a["name"] == "y"][0]
+    assert y_axis["units"] == "nm" and y_axis["scale"] == pytest.approx(frames.attrs["pixel_size_nm"])
+    assert [a for a in signal["axes"] if a["name"] == "frame"][0]["units"] == "s"
+    for sample in ("tinypfm", "asylum"):  # real scans too
+        for window in (8, 16):
+            domains = xr.open_zarr(tiny_run / "results" / sample / f"w{window}" / "domains.zarr")
+            assert set(np.unique(domains["domain"].values)) <= {-1, 0, 1}
+            assert (tiny_run / "results" / sample / f"w{window}" / "domains.hspy").is_file()
+
+
 def test_atom_metrics_meet_the_targets_on_the_tiny_movie(tiny_run):
     metrics = json.loads((tiny_run / "results" / "tiny" / "atom_metrics.json").read_text())
     assert metrics["tp"] > 40

@@ -265,6 +265,8 @@ def all_outputs():
             targets += [
                 f"results/{sample}/w{w}/patches.zarr",
                 f"results/{sample}/w{w}/latents.zarr",
+                f"results/{sample}/w{w}/domains.zarr",
+                f"results/{sample}/w{w}/domains.hspy",
             ]
             if is_simulated(sample):
                 targets.append(f"results/{sample}/w{w}/pfm_scores.json")
@@ -276,6 +278,7 @@ def all_outputs():
         ]
         targets.append(f"results/{sample}/atom_qc.json")
         targets.append(f"results/{sample}/tracks.zarr")
+        targets.append(f"results/{sample}/tracks.csv")
         for model in config["models"]:
             targets += [
                 f"results/{sample}/{model}/{name}"
@@ -284,6 +287,7 @@ def all_outputs():
                     "trajectories.zarr",
                     "kinetics.json",
                     "events.tsv",
+                    "latent_maps.hspy",
                 )
             ]
             if is_simulated(sample):

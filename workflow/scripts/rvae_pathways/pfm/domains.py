@@ -1,5 +1,6 @@
 """Domains read from the latent space: every window's +1 / -1 label, the state the field switches
-to, and how much of each frame has switched. The workflow, the figures and the scores all use these."""
+to, how much of each frame has switched, and the walls between disagreeing windows. The workflow,
+the exports, the figures and the scores all use these."""
 
 from __future__ import annotations
 
@@ -47,3 +48,32 @@ def switched_fraction(labels, frame, n_frames: int) -> tuple[np.ndarray, int]:
     with np.errstate(invalid="ignore", divide="ignore"):
         fraction = np.where(counts > 0, in_state[:n_frames] / np.maximum(counts, 1), np.nan)
     return fraction, state
+
+
+def wall_points(labels_grid: np.ndarray, centre_y: np.ndarray, centre_x: np.ndarray) -> list[np.ndarray]:
+    """Wall points of every frame: midway between 4-neighbouring windows with different labels.
+
+    Parameters
+    ----------
+    labels_grid : (frames, rows, cols) array of +1/-1
+        0 marks a missing window, which makes no wall.
+    centre_y, centre_x : (frames, rows, cols) arrays
+        The windows' centres in frame px.
+
+    Returns
+    -------
+    list (one per frame) of (n, 2) float arrays of (y, x).
+    """
+    grid = np.asarray(labels_grid)
+    points = []
+    for f in range(grid.shape[0]):
+        found = []
+        # each window against the one below it, then against the one to its right
+        for lo, hi in (((slice(None, -1), slice(None)), (slice(1, None), slice(None))),
+                       ((slice(None), slice(None, -1)), (slice(None), slice(1, None)))):
+            a, b = grid[f][lo], grid[f][hi]
+            differ = (a != b) & (a != 0) & (b != 0)
+            found.append(np.column_stack([(centre_y[f][lo][differ] + centre_y[f][hi][differ]) / 2,
+                                          (centre_x[f][lo][differ] + centre_x[f][hi][differ]) / 2]))
+        points.append(np.concatenate(found))
+    return points

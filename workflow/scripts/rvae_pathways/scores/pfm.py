@@ -6,7 +6,7 @@ window's centre for the window's ``z`` (:func:`rvae_pathways.rvae.manifold.decod
 :func:`domain_labels`). The centre is the one point a rotation leaves in place, so the label does
 not depend on theta, and a weakly pinned spot of lower but same-signed response stays in its
 domain. Walls are where neighbouring windows disagree: one point midway between the two window
-centres (:func:`wall_points`). :func:`score_pfm` compares both with the truth:
+centres (:func:`rvae_pathways.pfm.domains.wall_points`). :func:`score_pfm` compares both with the truth:
 
 - sign accuracy: does the latent label give the polarisation of windows away from walls?
 - walls: do the latent walls lie where the true walls are (precision, recall, F1)?
@@ -25,7 +25,7 @@ from scipy.ndimage import distance_transform_edt
 from ..core.errors import InputError
 from ..core.frames import frame_slices
 from ..core.store import add_columns
-from ..pfm.domains import switched_fraction
+from ..pfm.domains import switched_fraction, wall_points
 from ..pfm.tiles import tile_origins
 
 TARGETS = {"sign_accuracy": 0.98, "wall_f1": 0.9, "switched_fraction_r": 0.95}
@@ -81,35 +81,6 @@ def label_windows_with_truth(path, truth) -> None:
         domain[rows] = field[ys[row[rows]] + window // 2, xs[col[rows]] + window // 2].astype(np.int8)
         distance[rows] = _wall_distance(wall, y[rows].astype(np.float64), x[rows].astype(np.float64)).astype(np.float32)
     add_columns(path, "patch", {"true_domain": domain, "true_wall_distance_px": distance})
-
-
-def wall_points(labels_grid: np.ndarray, centre_y: np.ndarray, centre_x: np.ndarray) -> list[np.ndarray]:
-    """Wall points of every frame: midway between 4-neighbouring windows with different labels.
-
-    Parameters
-    ----------
-    labels_grid : (frames, rows, cols) array of +1/-1
-        0 marks a missing window, which makes no wall.
-    centre_y, centre_x : (frames, rows, cols) arrays
-        The windows' centres in frame px.
-
-    Returns
-    -------
-    list (one per frame) of (n, 2) float arrays of (y, x).
-    """
-    grid = np.asarray(labels_grid)
-    points = []
-    for f in range(grid.shape[0]):
-        found = []
-        # each window against the one below it, then against the one to its right
-        for lo, hi in (((slice(None, -1), slice(None)), (slice(1, None), slice(None))),
-                       ((slice(None), slice(None, -1)), (slice(None), slice(1, None)))):
-            a, b = grid[f][lo], grid[f][hi]
-            differ = (a != b) & (a != 0) & (b != 0)
-            found.append(np.column_stack([(centre_y[f][lo][differ] + centre_y[f][hi][differ]) / 2,
-                                          (centre_x[f][lo][differ] + centre_x[f][hi][differ]) / 2]))
-        points.append(np.concatenate(found))
-    return points
 
 
 def _or_none(value: float) -> float | None:
