@@ -192,6 +192,7 @@ def test_tracks_table_gives_times_of_the_recorded_frames(stem):
     assert "time_s" not in tracks_table(tracks, {"rvae": (latents, trajectories)})
     table = tracks_table(tracks, {"rvae": (latents, trajectories)}, frame_time_s=0.5, source_frame=[0, 4])
     np.testing.assert_allclose(table["time_s"], np.where(table["frame"] == 1, 2.0, 0.0))
+    np.testing.assert_array_equal(table["source_frame"], np.where(table["frame"] == 1, 4, 0))
 
 
 def test_tracks_table_rejects_classes_of_another_length(stem):

@@ -60,7 +60,8 @@ def tracks_table(tracks, models: dict, frame_time_s: float | None = None, source
     frame_time_s : float, optional
         Adds ``time_s``: the recorded frame's index times the frame time.
     source_frame : int array (frames,), optional
-        Each frame's index in the recorded movie, where bad frames were dropped.
+        Each frame's index in the recorded movie, where bad frames were dropped: adds the column
+        ``source_frame`` (``frame`` stays the kept frames' 0..n-1, as every other output counts them).
     """
     n = tracks.sizes["atom"]
     pixel = tracks.attrs.get("pixel_size_nm")
@@ -76,8 +77,10 @@ def tracks_table(tracks, models: dict, frame_time_s: float | None = None, source
         "y_aligned": np.asarray(tracks["y_aligned"].values),
         "x_aligned": np.asarray(tracks["x_aligned"].values),
     }
+    recorded = columns["frame"] if source_frame is None else np.asarray(source_frame)[columns["frame"]]
+    if source_frame is not None:  # frames were skipped: each row's frame number in the file, too
+        columns["source_frame"] = recorded.astype(np.int64)
     if frame_time_s is not None:
-        recorded = columns["frame"] if source_frame is None else np.asarray(source_frame)[columns["frame"]]
         columns["time_s"] = recorded * float(frame_time_s)
     for model, (latents, trajectories) in models.items():
         columns.update(model_columns(model, n, latents, trajectories))
