@@ -126,6 +126,14 @@ def test_the_exports_open_in_the_tools_people_use(tiny_run):
     assert {"y_nm", "x_nm", "rvae_class", "rvae_z1", "vae_class", "vae_z1"} <= set(tracks.columns)
     assert not [c for c in tracks.columns if c.startswith("true")]
     assert tracks["frame"].max() == 2 and tracks["particle"].nunique() > 20
+    # trackpy reads it as is: mean squared displacements per particle and over the ensemble, in nm^2
+    import trackpy
+
+    frames_zarr = xr.open_zarr(out / "frames.zarr")
+    msd = trackpy.imsd(tracks, mpp=frames_zarr.attrs["pixel_size_nm"], fps=1 / frames_zarr.attrs["frame_time_s"])
+    assert msd.shape[1] > 20 and msd.index[0] == pytest.approx(frames_zarr.attrs["frame_time_s"])  # lag in s
+    ensemble = trackpy.emsd(tracks, mpp=frames_zarr.attrs["pixel_size_nm"], fps=1 / frames_zarr.attrs["frame_time_s"])
+    assert 0 < ensemble.iloc[0] < 0.01  # nm^2: drift-free sites move far less than a bond (0.142 nm) a frame
     signal = file_reader(str(out / "rvae" / "latent_maps.hspy"))[0]
     frames = xr.open_zarr(out / "frames.zarr")
     assert signal["data"].shape[0] == 3 and signal["data"].shape[-2:] == (96, 96)
@@ -195,16 +203,21 @@ def _save(path: Path, array) -> str:
 
 
 def test_bad_files_and_a_window_larger_than_the_frame_fail_their_own_jobs_with_clear_messages(tmp_path):
-    """One run (CI time) of six bad files and a good movie whose patch window (200 px) exceeds its frame."""
+    """One run (CI time) of eight bad files and a good movie whose patch window (200 px) exceeds its frame."""
     rng = np.random.default_rng(0)
     good = rng.poisson(3.0, (2, 64, 64)).astype(float)
     nan = good.copy()
     nan[1, 5, 5] = np.nan
+    flash = good.copy()
+    flash[1, 20:] = flash[1].max()  # a flash: 44 of 64 rows at the frame's largest value
     files = {
         "pickled": (_save(tmp_path / "pickled.npy", np.array([{"a": 1}], dtype=object)), "pickle"),
         "nan": (_save(tmp_path / "nan.npy", nan), "frame 1 is unusable: 1 NaN"),
         "constant": (_save(tmp_path / "constant.npy", np.ones((2, 64, 64))), "frame 0 is unusable: constant"),
         "fourd": (_save(tmp_path / "fourd.npy", np.ones((2, 2, 64, 64))), "(2, 2, 64, 64)"),
+        "colour": (_save(tmp_path / "colour.npy", rng.uniform(0, 255, (64, 64, 3))),
+                   "a colour (RGB) image of 64 x 64 px, not 64 frames of 64 x 3 px"),
+        "flash": (_save(tmp_path / "flash.npy", flash), "frame 1 is unusable: saturated (69%"),
         "coarse": (_save(tmp_path / "coarse.npy", good), "only 1.42 px"),
         "empty": (_save(tmp_path / "empty.npy", good), "no atoms found"),
     }
@@ -234,6 +247,27 @@ def test_bad_files_and_a_window_larger_than_the_frame_fail_their_own_jobs_with_c
                 assert expected not in (tmp_path / "results" / "logs").joinpath(
                     {"frames": "load_frames", "aligned": "prepare_frames", "atoms": "find_atoms",
                      "patches": "extract_patches"}[stage], f"{name}.log").read_text()
+
+
+def test_a_model_file_this_workflow_did_not_write_is_refused_by_the_encode_job_in_one_line(tmp_path):
+    import torch
+
+    write_config(tmp_path, [SIM], models=["rvae"])
+    first = snakemake(tmp_path, "results/tiny/patches.zarr")
+    assert first.returncode == 0, first.stderr[-3000:]
+    # someone's model.pt (and history) where this workflow's would be, newer than the patches
+    folder = tmp_path / "results" / "tiny" / "rvae"
+    folder.mkdir(parents=True)
+    torch.save({"weights": torch.zeros(3)}, folder / "model.pt")
+    (folder / "history.tsv").write_text("epoch\n")
+    result = snakemake(tmp_path, "results/tiny/rvae/latents.zarr", "--rerun-triggers", "mtime")
+    assert result.returncode != 0
+    log = (tmp_path / "results" / "logs" / "encode_patches" / "tiny_rvae.log").read_text()
+    expected = (f"{Path('results/tiny/rvae/model.pt')}: not a model written by this workflow (it holds the keys "
+                "['weights'], not state_dict and hyper); it was not loaded; delete it to retrain")
+    assert expected in log, log
+    assert "weights_only" not in log and "Traceback" not in log
+    assert not (tmp_path / "results" / "logs" / "train_model" / "tiny_rvae.log").exists()  # nothing retrained
 
 
 @pytest.mark.parametrize(
