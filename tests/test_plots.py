@@ -38,25 +38,28 @@ WINDOW = 10
 # synthetic data in the workflow's layouts
 
 
-def honeycomb(size: int, bond_px: float = 6.0, margin: float = 3.0):
-    """(y, x, sublattice) of a graphene-like honeycomb inside a ``size`` square."""
+def honeycomb(size, bond_px: float = 6.0, margin: float = 3.0):
+    """(y, x, sublattice) of a graphene-like honeycomb inside a ``size`` square (or ``(ny, nx)``)."""
+    ny, nx = (size, size) if np.isscalar(size) else size
     a = bond_px * np.sqrt(3)
     points = []
-    for i in range(-int(size / a) - 2, int(2 * size / a) + 3):
-        for j in range(-2, int(size / (a * np.sqrt(3) / 2)) + 3):
+    for i in range(-int(ny / a) - 2, int((nx + ny) / a) + 3):
+        for j in range(-2, int(ny / (a * np.sqrt(3) / 2)) + 3):
             x0, y0 = i * a + j * a / 2, j * a * np.sqrt(3) / 2
             points.append((y0, x0, 0))
             points.append((y0 + bond_px, x0, 1))
     p = np.array(points)
-    inside = (p[:, 0] > margin) & (p[:, 0] < size - margin) & (p[:, 1] > margin) & (p[:, 1] < size - margin)
+    inside = (p[:, 0] > margin) & (p[:, 0] < ny - margin) & (p[:, 1] > margin) & (p[:, 1] < nx - margin)
     return p[inside, 0], p[inside, 1], p[inside, 2].astype(int)
 
 
 def make_movie(n_frames=3, size=64, seed=0, with_truth=True):
-    """Frames, atoms, patches and rVAE latents of a small synthetic movie (class 2 never occurs)."""
+    """Frames, atoms, patches and rVAE latents of a small synthetic movie (class 2 never occurs);
+    ``size`` is the side of a square frame or its ``(ny, nx)``."""
     rng = np.random.default_rng(seed)
-    y0, x0, sub0 = honeycomb(size)
-    pixels = np.arange(size)[:, None]
+    ny, nx = (size, size) if np.isscalar(size) else size
+    y0, x0, sub0 = honeycomb((ny, nx))
+    rows_px, cols_px = np.arange(ny)[:, None], np.arange(nx)[:, None]
     images, rows = [], []
     for f in range(n_frames):
         y = y0 + rng.normal(0, 0.2, y0.size)
@@ -65,9 +68,9 @@ def make_movie(n_frames=3, size=64, seed=0, with_truth=True):
         cls[rng.choice(y.size, 3, replace=False)] = 1  # Si
         cls[(y < 8) | (x < 8)] = np.where(cls[(y < 8) | (x < 8)] == 1, 1, 3)  # "edge"
         amp = np.where(cls == 1, 2.5, 1.0)
-        gy = np.exp(-((pixels - y) ** 2) / (2 * 1.3**2))  # (size, n_atoms), separable spots
-        gx = np.exp(-((pixels - x) ** 2) / (2 * 1.3**2))
-        img = (gy * amp) @ gx.T + rng.normal(0, 0.05, (size, size))
+        gy = np.exp(-((rows_px - y) ** 2) / (2 * 1.3**2))  # (ny, n_atoms), separable spots
+        gx = np.exp(-((cols_px - x) ** 2) / (2 * 1.3**2))
+        img = (gy * amp) @ gx.T + rng.normal(0, 0.05, (ny, nx))
         img = (img - img.min()) / (img.max() - img.min())
         images.append(img.astype(np.float32))
         rows.append((np.full(y.size, f), y, x, amp, cls, sub0))

@@ -296,9 +296,11 @@ def test_kinetics_gain_time_and_dose_axes_where_they_are_known():
     left, right = fig.axes[:2]
     top_left = [c for c in left.child_axes][0]
     assert top_left.get_xlabel() == "time since frame 0 (s)"
-    assert [c for c in right.child_axes][0].get_xlabel() == "dose since frame 0 (e⁻/Å²)"
-    # frame 2 of the frame axis is 4 s on the time axis
+    top_right = [c for c in right.child_axes][0]
+    assert top_right.get_xlabel() == "dose since frame 0 (10⁵ e⁻/Å²)".replace("10⁵", "10³")
+    # frame 2 of the frame axis is 4 s on the time axis, and 200 x 10^3 e-/A^2 on the dose axis
     assert top_left._functions[0](np.array([2.0]))[0] == 4.0
+    assert top_right._functions[0](np.array([2.0]))[0] == pytest.approx(200.0)
     only_time = kinetics.kinetics_figure(fractions, ["a", "b"], frame_time_s=2.0)
     assert [c.get_xlabel() for ax in only_time.axes[:2] for c in ax.child_axes] == ["time since frame 0 (s)"] * 2
 

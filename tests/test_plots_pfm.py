@@ -22,9 +22,11 @@ WINDOWS = (8, 16)
 
 
 def make_frames(n_frames=3, size=SIZE, seed=0):
-    """Piezoresponse +1 outside a disc, -1 inside it (radius growing with the frame), with noise."""
+    """Piezoresponse +1 outside a disc, -1 inside it (radius growing with the frame), with noise;
+    ``size`` is the side of a square frame or its ``(ny, nx)``."""
     rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size]
+    ny, nx = (size, size) if np.isscalar(size) else size
+    yy, xx = np.mgrid[0:ny, 0:nx]
     radius = [10.0 + 8.0 * f for f in range(n_frames)]
     domain = np.stack([np.where((yy - 30) ** 2 + (xx - 34) ** 2 < r**2, -1, 1) for r in radius]).astype(np.int8)
     image = domain + rng.normal(0, 0.15, domain.shape)
@@ -70,8 +72,8 @@ def make_latents(frames, window, stride=STRIDE, seed=0, theta=True):
     return ds
 
 
-def make_sweep(n_frames=3, theta=True):
-    frames = make_frames(n_frames)
+def make_sweep(n_frames=3, theta=True, size=SIZE):
+    frames = make_frames(n_frames, size)
     latents = {w: make_latents(frames, w, theta=theta) for w in WINDOWS}
     labels = {w: np.where(ds["z_mean"].values[:, 0] < 0, -1, 1) for w, ds in latents.items()}
     return frames, latents, labels

@@ -63,18 +63,27 @@ def _kinetics_legend(fig, ax_all, k: int, n_truth: int) -> None:
         fig.legend(handles, labels, loc="outside lower center", ncols=min(len(handles), 4), fontsize=7.5)
 
 
-def _physical_axes(axes, frame_time_s=None, dose_e_per_A2_per_frame=None) -> None:
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _physical_axes(axes, last_frame: float, frame_time_s=None, dose_e_per_A2_per_frame=None) -> None:
     """A top axis of time (s) or cumulative dose (e-/A^2) since frame 0 over the panels' frame axes: with
-    both known, time over the first panel and dose over the second; with one, it over every panel."""
-    known = [(scale, label) for scale, label in ((frame_time_s, "time since frame 0 (s)"),
-                                                 (dose_e_per_A2_per_frame, "dose since frame 0 (e⁻/Å²)"))
+    both known, time over the first panel and dose over the second; with one, it over every panel.
+    Large values are shown in a power of ten named in the label (``10⁶ e⁻/Å²``), not as an offset."""
+    known = [(scale, name, unit) for scale, name, unit in ((frame_time_s, "time", "s"),
+                                                           (dose_e_per_A2_per_frame, "dose", "e⁻/Å²"))
              if scale is not None]
     if not known:
         return
     for i, ax in enumerate(axes):
-        scale, label = known[min(i, len(known) - 1)]
-        top = ax.secondary_xaxis("top", functions=(lambda f, s=scale: f * s, lambda v, s=scale: v / s))
-        top.set_xlabel(label, fontsize=8)
+        scale, name, unit = known[min(i, len(known) - 1)]
+        total = abs(scale) * max(last_frame, 1.0)
+        power = 3 * int(np.floor(np.log10(total) / 3)) if total >= 1e3 else 0
+        shown = scale / 10.0**power
+        if power:
+            unit = f"10{str(power).translate(_SUPERSCRIPT)} {unit}"
+        top = ax.secondary_xaxis("top", functions=(lambda f, s=shown: f * s, lambda v, s=shown: v / s))
+        top.set_xlabel(f"{name} since frame 0 ({unit})", fontsize=8)
         top.tick_params(labelsize=7)
 
 
@@ -139,13 +148,13 @@ def kinetics_figure(fractions, class_names, true_fractions=None, true_names=None
         ax.grid(alpha=0.3, linewidth=0.5)
     if n_frames:
         ax_all.set_xlim(x.min() - 0.5, x.max() + 0.5)
-        if n_frames <= 20 and np.allclose(x, np.round(x)):
+        if n_frames <= 12 and np.allclose(x, np.round(x)):
             ax_all.set_xticks(x)
         else:
             from matplotlib.ticker import MaxNLocator
 
             ax_all.xaxis.set_major_locator(MaxNLocator(integer=True))
-    _physical_axes((ax_all, ax_min), frame_time_s, dose_e_per_A2_per_frame)
+    _physical_axes((ax_all, ax_min), float(x.max()) if n_frames else 1.0, frame_time_s, dose_e_per_A2_per_frame)
     _kinetics_legend(fig, ax_all, k, 0 if truth is None else truth.shape[1])
     note = ", dashed: truth" if truth is not None else ""
     fig.suptitle(f"Class fractions per frame ({count_label(k, 'class', 'classes')}, "

@@ -99,13 +99,79 @@ def new_figure(width_in: float, height_in: float):
 def save_figure(fig, path):
     """Write ``fig`` as a PNG at ``DPI`` (creating the folder) and return it.
 
-    The figure was never registered with pyplot, so there is nothing to close: it is freed when
+    Titles, labels and colour bars are first fitted inside the canvas (:func:`fit_to_canvas`:
+    the figure may grow up to the page size, and texts wider than the page wrap), so a
+    one-frame, tall or wide figure keeps its whole title. The figure was never registered with pyplot, so there is nothing to close: it is freed when
     the caller drops it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    fit_to_canvas(fig)
     fig.savefig(path, dpi=DPI, format="png")
     return fig
+
+
+def fit_to_canvas(fig, pad_px: float = 4.0, rounds: int = 5) -> None:
+    """Keep every title, label and colour bar of ``fig`` inside its canvas (run by :func:`save_figure`).
+
+    The layout runs at the figure's size. Where what it drew reaches past the edges (a title
+    wider than a one-frame figure, a label longer than a flat panel), the figure grows by that
+    much, at most to ``PAGE_WIDTH_IN`` x ``MAX_HEIGHT_IN``, and the layout runs again; where it
+    crossed one edge only (the constrained layout misplacing a label of a fixed-aspect image),
+    the area the layout fills also moves in from that edge. Horizontal texts that still do not
+    fit at the page size are wrapped at the canvas edge, between words. A figure that fits is
+    left as it is.
+    """
+    from matplotlib.text import Text
+
+    def overflow(draws=4):
+        # after a change the constrained layout starts from the last draw's labels: draw until it settles
+        extents = None
+        for _ in range(draws):
+            fig.draw_without_rendering()
+            box = fig.get_tightbbox(fig.canvas.get_renderer()).transformed(fig.dpi_scale_trans)
+            if extents is not None and np.allclose(box.extents, extents, atol=0.5):
+                break
+            extents = box.extents
+        return np.maximum(0.0, [-box.x0, box.x1 - fig.bbox.width, -box.y0, box.y1 - fig.bbox.height])
+
+    engine = fig.get_layout_engine()
+    has_rect = engine is not None and "rect" in engine.get()
+
+    def state():
+        return tuple(fig.get_size_inches()), engine.get()["rect"] if has_rect else None
+
+    def restore(size, rect):
+        fig.set_size_inches(*size)
+        if has_rect:
+            engine.set(rect=rect)
+
+    last = None  # (overflow, state before the last change)
+    for round_ in range(rounds):
+        over = overflow(1 if round_ == 0 else 4)
+        if over.max() <= 0.5:
+            return
+        if last is not None and over.sum() > 0.8 * last[0]:  # no better: a text wider than the page
+            restore(*last[1])
+            break
+        last = (over.sum(), state())
+        over = np.where(over > 0.5, over + pad_px, 0.0)  # left, right, bottom, top (px)
+        width, height = fig.get_size_inches()
+        fig.set_size_inches(min(width + (over[0] + over[1]) / fig.dpi, PAGE_WIDTH_IN),
+                            min(height + (over[2] + over[3]) / fig.dpi, MAX_HEIGHT_IN))
+        if has_rect:  # move the layout in from an edge it crossed on one side only (a misplaced label)
+            x0, y0, w, h = engine.get()["rect"]
+            dx0, dx1 = (0.0, 0.0) if over[0] and over[1] else (over[0] / fig.bbox.width, over[1] / fig.bbox.width)
+            dy0, dy1 = (0.0, 0.0) if over[2] and over[3] else (over[2] / fig.bbox.height, over[3] / fig.bbox.height)
+            engine.set(rect=(x0 + dx0, y0 + dy0, max(w - dx0 - dx1, 0.5), max(h - dy0 - dy1, 0.5)))
+        if state() == last[1]:  # at the page size with nothing to move: only wrapping can help
+            break
+    else:
+        if overflow().max() <= 0.5:
+            return
+    for text in fig.findobj(Text):
+        if text.get_visible() and text.get_rotation() == 0 and " " in text.get_text().strip():
+            text.set_wrap(True)
 
 
 def no_data(ax, text: str) -> None:
