@@ -29,7 +29,8 @@ RULES = {"simulate_stem", "load_frames", "prepare_frames", "find_atoms", "score_
          "train_model", "encode_patches", "score_latents", "plot_overview", "plot_atom_qc", "cluster_patches",
          "plot_gmm_baseline", "plot_model", "plot_angles", "track_atoms", "analyse_pathways", "score_pathways",
          "plot_pathways", "simulate_pfm", "tile_frames", "train_pfm_model", "encode_pfm_patches", "score_pfm",
-         "plot_pfm_model", "plot_pfm_sweep", "export_latent_maps", "export_tracks", "export_domains"}
+         "plot_pfm_model", "plot_pfm_sweep", "export_latent_maps", "export_tracks", "export_domains",
+         "explore_model", "explore_pfm_model"}
 FAILED_LOG = "results/logs/load_frames/broken.log"
 
 

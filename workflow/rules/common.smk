@@ -267,6 +267,7 @@ def all_outputs():
                 f"results/{sample}/w{w}/latents.zarr",
                 f"results/{sample}/w{w}/domains.zarr",
                 f"results/{sample}/w{w}/domains.hspy",
+                f"results/{sample}/w{w}/explorer.html",
             ]
             if is_simulated(sample):
                 targets.append(f"results/{sample}/w{w}/pfm_scores.json")
@@ -288,6 +289,7 @@ def all_outputs():
                     "kinetics.json",
                     "events.tsv",
                     "latent_maps.hspy",
+                    "explorer.html",
                 )
             ]
             if is_simulated(sample):

@@ -182,3 +182,38 @@ rule plot_angles:
         source=sample_source,
     script:
         "../scripts/plot_angles.py"
+
+
+rule explore_model:
+    """The latent explorer of one model: an interactive, self-contained page (latent plane, frames, tracks)."""
+    input:
+        aligned="results/{sample}/aligned.zarr",
+        patches="results/{sample}/patches.zarr",
+        latents="results/{sample}/{model}/latents.zarr",
+        tracks="results/{sample}/tracks.zarr",
+        trajectories="results/{sample}/{model}/trajectories.zarr",
+    output:
+        page=report(
+            "results/{sample}/{model}/explorer.html",
+            caption="../report/explorer.rst",
+            category="Latent space",
+            subcategory="{sample}",
+            labels={
+                "sample": "{sample}",
+                "model": "{model}",
+                "figure": "latent explorer",
+            },
+        ),
+    log:
+        "results/logs/explore_model/{sample}_{model}.log",
+    benchmark:
+        "results/benchmarks/explore_model/{sample}_{model}.tsv"
+    conda:
+        "../../envs/rvae.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    params:
+        source=sample_source,
+    script:
+        "../scripts/explore_model.py"

@@ -213,3 +213,36 @@ rule plot_pfm_sweep:
         frames_to_show=config["figures"]["frames_to_show"],
     script:
         "../scripts/plot_pfm_sweep.py"
+
+
+rule explore_pfm_model:
+    """The latent explorer of one window size: an interactive, self-contained page (latent plane, piezoresponse frames)."""
+    input:
+        frames="results/{sample}/frames.zarr",
+        patches="results/{sample}/w{window}/patches.zarr",
+        latents="results/{sample}/w{window}/latents.zarr",
+    output:
+        page=report(
+            "results/{sample}/w{window}/explorer.html",
+            caption="../report/explorer_pfm.rst",
+            category="Latent space",
+            subcategory="{sample}",
+            labels={
+                "sample": "{sample}",
+                "model": "w{window}",
+                "figure": "latent explorer",
+            },
+        ),
+    log:
+        "results/logs/explore_pfm_model/{sample}_w{window}.log",
+    benchmark:
+        "results/benchmarks/explore_pfm_model/{sample}_w{window}.tsv"
+    conda:
+        "../../envs/rvae.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    params:
+        source=sample_source,
+    script:
+        "../scripts/explore_pfm_model.py"
