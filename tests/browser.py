@@ -17,6 +17,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from apt import can_install, install
+
 PACKAGES = ("chromium", "chromium-driver")
 BROWSERS = ("chromium", "chromium-browser")
 DRIVERS = ("chromedriver",)
@@ -34,21 +36,6 @@ def _which(names) -> str | None:
     return None
 
 
-def can_install() -> bool:
-    return os.geteuid() == 0 and shutil.which("apt-get") is not None
-
-
-def install(log: Path) -> None:
-    """``apt-get install chromium chromium-driver`` (refreshing the package lists first if that fails)."""
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES]
-    with Path(log).open("a") as out:
-        if subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env).returncode == 0:
-            return
-        subprocess.run(["apt-get", "update", "-q"], stdout=out, stderr=subprocess.STDOUT, env=env, check=True)
-        subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env, check=True)
-
-
 def chromium(log: Path | None = None) -> tuple[str, str] | str:
     """(browser, driver) paths, installing them if missing and possible; else the reason they are absent."""
     browser, driver = _which(BROWSERS), _which(DRIVERS)
@@ -57,7 +44,7 @@ def chromium(log: Path | None = None) -> tuple[str, str] | str:
     if not can_install():
         return ("headless Chromium is not installed and cannot be installed here (needs root and apt-get); "
                 "install Debian's chromium and chromium-driver")
-    install(log or Path(os.environ.get("TMPDIR", "/tmp")) / "chromium-install.log")
+    install(PACKAGES, log or Path(os.environ.get("TMPDIR", "/tmp")) / "chromium-install.log")
     browser, driver = _which(BROWSERS), _which(DRIVERS)
     if not (browser and driver):
         return f"apt-get installed {PACKAGES} but chromium or chromedriver is still missing"

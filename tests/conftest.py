@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import browser
 from background import BACKGROUND
 from slurm_runs import slurm_workflow
 from workflow_runs import tiny_workflow
@@ -24,6 +25,8 @@ torch.set_num_threads(1)
 # The slow end-to-end runs, by the name of the fixture that waits for them (see background.py).
 BACKGROUND.register("tiny_run", tiny_workflow)
 BACKGROUND.register("two_runs", slurm_workflow, nice=0)
+# Debian's chromium for the explorer's browser tests: apt, in the background (one apt at a time: apt.py)
+BACKGROUND.register("chromium", lambda background, folder: browser.chromium(folder / "apt.log"), nice=0)
 
 
 def pytest_collection_finish(session):
@@ -33,6 +36,18 @@ def pytest_collection_finish(session):
     used = {name for item in session.items for name in getattr(item, "fixturenames", ())}
     for name in sorted(BACKGROUND.names() & used):
         BACKGROUND.start(name)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """(browser, driver) of headless Chromium, installed when the tests were collected; skips where it
+    cannot be had, except in CI, where the browser tests must run."""
+    found = BACKGROUND.result("chromium")
+    if isinstance(found, str):
+        if browser.in_ci():
+            pytest.fail(f"the browser tests must run in CI: {found}")
+        pytest.skip(found)
+    return found
 
 
 def pytest_sessionfinish(session):

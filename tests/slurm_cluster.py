@@ -39,22 +39,6 @@ def missing_programs() -> list[str]:
     return [name for name in DAEMONS if shutil.which(name, path=path) is None]
 
 
-def can_install() -> bool:
-    """Whether :func:`install` may work here: root and apt-get."""
-    return os.geteuid() == 0 and shutil.which("apt-get") is not None
-
-
-def install(log: Path) -> None:
-    """Install the Debian packages (refreshing the package lists once if the first try fails)."""
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES]
-    with log.open("a") as out:
-        if subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env).returncode == 0:
-            return
-        subprocess.run(["apt-get", "update", "-q"], stdout=out, stderr=subprocess.STDOUT, env=env, check=True)
-        subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env, check=True)
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -14,7 +14,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from slurm_cluster import SYSTEM_CONF, ThrowawaySlurm, can_install, install, missing_programs
+from apt import can_install, install
+from slurm_cluster import PACKAGES, SYSTEM_CONF, ThrowawaySlurm, missing_programs
 from workflow_runs import ROOT, one_thread_per_job, write_config
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -38,7 +39,7 @@ def start_cluster(background, folder: Path) -> ThrowawaySlurm:
     if missing_programs():
         if not can_install():
             _unavailable(f"SLURM programs missing ({', '.join(missing_programs())}) and no root/apt to install them")
-        install(folder / "apt.log")
+        install(PACKAGES, folder / "apt.log")
     slurm = ThrowawaySlurm(folder / "cluster").__enter__()
     background.on_exit(slurm.stop)
     return slurm

@@ -5,7 +5,7 @@ The first tests read the page's data in Python. The browser tests open a small p
 (``browser.py``: Debian's chromium and chromium-driver, installed where apt and root are at hand,
 as in CI; elsewhere they skip and say why, but never in CI) and drive it as a person would:
 hover a point, move the frame slider with the keyboard, drag a selection box, tap a point.
-``test_explorer_run.py`` opens the tiny workflow run's own pages.
+``test_workflow_explorer.py`` opens the tiny workflow run's own pages.
 """
 
 from __future__ import annotations
@@ -149,13 +149,8 @@ def test_an_empty_model_is_refused(data, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def chrome():
-    found = browser.chromium()
-    if isinstance(found, str):
-        if browser.in_ci():
-            pytest.fail(f"the browser tests must run in CI: {found}")
-        pytest.skip(found)
-    driver = browser.start(*found)
+def chrome(chromium):
+    driver = browser.start(*chromium)
     yield driver
     driver.quit()
 

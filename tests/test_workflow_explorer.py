@@ -13,7 +13,6 @@ import re
 import time
 
 import numpy as np
-import pytest
 import xarray as xr
 
 import browser
@@ -21,7 +20,7 @@ from test_workflow import tiny_run  # noqa: F401  (the fixture)
 from workflow_runs import snakemake
 
 
-def test_the_tiny_runs_explorer_pages(tiny_run):  # noqa: F811
+def test_the_tiny_runs_explorer_pages(tiny_run, chromium):  # noqa: F811
     pages = {}
     for sample, models in (("tiny", ("rvae", "vae")), ("tinypfm", ("w8", "w16")), ("asylum", ("w8", "w16"))):
         for model in models:
@@ -37,12 +36,7 @@ def test_the_tiny_runs_explorer_pages(tiny_run):  # noqa: F811
     assert report.count("filename=explorer.html;base64,") == len(pages)
     for sample, model in pages:
         assert f"results/{sample}/{model}/explorer.html" in report
-    found = browser.chromium()
-    if isinstance(found, str):
-        if browser.in_ci():
-            pytest.fail(f"the browser tests must run in CI: {found}")
-        pytest.skip(found)
-    driver = browser.start(*found)
+    driver = browser.start(*chromium)
     try:
         browser.open_page(driver, pages["tiny", "rvae"])
         latents = xr.open_zarr(tiny_run / "results" / "tiny" / "rvae" / "latents.zarr")
