@@ -20,6 +20,7 @@ include: "workflow/rules/patches.smk"
 include: "workflow/rules/rvae.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/pathways.smk"
+include: "workflow/rules/groups.smk"
 include: "workflow/rules/pfm.smk"
 include: "workflow/rules/exports.smk"
 

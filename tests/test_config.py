@@ -86,8 +86,8 @@ def test_unknown_keys_and_columns_are_named_with_the_nearest_valid_one():
     assert unknown_keys(defaults()) == []
     assert unknown_columns(["sample", "path", "frame_time", "qqq"]) == [
         "unknown column 'frame_time'; did you mean 'frame_time_s'?",
-        "unknown column 'qqq'; valid: contrast, dose_e_per_A2_per_frame, frame_time_s, modality, path, "
-        "pixel_size_nm, sample, spacing_nm"]
+        "unknown column 'qqq'; valid: contrast, dose_e_per_A2_per_frame, frame_time_s, group, modality, path, "
+        "pixel_size_nm, sample, simulate, spacing_nm"]
 
 
 def test_the_config_readme_describes_every_key_and_column():

@@ -14,8 +14,8 @@ DEFAULT_PROFILE = ROOT / "profiles" / "default"
 TEST_CONFIG = ROOT / ".test" / "config" / "config.yaml"
 
 # The rules that ask for more than one thread (PFM's train and encode rules inherit theirs).
-MULTI_THREADED_RULES = ("find_atoms", "train_model", "encode_patches", "score_latents", "train_pfm_model",
-                        "encode_pfm_patches")
+MULTI_THREADED_RULES = ("find_atoms", "train_model", "train_group_model", "encode_patches", "score_latents",
+                        "train_pfm_model", "encode_pfm_patches")
 
 # The samples of the tiny run: a simulated STEM movie, a simulated PFM switching sequence and the
 # real Asylum PFM scan shipped in tests/data.
@@ -39,7 +39,8 @@ def write_config(workdir: Path, rows: list[dict], **overrides) -> Path:
             config[section] = values
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     columns = ["sample", "path", "modality", "pixel_size_nm", "spacing_nm"]
-    columns += [c for c in ("frame_time_s", "dose_e_per_A2_per_frame") if any(c in row for row in rows)]
+    columns += [c for c in ("frame_time_s", "dose_e_per_A2_per_frame", "group", "simulate")
+                if any(c in row for row in rows)]
     lines = ["\t".join(columns)] + ["\t".join(str(row.get(c, "")) for c in columns) for row in rows]
     (workdir / "samples.tsv").write_text("\n".join(lines) + "\n")
     return workdir / "config.yaml"

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -19,6 +20,7 @@ from rvae_pathways.core.config import (  # noqa: E402
     unknown_columns,
     unknown_keys,
 )
+from rvae_pathways.core.samples import group_members, simulator_settings  # noqa: E402
 from rvae_pathways.io.suffixes import SCAN_SUFFIXES, SUPPORTED_SUFFIXES  # noqa: E402
 
 # a misspelt key is named with the nearest valid one (the schema's own message names no neighbour)
@@ -91,14 +93,60 @@ def read_samples(path):
 
 
 samples = read_samples(config["samples"])
+# one dict per sample: the input functions run once per job, and a dict lookup is ~100x faster
+# than samples.loc (bench/many_movies.py: the DAG of 1,000 samples)
+SAMPLES = samples.to_dict("index")
+
+
+def read_groups(table, path):
+    """The movies of every group (the table's group column), in the table's order."""
+    groups = table["group"] if "group" in table else [""] * len(table)
+    try:
+        return group_members(zip(table["sample"], table["modality"], groups))
+    except ValueError as err:
+        raise WorkflowError(f"samples table {path}: {err}")
+
+
+def read_simulations(table, path):
+    """Every simulated sample's simulator settings: the config's, changed by its table row."""
+    schema = yaml.safe_load(CONFIG_SCHEMA.read_text())["properties"]
+    settings = {}
+    for name, row in SAMPLES.items():
+        if row["path"] != "simulate":
+            if str(row.get("simulate") or "").strip():
+                raise WorkflowError(
+                    f"samples table {path}: sample '{name}': the simulate column is for "
+                    "simulated samples (path simulate) only"
+                )
+            continue
+        section = f"simulate_{row['modality']}"
+        try:
+            settings[name] = simulator_settings(
+                name,
+                row["modality"],
+                config[section],
+                schema[section],
+                row.get("simulate"),
+                row,
+            )
+        except ValueError as err:
+            raise WorkflowError(f"samples table {path}: {err}")
+    return settings
+
+
+GROUPS = read_groups(samples, config["samples"])
+GROUP_OF = {movie: group for group, movies in GROUPS.items() for movie in movies}
+SIMULATIONS = read_simulations(samples, config["samples"])
 
 
 def sample_names(modality, simulated=None):
     """Names of the samples of one modality (only the simulated ones, or only files, if asked)."""
-    rows = samples[samples["modality"] == modality]
-    if simulated is not None:
-        rows = rows[(rows["path"] == "simulate") == simulated]
-    return list(rows.index)
+    return [
+        name
+        for name, row in SAMPLES.items()
+        if row["modality"] == modality
+        and (simulated is None or (row["path"] == "simulate") == simulated)
+    ]
 
 
 def one_of(names):
@@ -106,47 +154,59 @@ def one_of(names):
     return "|".join(re.escape(name) for name in names) or "(?!)"
 
 
+# A sample is any name the samples schema allows (no "/"), not an alternation of the table's names:
+# Snakemake writes a constraint into every file pattern and reads it at each match, so a pattern of
+# 1,000 names made the DAG of 1,000 samples quadratic (bench/many_movies.py). What tells rules of
+# one output pattern apart keeps its list (simulate_stem, simulate_pfm).
 wildcard_constraints:
-    sample=one_of(samples.index),
+    sample=r"[A-Za-z0-9_-]+",
+    group=one_of(GROUPS),
     model="rvae|vae",
     window=r"\d+",
 
 
 def sample_modality(wildcards):
-    return samples.loc[wildcards.sample, "modality"]
+    return SAMPLES[wildcards.sample]["modality"]
 
 
 def is_simulated(sample):
-    return samples.loc[sample, "path"] == "simulate"
+    return SAMPLES[sample]["path"] == "simulate"
 
 
 def raw_input(wildcards):
     """The movie a sample starts from: its file, or the simulator's output."""
     if is_simulated(wildcards.sample):
         return f"results/{wildcards.sample}/simulated.zarr"
-    return samples.loc[wildcards.sample, "path"]
+    return SAMPLES[wildcards.sample]["path"]
 
 
 def sample_source(wildcards):
     """What error messages call the sample's input."""
-    return samples.loc[wildcards.sample, "path"]
+    return SAMPLES[wildcards.sample]["path"]
+
+
+def simulation(wildcards):
+    """A simulated sample's simulator settings: the config's section, changed by its table row
+    (the simulate column, and frame_time_s and dose_e_per_A2_per_frame)."""
+    return SIMULATIONS[wildcards.sample]
 
 
 def sample_pixel_size(wildcards):
     """Pixel size in nm from the samples table (None: use the file's, or the simulator's)."""
     if is_simulated(wildcards.sample):
         return None
-    return samples.loc[wildcards.sample, "pixel_size_nm"]
+    return SAMPLES[wildcards.sample].get("pixel_size_nm")
 
 
 def sample_acquisition(wildcards):
     """Frame time (s) and dose per frame (e-/A^2) from the samples table; None: the file's, if it says."""
     if is_simulated(wildcards.sample):
         return {}
+    row = SAMPLES[wildcards.sample]
     return {
-        column: samples.loc[wildcards.sample, column]
+        column: row[column]
         for column in ("frame_time_s", "dose_e_per_A2_per_frame")
-        if column in samples
+        if column in row
     }
 
 
@@ -162,6 +222,58 @@ def model_folder(wildcards, output):
     return str(Path(output.model).parent)
 
 
+def model_file(wildcards):
+    """The model a STEM sample is encoded with: its own, or its group's, which every movie of the
+    group shares (results/groups/<group>/<model>/model.pt)."""
+    group = GROUP_OF.get(wildcards.sample)
+    if group is None:
+        return f"results/{wildcards.sample}/{wildcards.model}/model.pt"
+    return f"results/groups/{group}/{wildcards.model}/model.pt"
+
+
+def history_file(wildcards):
+    """The training history of the model a STEM sample is encoded with (see model_file)."""
+    return str(Path(model_file(wildcards)).with_name("history.tsv"))
+
+
+def own_patches(wildcards):
+    """train_model's input: the sample's patches. A movie of a group has no model of its own."""
+    group = GROUP_OF.get(wildcards.sample)
+    if group is not None:
+        raise WorkflowError(
+            f"sample '{wildcards.sample}' is a movie of group '{group}', whose movies share one "
+            f"model: results/groups/{group}/{wildcards.model}/model.pt"
+        )
+    return f"results/{wildcards.sample}/patches.zarr"
+
+
+def group_movies(wildcards):
+    """The movies of a group, in the samples table's order."""
+    return GROUPS[wildcards.group]
+
+
+def group_source(wildcards):
+    """What error messages of a group's jobs call their input."""
+    return f"group {wildcards.group}, {len(GROUPS[wildcards.group])} movies"
+
+
+def group_patches(wildcards):
+    """The patch stores of a group's movies, which its model is trained on."""
+    return [f"results/{movie}/patches.zarr" for movie in GROUPS[wildcards.group]]
+
+
+def group_analyses(wildcards):
+    """What the comparison of a group's movies reads, per movie (lists in the group's order)."""
+    movies, model = GROUPS[wildcards.group], wildcards.model
+    return {
+        "latents": [f"results/{m}/{model}/latents.zarr" for m in movies],
+        "kinetics": [f"results/{m}/{model}/kinetics.json" for m in movies],
+        "tracks": [f"results/{m}/tracks.zarr" for m in movies],
+        "atoms": [f"results/{m}/atoms.zarr" for m in movies],
+        "frames": [f"results/{m}/frames.zarr" for m in movies],
+    }
+
+
 def pathway_scores_of_simulated(wildcards):
     """A simulated sample's pathway scores, whose class_structure names every class by the true
     structure it mostly holds (the figures read it; only the scores read the truth)."""
@@ -173,14 +285,12 @@ def pathway_scores_of_simulated(wildcards):
 
 
 def sample_spacing(wildcards):
-    return float(samples.loc[wildcards.sample, "spacing_nm"])
+    return float(SAMPLES[wildcards.sample]["spacing_nm"])
 
 
 def sample_contrast(wildcards):
     """Atom contrast from the samples table: "bright", "dark", or None (decide from the data)."""
-    if "contrast" not in samples:
-        return None
-    return samples.loc[wildcards.sample, "contrast"] or None
+    return SAMPLES[wildcards.sample].get("contrast") or None
 
 
 def model_hyper(wildcards):
@@ -220,7 +330,7 @@ PFM_SAMPLE_FIGURES = ("pfm_sweep", "pfm_switching", "pfm_histograms")
 
 def figure_paths(sample):
     """The figures of one sample (see figures.smk and pfm.smk)."""
-    if samples.loc[sample, "modality"] == "pfm":
+    if SAMPLES[sample]["modality"] == "pfm":
         paths = [f"results/{sample}/figures/{name}.png" for name in PFM_SAMPLE_FIGURES]
         for w in config["pfm"]["windows_px"]:
             paths += [
@@ -252,6 +362,33 @@ def figure_paths(sample):
     return paths
 
 
+def movie_analysis(sample):
+    """What a movie of a group makes with groups.movie_outputs false: what the comparison reads."""
+    targets = [
+        f"results/{sample}/{stage}.zarr" for stage in ("frames", "atoms", "tracks")
+    ]
+    for model in config["models"]:
+        targets += [
+            f"results/{sample}/{model}/{name}"
+            for name in ("latents.zarr", "kinetics.json")
+        ]
+    return targets
+
+
+def group_outputs():
+    """Targets of every group, per model: the shared model, its training history, each movie's
+    weight in it, and the comparison of the movies (table and figure)."""
+    targets = []
+    for group in GROUPS:
+        for model in config["models"]:
+            targets += [
+                f"results/groups/{group}/{model}/{name}"
+                for name in ("model.pt", "history.tsv", "movies.tsv", "comparison.json")
+            ]
+            targets.append(f"results/groups/{group}/figures/{model}_comparison.png")
+    return targets
+
+
 def all_outputs():
     """Targets of a run: every cached stage of every sample, and scores where the truth is known.
 
@@ -273,6 +410,9 @@ def all_outputs():
                 targets.append(f"results/{sample}/w{w}/pfm_scores.json")
         targets += figure_paths(sample)
     for sample in sample_names("stem"):
+        if sample in GROUP_OF and not config["groups"]["movie_outputs"]:
+            targets += movie_analysis(sample)
+            continue
         targets += [
             f"results/{sample}/{stage}.zarr"
             for stage in ("frames", "aligned", "atoms", "patches")
@@ -296,8 +436,14 @@ def all_outputs():
                 targets += [
                     f"results/{sample}/{model}/latent_scores.json",
                     f"results/{sample}/{model}/pathway_scores.json",
+                    f"results/{sample}/{model}/rate_scores.json",
                 ]
+            targets += [
+                f"results/{sample}/figures/{model}_{kind}.png"
+                for kind in ("dwell_times", "kinetics_classes", "pathway_graph_classes")
+            ]
         if is_simulated(sample):
             targets.append(f"results/{sample}/atom_metrics.json")
         targets += figure_paths(sample)
+    targets += group_outputs()
     return targets

@@ -91,7 +91,7 @@ rule plot_model:
     input:
         aligned="results/{sample}/aligned.zarr",
         manifold="results/{sample}/{model}/manifold.zarr",
-        history="results/{sample}/{model}/history.tsv",
+        history=history_file,
         latents="results/{sample}/{model}/latents.zarr",
     output:
         manifold=report(

@@ -1,4 +1,5 @@
-# Transformation pathways of STEM samples: tracks, latent trajectories, classes, kinetics, events.
+# Transformation pathways of STEM samples: tracks, latent trajectories, classes, structural units,
+# kinetics, rates with intervals, events.
 
 
 rule track_atoms:
@@ -25,7 +26,7 @@ rule track_atoms:
 
 
 rule analyse_pathways:
-    """Latent trajectories per track, structural classes (Gaussian mixture), kinetics, transitions and events."""
+    """Latent trajectories per track, structural classes (Gaussian mixture) and units, kinetics, rates and events."""
     input:
         tracks="results/{sample}/tracks.zarr",
         latents="results/{sample}/{model}/latents.zarr",
@@ -51,19 +52,21 @@ rule analyse_pathways:
         split_by_coordination=config["pathways"]["split_by_coordination"],
         min_persist_frames=config["pathways"]["min_persist_frames"],
         swap_radius_spacings=config["pathways"]["swap_radius_spacings"],
+        unit_overlap=config["pathways"]["unit_overlap"],
         seed=config["rvae"]["seed"],
     script:
         "../scripts/analyse_pathways.py"
 
 
 rule score_pathways:
-    """Tracking and events against the simulator's persistent ids and event list."""
+    """Tracking and events against the simulator's persistent ids and event list; rates against its settings."""
     input:
         truth="results/{sample}/simulated.zarr",
         tracks="results/{sample}/tracks.zarr",
         trajectories="results/{sample}/{model}/trajectories.zarr",
         latents="results/{sample}/{model}/latents.zarr",
         events="results/{sample}/{model}/events.tsv",
+        kinetics="results/{sample}/{model}/kinetics.json",
     output:
         scores=report(
             "results/{sample}/{model}/pathway_scores.json",
@@ -74,6 +77,17 @@ rule score_pathways:
                 "sample": "{sample}",
                 "model": "{model}",
                 "figure": "pathway scores",
+            },
+        ),
+        rate_scores=report(
+            "results/{sample}/{model}/rate_scores.json",
+            caption="../report/rate_scores.rst",
+            category="Scores",
+            subcategory="{sample}",
+            labels={
+                "sample": "{sample}",
+                "model": "{model}",
+                "figure": "rate scores",
             },
         ),
     log:
@@ -90,14 +104,29 @@ rule score_pathways:
         max_gap_frames=config["pathways"]["max_gap_frames"],
         spacing_nm=sample_spacing,
         tolerance_spacings=config["pathways"]["event_tolerance_spacings"],
+        min_persist_frames=config["pathways"]["min_persist_frames"],
+        formation_radius_spacings=config["pathways"]["formation_radius_spacings"],
+        rate_min_events=config["pathways"]["rate_min_events"],
     script:
         "../scripts/score_pathways.py"
 
 
 rule plot_pathways:
-    """Figures of the pathways: trajectories in the latent plane, patches along tracks, kinetics, transition graph."""
+    """Figures of the pathways by structural unit (trajectories, kinetics, graph with rates, dwell times), patches
+    along tracks, and the Gaussian classes' kinetics and graph (detail)."""
     input:
         unpack(pathway_scores_of_simulated),
+        # a simulated sample's rate scores: their units are the classes named by the truth's majority
+        # structure (the figures draw them; only the scores read the truth)
+        unpack(
+            lambda wildcards: (
+                {
+                    "rate_scores": f"results/{wildcards.sample}/{wildcards.model}/rate_scores.json"
+                }
+                if is_simulated(wildcards.sample)
+                else {}
+            )
+        ),
         patches="results/{sample}/patches.zarr",
         latents="results/{sample}/{model}/latents.zarr",
         trajectories="results/{sample}/{model}/trajectories.zarr",
@@ -134,7 +163,7 @@ rule plot_pathways:
             labels={
                 "sample": "{sample}",
                 "model": "{model}",
-                "figure": "class kinetics",
+                "figure": "unit kinetics",
             },
         ),
         graph=report(
@@ -146,6 +175,39 @@ rule plot_pathways:
                 "sample": "{sample}",
                 "model": "{model}",
                 "figure": "pathway graph",
+            },
+        ),
+        dwell_times=report(
+            "results/{sample}/figures/{model}_dwell_times.png",
+            caption="../report/dwell_times.rst",
+            category="Transformation in time",
+            subcategory="{sample}",
+            labels={
+                "sample": "{sample}",
+                "model": "{model}",
+                "figure": "dwell times",
+            },
+        ),
+        kinetics_classes=report(
+            "results/{sample}/figures/{model}_kinetics_classes.png",
+            caption="../report/kinetics_classes.rst",
+            category="Transformation in time",
+            subcategory="{sample}",
+            labels={
+                "sample": "{sample}",
+                "model": "{model}",
+                "figure": "class kinetics (detail)",
+            },
+        ),
+        pathway_graph_classes=report(
+            "results/{sample}/figures/{model}_pathway_graph_classes.png",
+            caption="../report/pathway_graph_classes.rst",
+            category="Transformation in time",
+            subcategory="{sample}",
+            labels={
+                "sample": "{sample}",
+                "model": "{model}",
+                "figure": "class graph (detail)",
             },
         ),
     log:
@@ -160,5 +222,6 @@ rule plot_pathways:
     params:
         source=sample_source,
         seed=config["rvae"]["seed"],
+        min_persist_frames=config["pathways"]["min_persist_frames"],
     script:
         "../scripts/plot_pathways.py"

@@ -17,7 +17,7 @@ rule simulate_pfm:
         mem_mb=2000,
         runtime=10,
     params:
-        simulation=config["simulate_pfm"],
+        simulation=simulation,
     script:
         "../scripts/simulate_pfm.py"
 

@@ -14,6 +14,6 @@ rule simulate_stem:
         mem_mb=2000,
         runtime=10,
     params:
-        simulation=config["simulate_stem"],
+        simulation=simulation,
     script:
         "../scripts/simulate_stem.py"

@@ -9,7 +9,9 @@ from rvae_pathways.core.frames import acquisition
 from rvae_pathways.core.runner import run
 from rvae_pathways.pathways.kinetics import (RATE_UNITS, class_fractions, coordination_groups, find_events, fit_classes,
                                              physical_rates, transitions)
+from rvae_pathways.pathways.rates import dwell_times, markov_model
 from rvae_pathways.pathways.tracking import latent_trajectories
+from rvae_pathways.pathways.units import merge_classes, unit_labels
 
 
 def rates_summary(steps, n_events, source_frame, acq):
@@ -21,6 +23,24 @@ def rates_summary(steps, n_events, source_frame, acq):
         **acq, "units": RATE_UNITS,
         "transitions": physical_rates(per_frame, **acq),
         "events": physical_rates(n_events / elapsed if elapsed else None, **acq),
+    }
+
+
+def units_summary(labels, info, track, frame, source_frame, n_frames, overlap, acq, log):
+    """The structural units without a truth (Gaussian classes merged by overlap), their fractions per
+    frame, Markov model with 95 % intervals and dwell times."""
+    unit_of_class, merge = merge_classes(info["means"], info["covariances"], info["weights"], info["group"], overlap)
+    n_units = int(unit_of_class.max()) + 1
+    units = unit_labels(labels, unit_of_class)
+    names = [f"unit {u}" for u in range(n_units)]
+    log.info("%d structural units from %d classes (overlap >= %s): %s", n_units, len(unit_of_class), overlap,
+             "; ".join(f"{n}: classes {m}" for n, m in zip(names, merge["members"])))
+    fractions = class_fractions(units, frame, n_frames, n_units)
+    markov = markov_model(units, track, source_frame[frame], n_units, names, **acq)
+    return {
+        **merge, "names": names, "unit_of_class": unit_of_class.tolist(),
+        "fractions": [[None if not np.isfinite(v) else float(v) for v in row] for row in fractions],
+        "markov": markov, "dwell_times": dwell_times(units, track, source_frame[frame], n_units, names),
     }
 
 
@@ -76,6 +96,7 @@ def main(snakemake, log):
         "min_persist_frames": params.min_persist_frames, "swap_radius_px": swap_px,
         "source_frame": source_frame.tolist(), "skipped_frames": list(frames.attrs.get("skipped_frames", [])),
         "rates": rates_summary(steps, len(events), source_frame, acq),
+        "units": units_summary(labels, info, track, frame, source_frame, n_frames, params.unit_overlap, acq, log),
     }
     log.info("frame time %s s, dose %s e-/A^2 per frame (%s)", acq["frame_time_s"], acq["dose_e_per_A2_per_frame"],
              "rates per second and per dose in kinetics.json" if any(acq.values()) else "rates per frame only")

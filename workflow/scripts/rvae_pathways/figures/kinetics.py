@@ -1,4 +1,5 @@
-"""Figure of the transformation kinetics: the fraction of atoms in each structural class against frame.
+"""Figure of the transformation kinetics: the fraction of atoms in each structural unit (or Gaussian
+class) against frame.
 
 :func:`plot_kinetics` draws ``fractions`` (n_frames, n_classes), every class and a zoom on the
 minority ones, against the truth where a simulator gives it.
@@ -87,9 +88,13 @@ def _physical_axes(axes, last_frame: float, frame_time_s=None, dose_e_per_A2_per
         top.tick_params(labelsize=7)
 
 
+NOUNS = {"class": "classes", "unit": "units"}
+
+
 def kinetics_figure(fractions, class_names, true_fractions=None, true_names=None, frames=None,
-                    frame_time_s=None, dose_e_per_A2_per_frame=None):
+                    frame_time_s=None, dose_e_per_A2_per_frame=None, noun="class"):
     """The figure of :func:`plot_kinetics` (see there)."""
+    plural = NOUNS.get(noun, noun + "s")
     fractions = np.asarray(fractions, dtype=float)
     if fractions.ndim != 2:
         raise ValueError(f"fractions must be (n_frames, n_classes), got shape {fractions.shape}")
@@ -132,16 +137,16 @@ def kinetics_figure(fractions, class_names, true_fractions=None, true_names=None
             if in_zoom:
                 zoom_values.append(truth[:, j:j + 1])
     ax_all.set_ylim(0, 1)
-    ax_all.set_title("All classes")
+    ax_all.set_title(f"All {plural}")
     if minority:
         values = np.concatenate(zoom_values, axis=1)
         top = np.nanmax(values) if np.isfinite(values).any() else 0.0
         ax_min.set_ylim(0, min(1.0, top * 1.12) if top > 0 else 0.05)
-        ax_min.set_title(f"Zoom on the minority classes\n(all but {names[major]})")
+        ax_min.set_title(f"Zoom on the minority {plural}\n(all but {names[major]})")
     else:
-        no_data(ax_min, NO_MINORITY_TEXT)
+        no_data(ax_min, NO_MINORITY_TEXT if noun == "class" else f"only one {noun}")
         ax_min.set_ylim(0, 1)
-        ax_min.set_title("Zoom on the minority classes")
+        ax_min.set_title(f"Zoom on the minority {plural}")
     for ax in (ax_all, ax_min):
         ax.set_xlabel("frame (index)")
         ax.set_ylabel("fraction of the frame's atoms")
@@ -157,15 +162,15 @@ def kinetics_figure(fractions, class_names, true_fractions=None, true_names=None
     _physical_axes((ax_all, ax_min), float(x.max()) if n_frames else 1.0, frame_time_s, dose_e_per_A2_per_frame)
     _kinetics_legend(fig, ax_all, k, 0 if truth is None else truth.shape[1])
     note = ", dashed: truth" if truth is not None else ""
-    fig.suptitle(f"Class fractions per frame ({count_label(k, 'class', 'classes')}, "
+    fig.suptitle(f"{noun.capitalize()} fractions per frame ({count_label(k, noun, plural)}, "
                  f"{count_label(n_frames, 'frame')}{note})")
     return fig
 
 
 @styled
 def plot_kinetics(fractions, class_names, path, true_fractions=None, true_names=None, frames=None,
-                  frame_time_s=None, dose_e_per_A2_per_frame=None) -> None:
-    """Fraction of the atoms in each structural class against frame: the transformation kinetics.
+                  frame_time_s=None, dose_e_per_A2_per_frame=None, noun="class") -> None:
+    """Fraction of the atoms in each structural class (or unit) against frame: the transformation kinetics.
 
     Layout: two panels side by side, frame across. Left: every class, lines with markers in
     the class colours (``discrete_colours``), y from 0 to 1. Right: the same lines for all
@@ -187,6 +192,9 @@ def plot_kinetics(fractions, class_names, path, true_fractions=None, true_names=
     frame_time_s, dose_e_per_A2_per_frame : float, optional
         Where known, a top axis gives the time or the cumulative dose since frame 0
         (both known: time over the left panel, dose over the right).
+    noun : str
+        What a column is: "class" (a Gaussian class, the detail figure) or "unit" (a structural
+        unit, :mod:`rvae_pathways.pathways.units`); titles and legend say it.
     """
     save_figure(kinetics_figure(fractions, class_names, true_fractions, true_names, frames, frame_time_s,
-                                dose_e_per_A2_per_frame), path)
+                                dose_e_per_A2_per_frame, noun), path)

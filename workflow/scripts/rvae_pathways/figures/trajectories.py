@@ -29,6 +29,7 @@ from .kit import (
     PAGE_WIDTH_IN,
     count_label,
     discrete_colours,
+    fit_to_canvas,
     new_figure,
     no_data,
     padded_names,
@@ -39,6 +40,7 @@ from .kit import (
     trajectory_frames,
     z_label,
 )
+from .labels import spread_labels
 
 FRAME_CMAP = "viridis"
 BACKGROUND_CMAP = "Greys"
@@ -141,8 +143,9 @@ def _background_density(fig, ax, background_z, shown_z) -> None:
         _plain_log_ticks(bar)
 
 
-def _class_means(ax, class_means, class_names, trajectories):
-    """The Gaussian classes' means as crosses with their names; returns the legend entry."""
+def _class_means(ax, class_means, class_names, trajectories, what="class"):
+    """The means of the classes (or units) as crosses with their names (gid ``"mean-label"``, spread
+    apart once the figure is laid out); returns the legend entry."""
     from matplotlib import patheffects
     from matplotlib.lines import Line2D
 
@@ -155,12 +158,12 @@ def _class_means(ax, class_means, class_names, trajectories):
         ax.scatter(m[0], m[1], s=130, marker="X", color=colours[c], edgecolors="black", linewidths=0.8,
                    zorder=6, gid="class-mean")
         ax.annotate(name, m, xytext=(7, 7), textcoords="offset points", fontsize=8, fontweight="bold",
-                    color=colours[c], path_effects=outline, zorder=7)
+                    color=colours[c], path_effects=outline, zorder=7, gid="mean-label")
     return Line2D([], [], linestyle="none", marker="X", markersize=9, markerfacecolor="0.6",
-                  markeredgecolor="black", label="class mean")
+                  markeredgecolor="black", label=f"{what} mean")
 
 
-def _track_ends(ax, z, seen, moved, outline, n_changed: int) -> list:
+def _track_ends(ax, z, seen, moved, outline, n_changed: int, what: str = "class") -> list:
     """Circles on the first and squares on the last point of each changed track drawn; returns
     the legend entries of the changed tracks and of their ends."""
     from matplotlib.lines import Line2D
@@ -174,7 +177,7 @@ def _track_ends(ax, z, seen, moved, outline, n_changed: int) -> list:
     return [
         Line2D([], [], color=CHANGED_COLOUR, linewidth=CHANGED_WIDTH, marker="o", markersize=4,
                markerfacecolor="tab:green", markeredgecolor="black", markeredgewidth=0.5,
-               path_effects=outline, label=f"class changed ({moved.size} of {n_changed} shown)"),
+               path_effects=outline, label=f"{what} changed ({moved.size} of {n_changed} shown)"),
         Line2D([], [], linestyle="none", marker="o", markersize=8, markerfacecolor="none",
                markeredgecolor="black", label="first point (changed track)"),
         Line2D([], [], linestyle="none", marker="s", markersize=8, markerfacecolor="none",
@@ -183,7 +186,7 @@ def _track_ends(ax, z, seen, moved, outline, n_changed: int) -> list:
 
 
 def latent_trajectories_figure(trajectories, changed, background_z=None, max_tracks: int = 300, seed: int = 0,
-                               class_means=None, class_names=None):
+                               class_means=None, class_names=None, what: str = "class"):
     """The figure of :func:`plot_latent_trajectories` (see there)."""
     from matplotlib import patheffects
     from matplotlib.lines import Line2D
@@ -232,10 +235,10 @@ def latent_trajectories_figure(trajectories, changed, background_z=None, max_tra
         points = ax.scatter(z[moved][keep][:, 0], z[moved][keep][:, 1],
                             c=np.broadcast_to(frames, keep.shape)[keep], cmap=FRAME_CMAP, norm=norm, s=22,
                             edgecolors="black", linewidths=0.5, zorder=4, gid="points-changed")
-        handles += _track_ends(ax, z, seen, moved, outline, int(changed.sum()))
+        handles += _track_ends(ax, z, seen, moved, outline, int(changed.sum()), what)
 
     if class_means is not None:
-        handles.append(_class_means(ax, class_means, class_names, trajectories))
+        handles.append(_class_means(ax, class_means, class_names, trajectories, what))
 
     if points is not None:
         bar = fig.colorbar(points, ax=ax, label="frame (index)", shrink=0.85)
@@ -253,15 +256,17 @@ def latent_trajectories_figure(trajectories, changed, background_z=None, max_tra
         low, high = get()
         set_(low - 0.08 * (high - low), high + 0.08 * (high - low))
     n_shown = stayed.size + moved.size
-    ax.set_title(f"{n_shown} of {count_label(n_tracks, 'track')} drawn, {int(changed.sum())} whose class changed "
+    ax.set_title(f"{n_shown} of {count_label(n_tracks, 'track')} drawn, {int(changed.sum())} whose {what} changed "
                  f"highlighted;\npoints coloured by frame", pad=14)
     fig.suptitle("Atom tracks in the latent plane")
+    fit_to_canvas(fig)  # the final layout first: labels are spread in display pixels
+    spread_labels(fig, [t for t in ax.texts if t.get_gid() == "mean-label"])
     return fig
 
 
 @styled
 def plot_latent_trajectories(trajectories, changed, path, background_z=None, max_tracks: int = 300, seed: int = 0,
-                             class_means=None, class_names=None) -> None:
+                             class_means=None, class_names=None, what: str = "class") -> None:
     """Tracks as paths through the latent plane :math:`(z_1, z_2)`.
 
     Layout: one panel, :math:`z_1` across and :math:`z_2` up (a.u.). Behind the tracks, where
@@ -273,7 +278,10 @@ def plot_latent_trajectories(trajectories, changed, path, background_z=None, max
     "frame (index)"). Unchanged tracks are thin and faint grey; changed tracks thick red lines
     outlined in white, their points edged in black, their first point ringed (circle) and
     last point boxed (square). Class means, where given, are crosses in the class colours with
-    their names. A legend above the panel names every kind of mark.
+    their names, moved apart where they would overlap (tied to their cross by a leader line when
+    moved far: :func:`rvae_pathways.figures.labels.spread_labels`). A legend below the panel names
+    every kind of mark. ``what`` names the groups: "class" (the Gaussian classes) or "unit"
+    (structural units: a track counts as changed only when its unit changed).
 
     Parameters
     ----------
@@ -291,6 +299,8 @@ def plot_latent_trajectories(trajectories, changed, path, background_z=None, max
         Mixture means in the latent plane.
     class_names : list of str, optional
         Default from ``trajectories.attrs["class_names"]``.
+    what : str
+        "class" or "unit": the word of the legend and title.
     """
     save_figure(latent_trajectories_figure(trajectories, changed, background_z, max_tracks, seed, class_means,
-                                           class_names), path)
+                                           class_names, what), path)

@@ -73,15 +73,35 @@ def _as_tensor(patches, device) -> torch.Tensor:
     return torch.as_tensor(np.asarray(patches, dtype=np.float32), device=device)
 
 
+def _parts(patches, size: int, device):
+    """``patches`` in tensors of ``size`` patches, in order: an array's split, or what a source read
+    movie by movie (:class:`~rvae_pathways.rvae.stores.PatchStores`) yields from ``parts``."""
+    if hasattr(patches, "parts"):
+        yield from patches.parts(size, device)
+        return
+    yield from _as_tensor(patches, device).split(size)
+
+
+def _shuffled_batches(patches, batch_size: int, generator: torch.Generator, device):
+    """One epoch's batches: of an array, its rows in one random order (one ``randperm`` draw); of a
+    source with a ``batches`` method (:class:`~rvae_pathways.rvae.stores.PatchStores`), what it yields."""
+    if hasattr(patches, "batches"):
+        yield from patches.batches(batch_size, generator, device)
+        return
+    x_all = _as_tensor(patches, device)
+    order = torch.randperm(x_all.shape[0], generator=generator).to(device)
+    for start in range(0, x_all.shape[0], batch_size):
+        yield x_all[order[start : start + batch_size]]
+
+
 @torch.no_grad()
 def ring_spectrum_loss(model: RVAE, patches, batch_size: int = 4096) -> float:
-    """The ring spectra's reconstruction loss (unweighted), summed over ``patches``, drawn from the
-    posterior means of z, ``batch_size`` patches at a time. The model must have a ring decoder."""
+    """The ring spectra's reconstruction loss (unweighted), summed over ``patches`` (an array, or a
+    :class:`~rvae_pathways.rvae.stores.PatchStores`), drawn from the posterior means of z,
+    ``batch_size`` patches at a time. The model must have a ring decoder."""
     device = next(model.parameters()).device
-    x_all = _as_tensor(patches, device)
     ring = 0.0
-    for start in range(0, x_all.shape[0], batch_size):
-        x = x_all[start : start + batch_size]
+    for x in _parts(patches, batch_size, device):
         mean, log_std = model.encoder(x)
         ring += float(model.ring_decoder.loss(x, model.split(mean, log_std)["z"][0]))
     return ring
@@ -185,8 +205,10 @@ def train_epoch(
     ----------
     model : RVAE
     optimizer : torch.optim.Optimizer
-    patches : Tensor or array (N, n, n)
-        Float patches on the model's device (an array is copied there).
+    patches : Tensor or array (N, n, n), or PatchStores
+        Float patches on the model's device (an array is copied there); or the patches of several
+        movies read from their stores (:class:`~rvae_pathways.rvae.stores.PatchStores`), which
+        shuffles them buffer by buffer.
     batch_size : int
         Patches per step; the last batch holds the rest (N < batch_size gives one step).
     generator : torch.Generator (CPU)
@@ -210,14 +232,11 @@ def train_epoch(
         If a batch's loss is NaN or infinite (the weights are then corrupt).
     """
     device = next(model.parameters()).device
-    x_all = _as_tensor(patches, device)
-    n = x_all.shape[0]
-    order = torch.randperm(n, generator=generator).to(device)
     n_slice = slice_size(model, batch_size, device)
     sums = dict.fromkeys(SUMMED_TERMS, 0.0)
     model.train()
-    for start in range(0, n, batch_size):
-        x = x_all[order[start : start + batch_size]]  # (B, n, n)
+    start = 0
+    for x in _shuffled_batches(patches, batch_size, generator, device):  # (B, n, n)
         noise = torch.randn((x.shape[0], model.encoder.n_out), generator=generator).to(device)  # (B, D)
         optimizer.zero_grad(set_to_none=True)
         batch = batch_backward(model, x, noise, priors=priors, likelihood=likelihood, precision=precision,
@@ -230,7 +249,8 @@ def train_epoch(
                 "lower the learning rate, or check the input patches (NaN/inf, or values far outside [0, 1])"
             )
         optimizer.step()
-    return {k: float(v) for k, v in per_patch(sums, n).items()}
+        start += len(x)
+    return {k: float(v) for k, v in per_patch(sums, start).items()}
 
 
 @torch.no_grad()

@@ -193,9 +193,11 @@ class RingSpectrumDecoder(nn.Module):
         self.register_buffer("scale", torch.ones(n))
 
     @torch.no_grad()
-    def standardise_on(self, x: Tensor, chunk: int = 4096) -> None:
-        """Set ``mean`` and ``scale`` to each feature's mean and standard deviation over ``x`` (N, n, n)."""
-        features = torch.cat([self.spectrum(part) for part in x.split(chunk)]).double()
+    def standardise_on(self, x, chunk: int = 4096) -> None:
+        """Set ``mean`` and ``scale`` to each feature's mean and standard deviation over ``x`` (N, n, n),
+        a tensor or the patches of several movies (:class:`~rvae_pathways.rvae.stores.PatchStores`)."""
+        parts = x.parts(chunk, self.mean.device) if hasattr(x, "parts") else x.split(chunk)
+        features = torch.cat([self.spectrum(part) for part in parts]).double()
         self.mean.copy_(features.mean(0))
         self.scale.copy_(features.std(0).clamp_min(1e-8))
 

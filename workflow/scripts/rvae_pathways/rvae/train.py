@@ -12,7 +12,9 @@ the loss in :mod:`rvae_pathways.rvae.loss`.
 
 Patches are expected as float32 (N, n, n) arrays already normalised by the caller, with
 intensities roughly in [0, 1] (the Bernoulli likelihood clips them to [0, 1]); nothing is
-rescaled here. The whole patch array is moved to the training device once.
+rescaled here. The whole patch array is moved to the training device once. The patches of a group
+of movies come instead as a :class:`~rvae_pathways.rvae.stores.PatchStores`, read from the movies'
+stores and moved to the device a buffer at a time, never as one array.
 
 Randomness comes from one ``torch.Generator`` on the CPU, seeded by ``fit``: it draws the
 initial weights, then each epoch's shuffle and every posterior noise draw (on the CPU, then
@@ -43,6 +45,7 @@ from ..core.noise import noise_sigma
 from .epoch import PRECISIONS, keep_freed_memory, ring_spectrum_loss, train_epoch
 from .loss import PRIOR_KEYS, TERMS, negative_elbo
 from .model import RVAE
+from .stores import PatchStores
 
 DEFAULT_HYPER = defaults("rvae", "hyper")  # every key and its default: the config schema's rvae.hyper
 MODEL_KEYS = (
@@ -212,11 +215,13 @@ def checkpoint_path(folder, patches: np.ndarray, hyper: dict, seed: int) -> Path
     """Where ``fit(..., checkpoint_dir=folder)`` keeps its checkpoint: ``checkpoint-<digest>.pt``.
 
     The digest (SHA-1, 12 hex digits) is of everything that determines training: the bytes of
-    the float32 training patches and the JSON of ``[hyper, seed]``, ``hyper`` resolved (noise_std
-    included). A rerun after a kill finds its checkpoint and resumes; a run on changed data or
-    settings gets a name of its own and starts afresh.
+    the float32 training patches (of a :class:`~rvae_pathways.rvae.stores.PatchStores`, its
+    :meth:`~rvae_pathways.rvae.stores.PatchStores.digest`) and the JSON of ``[hyper, seed]``,
+    ``hyper`` resolved (noise_std included). A rerun after a kill finds its checkpoint and
+    resumes; a run on changed data or settings gets a name of its own and starts afresh.
     """
-    digest = hashlib.sha1(patches.tobytes() + json.dumps([hyper, int(seed)], sort_keys=True).encode()).hexdigest()
+    data = patches.digest() if isinstance(patches, PatchStores) else patches.tobytes()
+    digest = hashlib.sha1(data + json.dumps([hyper, int(seed)], sort_keys=True).encode()).hexdigest()
     return Path(folder) / f"checkpoint-{digest[:12]}.pt"
 
 
@@ -272,8 +277,11 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
 
     Parameters
     ----------
-    patches : array (N, n, n)
-        Normalised patches, floats roughly in [0, 1] (see the module docstring).
+    patches : array (N, n, n), or PatchStores
+        Normalised patches, floats roughly in [0, 1] (see the module docstring); or the patches
+        of several movies, read movie by movie from their stores and never held as one array
+        (:class:`~rvae_pathways.rvae.stores.PatchStores`: its own scaling, turns and per-movie
+        weights; moved to the device a buffer at a time).
     hyper : dict
         Overrides of :data:`DEFAULT_HYPER`, the config schema's defaults (``patch_size`` is taken
         from the patches). ``noise_std`` None (the default): estimated from ``patches``
@@ -321,10 +329,11 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
     RuntimeError
         A NaN or infinite loss.
     """
-    patches = check_patches(patches)
-    hyper = resolve_hyper(hyper, patches.shape[1])
+    stores = isinstance(patches, PatchStores)
+    patches = patches if stores else check_patches(patches)
+    hyper = resolve_hyper(hyper, patches.patch_size if stores else patches.shape[1])
     if hyper["noise_std"] is None:
-        hyper["noise_std"] = estimate_noise_std(patches)
+        hyper["noise_std"] = patches.noise_std() if stores else estimate_noise_std(patches)
         if log:
             log.info("pixel noise of the patches (Gaussian likelihood sigma): %.4f", hyper["noise_std"])
     restarts = int(hyper["restarts"])
@@ -338,8 +347,8 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
         checkpoint = checkpoint_path(checkpoint_dir, patches, hyper, seed)
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_checkpoints(checkpoint, log)
-    x = torch.as_tensor(patches, device=device)  # (N, n, n), on the device once
-    run = _Run(x, hyper, epochs, seed, checkpoint, log)
+    x = patches if stores else torch.as_tensor(patches, device=device)  # (N, n, n), on the device once
+    run = _Run(x, hyper, epochs, seed, checkpoint, log, device)
     model, optimizer, generator = run.start(0)
     history: list[dict] = []
     done = 0
@@ -356,14 +365,14 @@ def fit(patches, hyper: dict | None = None, *, epochs: int, seed: int, device=No
 class _Run:
     """One training run of :func:`fit`: its starts, epochs, checkpoint and log."""
 
-    def __init__(self, x, hyper: dict, epochs: int, seed: int, checkpoint, log):
+    def __init__(self, x, hyper: dict, epochs: int, seed: int, checkpoint, log, device):
         self.x, self.hyper, self.epochs, self.seed, self.checkpoint, self.log = x, hyper, epochs, seed, checkpoint, log
-        self.priors = priors_of(hyper)
+        self.priors, self.device = priors_of(hyper), device
 
     def start(self, index: int):
         """Model, optimiser and generator of start ``index`` (generator seeded :func:`start_seed`)."""
         generator = torch.Generator().manual_seed(start_seed(self.seed, index))
-        model = build_model(self.hyper, generator).to(self.x.device)
+        model = build_model(self.hyper, generator).to(self.device)
         if model.ring_decoder is not None:
             model.ring_decoder.standardise_on(self.x)
         return model, torch.optim.Adam(model.parameters(), lr=self.hyper["lr"]), generator

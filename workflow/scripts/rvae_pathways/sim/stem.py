@@ -86,6 +86,7 @@ def simulate_stem_movie(
     probe_tail_fwhm_nm: float = 0.4,
     support_counts: float = CONFIG["support_counts"],
     support_scale_nm: float = 0.6,
+    lattice_angle_deg: float | None = None,
     seed: int = CONFIG["seed"],
 ) -> xr.Dataset:
     """Simulate a HAADF-STEM movie of Si-doped graphene under the beam, with ground truth.
@@ -146,6 +147,9 @@ def simulate_stem_movie(
         schema's, 1.0).
     support_scale_nm : float
         Correlation length of the support (> 0).
+    lattice_angle_deg : float or None
+        Direction of the lattice vector a1 in degrees (see ``true_lattice_angle_deg``); None:
+        drawn from the seed. Movies of one flake share it (the group demo's four movies do).
     hop_probability : float
         Probability, per Si atom and frame, that it swaps site with a carbon neighbour
         (0 to 1). A hop target must be a carbon bonded to the Si, not part of a rotated bond,
@@ -266,6 +270,8 @@ def _checked(args: dict):
         raise InputError(f"probe_tail_fwhm_nm ({p['probe_tail_fwhm_nm']}) must exceed probe_fwhm_nm "
                          f"({p['probe_fwhm_nm']})")
     p["seed"] = check_number("seed", p["seed"], low=0, integer=True)
+    if p["lattice_angle_deg"] is not None:
+        p["lattice_angle_deg"] = check_number("lattice_angle_deg", p["lattice_angle_deg"])
     if p["n_dopants"] is not None:
         p["n_dopants"] = check_number("n_dopants", p["n_dopants"], low=0, integer=True)
     p["shot_noise"] = bool(p["shot_noise"])

@@ -135,10 +135,12 @@ def _min_dist(points, p):
 
 
 def build_sheet(rng, p):
-    """The graphene sheet at a random angle and offset, large enough to cover the field over the
-    whole drift and the probe's reach; and its angle (radians)."""
+    """The graphene sheet at a random angle (or ``p.lattice_angle_deg``) and offset, large enough to
+    cover the field over the whole drift and the probe's reach; and its angle (radians)."""
     a = BOND_LENGTH_NM
-    angle = rng.uniform(0, math.pi / 3)
+    angle = rng.uniform(0, math.pi / 3)  # drawn even when given, so the stream after it is the same
+    if getattr(p, "lattice_angle_deg", None) is not None:
+        angle = math.radians(p.lattice_angle_deg) % (math.pi / 3)
     cell = np.array([[1.0, 0.5], [0.0, math.sqrt(3) / 2]]) * a * math.sqrt(3)  # not rotated
     offset = cell @ rng.uniform(0, 1, 2)
     reach = p.drift_nm_per_frame * max(p.n_frames - 1, 0)
