@@ -31,6 +31,12 @@ PACKAGES = ("slurm-wlm", "slurmdbd", "munge", "mariadb-server")
 DAEMONS = ("munged", "mariadbd", "mariadb-install-db", "slurmdbd", "slurmctld", "slurmd", "sacct", "sbatch")
 SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
 CLUSTER = "rvaetest"
+# GPUs of the test node (gres without devices: the jobs run on the CPU): two, so that two GPU jobs of
+# tiny movies run side by side as on a node of several GPUs
+GPUS = 2
+FAKE_GPU_DEVICES = ("/dev/null", "/dev/zero")
+# the low-priority partition beside each of the node's partitions
+LOW_PRIORITY = {"cpu": "cpu_low", "gpu": "gpu_low"}
 
 
 def missing_programs() -> list[str]:
@@ -193,11 +199,15 @@ class ThrowawaySlurm:
             "AccountingStorageType=accounting_storage/slurmdbd\nAccountingStorageHost=localhost\n"
             f"AccountingStoragePort={ports['dbd']}\nAccountingStoragePass={self.munge_socket}\n"
             "AccountingStorageTRES=gres/gpu\nAccountingStoreFlags=job_comment\n"
-            f"NodeName={self.host} NodeAddr=127.0.0.1 {node_line} Gres=gpu:1 State=UNKNOWN\n"
-            f"PartitionName=cpu Nodes={self.host} Default=YES MaxTime=INFINITE State=UP\n"
-            f"PartitionName=gpu Nodes={self.host} MaxTime=INFINITE State=UP\n"
+            f"NodeName={self.host} NodeAddr=127.0.0.1 {node_line} Gres=gpu:{GPUS} State=UNKNOWN\n"
+            f"PartitionName=cpu Nodes={self.host} Default=YES MaxTime=INFINITE State=UP PriorityTier=2\n"
+            f"PartitionName=gpu Nodes={self.host} MaxTime=INFINITE State=UP PriorityTier=2\n"
+            # low-priority queues (a site's "bulk" or "scavenger"): their jobs start when cpu and gpu have none waiting
+            f"PartitionName={LOW_PRIORITY['cpu']} Nodes={self.host} MaxTime=INFINITE State=UP PriorityTier=1\n"
+            f"PartitionName={LOW_PRIORITY['gpu']} Nodes={self.host} MaxTime=INFINITE State=UP PriorityTier=1\n"
         )
-        (f / "gres.conf").write_text(f"NodeName={self.host} Name=gpu Count=1 File=/dev/null\n")
+        # the "devices" are harmless character devices: nothing opens them
+        (f / "gres.conf").write_text(f"NodeName={self.host} Name=gpu File={','.join(FAKE_GPU_DEVICES[:GPUS])}\n")
         dbd = f / "slurmdbd.conf"
         dbd.write_text(
             f"{auth}DbdHost=localhost\nDbdPort={ports['dbd']}\nSlurmUser=root\n"

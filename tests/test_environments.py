@@ -114,3 +114,21 @@ def test_the_import_tracer_follows_the_library():
     needed = third_party_imports(SCRIPTS / "train_model.py")
     assert {"torch", "numpy", "xarray"} <= needed
     assert not needed & {"os", "json", LIBRARY}
+
+
+def gpu_rules() -> set[str]:
+    """Rules that ask for a GPU (``gpu=1``), and the rules made from them with ``use rule ... as``."""
+    text = "\n".join(smk.read_text() for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")))
+    found = {block.split(":")[0] for block in re.split(r"^rule ", text, flags=re.M)[1:]
+             if re.search(r"^\s+gpu=1,", block.split("\nrule ")[0], flags=re.M)}
+    for base, name in re.findall(r"^use rule (\w+) as (\w+)", text, flags=re.M):
+        if base in found:
+            found.add(name)
+    return found
+
+
+def test_every_rule_that_asks_for_a_gpu_goes_to_the_slurm_profiles_gpu_partition():
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    on_gpu = {rule for rule, settings in profile["set-resources"].items() if settings.get("slurm_partition") == "gpu"}
+    assert {"train_model", "encode_patches", "train_seed_model", "train_pfm_model"} <= gpu_rules()
+    assert gpu_rules() == on_gpu

@@ -110,11 +110,15 @@ def test_a_movie_with_no_usable_frame_is_refused_even_when_skipping():
 def test_the_samples_table_overrides_the_files_frame_time_and_dose():
     frames = make_frames(np.ones((2, 8, 8)), 0.1, "x")
     assert acquisition(frames.attrs) == {"frame_time_s": None, "dose_e_per_A2_per_frame": None}
-    frames.attrs.update(frame_time_s=2.0, frame_time_source="file")
+    frames.attrs.update(frame_time_s=2.0, frame_time_source="file", frame_time_note="from the file's dwell time")
     set_acquisition(frames, "samples table", frame_time_s=None, dose_e_per_A2_per_frame=float("nan"))
     assert frames.attrs["frame_time_source"] == "file" and "dose_e_per_A2_per_frame" not in frames.attrs
+    assert frames.attrs["frame_time_note"] == "from the file's dwell time"  # what is kept keeps its note
     set_acquisition(frames, "samples table", frame_time_s=0.5, dose_e_per_A2_per_frame=1e5)
     assert acquisition(frames.attrs) == {"frame_time_s": 0.5, "dose_e_per_A2_per_frame": 1e5}
     assert frames.attrs["frame_time_source"] == frames.attrs["dose_source"] == "samples table"
-    with pytest.raises(InputError, match="positive"):
+    assert "frame_time_note" not in frames.attrs  # the note said how the file's value was found
+    with pytest.raises(InputError, match="frame_time_s must be a positive number of seconds"):
         set_acquisition(frames, "samples table", frame_time_s=-1.0)
+    with pytest.raises(InputError, match="dose_e_per_A2_per_frame must be a number"):
+        set_acquisition(frames, "samples table", dose_e_per_A2_per_frame="a lot")

@@ -24,9 +24,11 @@ from figure_checks import all_text, assert_inside_canvas, check_png, panels
 from rvae_pathways.core.vocabulary import CLASS_NAMES
 from rvae_pathways.figures import pathway_graph, rates as rate_figures, trajectories
 from rvae_pathways.figures.labels import overlapping_labels, spread_labels
+from rvae_pathways.core.errors import InputError
 from rvae_pathways.pathways.rates import count_formations, dwell_times, markov_model, poisson_rate
 from rvae_pathways.pathways.units import (bhattacharyya_coefficient, changed_tracks, merge_classes, unit_agreement,
                                           unit_labels, unit_means, units_from_names)
+from rvae_pathways.pathways.seeds import seed_agreement
 from rvae_pathways.scores.rates import realised_rates, score_rates
 
 SPACING_PX = 14.2
@@ -79,6 +81,30 @@ def test_unit_agreement_is_one_for_relabelled_assignments():
     noise = unit_agreement([a, np.random.default_rng(0).integers(0, 3, 90)])
     assert abs(noise["mean"]) < 0.1
     assert unit_agreement([a])["mean"] is None
+
+
+def _blobs(centres, n=120, seed=0):
+    """Latents of n points around each centre (2-D), blob by blob."""
+    rng = np.random.default_rng(seed)
+    return np.concatenate([np.asarray(c, float) + 0.3 * rng.standard_normal((n, 2)) for c in centres])
+
+
+def test_seed_agreement_sees_the_same_structures_in_moved_latent_spaces_and_not_in_noise():
+    centres = [(0, 0), (6, 0), (0, 6)]
+    first = _blobs(centres)
+    # another seed's latent space: the same three structures, moved, turned and in another order
+    turned = _blobs([(5, 5), (-3, 4), (2, -6)], seed=1) @ np.array([[0.6, -0.8], [0.8, 0.6]])
+    noise = np.random.default_rng(2).standard_normal(first.shape)  # a model that learnt nothing
+    result = seed_agreement([first, turned, noise], seeds=[0, 1, 2], n_classes=3, min_overlap=0.2)
+    assert result["seeds"] == [0, 1, 2] and result["n_classes"] == [3, 3, 3]
+    (a, b, same), (_, _, vs_noise), _ = result["units"]["pairs"]
+    assert (a, b) == (0, 1) and same == pytest.approx(1.0)
+    assert vs_noise < 0.2 and result["units"]["min"] < 0.2
+    assert result["n_units"][:2] == [3, 3] and result["units"]["n_observations"] == len(first)
+    with pytest.raises(InputError, match="same patches"):
+        seed_agreement([first, first[:-1]], seeds=[0, 1])
+    with pytest.raises(InputError, match="2 latent sets but 1 seeds"):
+        seed_agreement([first, first], seeds=[0])
 
 
 # --------------------------------------------------------------------------------------------

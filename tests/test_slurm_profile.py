@@ -12,10 +12,10 @@ workflow twice:
    (``--keep-going``) everything else, both branches to the last figure, completes;
 2. the same command again resumes: it submits only the job that failed and redoes nothing that
    finished;
-3. with ``RVAE_SLURM_GROUP=1`` only (not in CI: it does not fit the time budget yet), a group of
-   20 tiny movies (issue #18, point 5) up to the group's model and every movie's latents: one
-   training job on the GPU partition for the whole group, one encode job per movie (101 jobs:
-   about 5 minutes on the 2-core test node).
+3. at the same time, a group of 20 tiny movies (issue #18, point 5) up to the group's model and
+   every movie's latents, in the low-priority partitions (the chain of 1. goes first): each movie's
+   preparation in one job (Snakemake's job groups), one training job on the GPU partition for the
+   whole group, one encode job per movie.
 
 Then ``sacct`` must show every rule of the workflow as a SLURM job, the training and encoding
 jobs with a GPU in their allocation on the GPU partition, and no other job with one.
@@ -26,6 +26,8 @@ from __future__ import annotations
 import pytest
 
 from background import BACKGROUND
+from slurm_cluster import LOW_PRIORITY
+from slurm_runs import MOVIES_PER_JOB
 
 GPU_RULES = {"train_model", "train_group_model", "encode_patches", "train_pfm_model", "encode_pfm_patches"}
 # every rule that makes a file; `all` only collects the targets and runs on the submitting machine
@@ -89,21 +91,21 @@ def test_only_the_gpu_rules_were_given_a_gpu(two_runs):
 
 def test_a_group_of_twenty_movies_trains_once_on_the_gpu_and_encodes_each_movie_in_its_own_job(two_runs):
     group = two_runs.group
-    if group is None:
-        pytest.skip("the group run (101 SLURM jobs, about 5 minutes) runs with RVAE_SLURM_GROUP=1; it does not fit "
-                    "CI's time budget yet (issue #18, point 5)")
+    print("sacct of the group run:\n" + "\n".join("|".join(row.values()) for row in group.jobs))
     assert group.run.returncode == 0, group.run.stdout[-4000:]
     rules = [rule_of(row) for row in group.jobs]
     assert rules.count("train_group_model") == 1 and "train_model" not in rules
     encoded = sorted(row["Comment"].split("_wildcards_")[1] for row in group.jobs if rule_of(row) == "encode_patches")
     assert encoded == [f"{movie}_rvae" for movie in group.movies]  # one job per movie
     assert len(group.movies) >= 20
+    prepared = [row for row in group.jobs if rule_of(row).startswith("prepare_movies")]
+    assert len(prepared) == len(group.movies) // MOVIES_PER_JOB  # each movie's preparation, in job groups
     for row in group.jobs:
         assert row["State"] == "COMPLETED", row
-        if rule_of(row) in GPU_RULES:
-            assert "gres/gpu=1" in row["AllocTRES"] and row["Partition"] == "gpu", row
+        if rule_of(row) in GPU_RULES:  # the low-priority GPU partition of the test's profile
+            assert "gres/gpu=1" in row["AllocTRES"] and row["Partition"] == LOW_PRIORITY["gpu"], row
         else:
-            assert "gpu" not in row["AllocTRES"] and row["Partition"] == "cpu", row
+            assert "gpu" not in row["AllocTRES"] and row["Partition"] == LOW_PRIORITY["cpu"], row
     model = group.workdir / "results" / "groups" / "many" / "rvae"
     assert (model / "model.pt").is_file()
     assert len((model / "movies.tsv").read_text().splitlines()) == len(group.movies) + 1

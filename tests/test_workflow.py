@@ -180,6 +180,23 @@ def test_the_report_holds_every_figure_of_both_branches(tiny_run):
     assert "pfm_scores.json" in html and "latent_scores.json" in html
 
 
+def test_a_second_seeds_model_is_trained_and_its_units_compared_in_the_rate_scores(tiny_run):
+    out = tiny_run / "results" / "tiny"
+    for model in ("rvae", "vae"):
+        first = xr.open_zarr(out / model / "latents.zarr")
+        second = xr.open_zarr(out / model / "seeds" / "1" / "latents.zarr")
+        assert (second["atom"].values == first["atom"].values).all()  # the same patches ...
+        assert not np.allclose(second["z_mean"].values, first["z_mean"].values)  # ... another model
+        assert "(seed 1)" in (tiny_run / "results" / "logs" / "train_seed_model" / f"tiny_{model}_1.log").read_text()
+        agreement = json.loads((out / model / "seed_agreement.json").read_text())
+        assert agreement["seeds"] == [0, 1]
+        for kind in ("units", "classes"):
+            (i, j, ari), = agreement[kind]["pairs"]
+            assert (i, j) == (0, 1) and -1 <= ari <= 1 and agreement[kind]["mean"] == ari
+            assert agreement[kind]["n_observations"] == first.sizes["patch"]
+        assert json.loads((out / model / "rate_scores.json").read_text())["seeds"] == agreement
+
+
 def test_a_second_run_does_nothing(tiny_run):
     assert planned_jobs(tiny_run) == {}
 

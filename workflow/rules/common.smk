@@ -163,6 +163,7 @@ wildcard_constraints:
     group=one_of(GROUPS),
     model="rvae|vae",
     window=r"\d+",
+    seed=r"\d+",
 
 
 def sample_modality(wildcards):
@@ -272,6 +273,30 @@ def group_analyses(wildcards):
         "atoms": [f"results/{m}/atoms.zarr" for m in movies],
         "frames": [f"results/{m}/frames.zarr" for m in movies],
     }
+
+
+def training_seeds():
+    """The seeds of a sample's models (rvae.seeds of them from rvae.seed): the first is the model
+    every figure and table uses, the others are trained only to compare their structural units.
+    """
+    return [config["rvae"]["seed"] + k for k in range(config["rvae"]["seeds"])]
+
+
+def seed_latents(wildcards):
+    """The latents of every seed's model of a sample, in the order of training_seeds()."""
+    folder = f"results/{wildcards.sample}/{wildcards.model}"
+    return [f"{folder}/latents.zarr"] + [
+        f"{folder}/seeds/{seed}/latents.zarr" for seed in training_seeds()[1:]
+    ]
+
+
+def seed_agreement_of_several(wildcards):
+    """The comparison of the seeds' structural units, where more than one seed is trained."""
+    if len(training_seeds()) > 1 and wildcards.sample not in GROUP_OF:
+        return {
+            "seeds": f"results/{wildcards.sample}/{wildcards.model}/seed_agreement.json"
+        }
+    return {}
 
 
 def pathway_scores_of_simulated(wildcards):
@@ -432,6 +457,8 @@ def all_outputs():
                     "explorer.html",
                 )
             ]
+            if len(training_seeds()) > 1 and sample not in GROUP_OF:
+                targets.append(f"results/{sample}/{model}/seed_agreement.json")
             if is_simulated(sample):
                 targets += [
                     f"results/{sample}/{model}/latent_scores.json",

@@ -61,6 +61,8 @@ rule analyse_pathways:
 rule score_pathways:
     """Tracking and events against the simulator's persistent ids and event list; rates against its settings."""
     input:
+        # rvae.seeds > 1: the agreement of the seeds' units (seeds=), copied into rate_scores.json
+        unpack(seed_agreement_of_several),
         truth="results/{sample}/simulated.zarr",
         tracks="results/{sample}/tracks.zarr",
         trajectories="results/{sample}/{model}/trajectories.zarr",

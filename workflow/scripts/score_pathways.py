@@ -59,6 +59,10 @@ def main(snakemake, log):
     kinetics = json.loads(open(snakemake.input.kinetics).read())
     spacing_px = SampleGeometry(truth.attrs["pixel_size_nm"]).px(snakemake.params.spacing_nm)
     rates = rate_scores(trajectories.load(), kinetics, structure, truth, spacing_px, snakemake.params, log)
+    if "seeds" in snakemake.input.keys():  # rvae.seeds > 1
+        rates["seeds"] = json.loads(open(snakemake.input.seeds).read())
+        log.info("units across seeds %s: adjusted Rand index mean %s, min %s", rates["seeds"]["seeds"],
+                 rates["seeds"]["units"]["mean"], rates["seeds"]["units"]["min"])
     with open(snakemake.output.rate_scores, "w") as f:
         json.dump(rates, f, indent=2, default=float)
 

@@ -88,6 +88,10 @@ _API: dict[str, str] = {
     "transitions": "pathways.kinetics",
     "physical_rates": "pathways.kinetics",
     "find_events": "pathways.kinetics",
+    "merge_classes": "pathways.units",
+    "markov_model": "pathways.rates",
+    "dwell_times": "pathways.rates",
+    "seed_agreement": "pathways.seeds",
     # files for other tools
     "tracks_table": "exports.tracks",
     "write_latent_maps": "exports.latent_maps",

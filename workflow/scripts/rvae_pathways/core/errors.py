@@ -47,3 +47,38 @@ def check_int_array(name, values, n=None):
     if n is not None and len(arr) != n:
         raise InputError(f"{name} has {len(arr)} entries, expected {n} (one per observation)")
     return arr
+
+
+def table_number(value, name: str, unit: str, positive: bool = False) -> float | None:
+    """A samples-table value as a float, or None where not given (None, NaN or an empty cell).
+
+    Parameters
+    ----------
+    value : Any
+        The value as the table reads (a number, a numeric string, None, NaN).
+    name, unit : str
+        The column and its unit, for the message.
+    positive : bool
+        Also refuse zero, negative and infinite values.
+
+    Raises
+    ------
+    InputError
+        If ``value`` is not a number (or not a positive finite one when ``positive``).
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"{name} must be a number of {unit}, got {value!r}; fix it in the samples table"
+        ) from None
+    if math.isnan(number):
+        return None
+    if positive and not (math.isfinite(number) and number > 0):
+        raise InputError(
+            f"{name} must be a positive number of {unit}, got {value!r}; fix it in the "
+            "samples table (or leave the cell empty to use the file's)"
+        )
+    return number

@@ -25,7 +25,8 @@ import numpy as np
 import xarray as xr
 
 from .config import defaults
-from .errors import InputError
+from .errors import InputError, table_number
+from .vocabulary import ACQUISITION_UNITS
 
 MODALITIES = ("stem", "pfm")
 SKIP_BAD_FRAMES = defaults("prepare")["skip_bad_frames"]  # keyword default: the config schema's
@@ -199,37 +200,29 @@ def checked_frames(frames: xr.Dataset, skip_bad_frames: bool = SKIP_BAD_FRAMES) 
 ACQUISITION = ("frame_time_s", "dose_e_per_A2_per_frame")
 
 
-def _given(value) -> float | None:
-    """A positive number, or None for "not given" (None, NaN, an empty table cell)."""
-    if value is None or value == "":
-        return None
-    value = float(value)
-    if not np.isfinite(value):
-        return None
-    if value <= 0:
-        raise InputError(f"frame time and dose must be positive numbers, got {value:g}")
-    return value
-
-
 def set_acquisition(frames: xr.Dataset, source: str, frame_time_s=None, dose_e_per_A2_per_frame=None) -> xr.Dataset:
     """Record the frame time (s) and the dose per frame (e-/A^2) in ``frames.attrs``, with their source.
 
     A value not given (None, NaN) leaves what the file said; a given one overrides it, and
     ``attrs["frame_time_source"]`` / ``attrs["dose_source"]`` say where each came from (``source``:
-    ``"samples table"``, ``"simulator"``, ``"file"``). Returns ``frames`` (changed in place).
+    ``"samples table"``, ``"simulator"``, ``"file"``), while the note on how the file's value was
+    found (``frame_time_note``, ``dose_note``) goes with it. Returns ``frames`` (changed in place).
     """
-    for name, value, where in (("frame_time_s", frame_time_s, "frame_time_source"),
-                               ("dose_e_per_A2_per_frame", dose_e_per_A2_per_frame, "dose_source")):
-        value = _given(value)
+    for name, value, where, note in (
+            ("frame_time_s", frame_time_s, "frame_time_source", "frame_time_note"),
+            ("dose_e_per_A2_per_frame", dose_e_per_A2_per_frame, "dose_source", "dose_note")):
+        value = table_number(value, name, ACQUISITION_UNITS[name], positive=True)
         if value is not None:
             frames.attrs[name] = value
             frames.attrs[where] = source
+            frames.attrs.pop(note, None)
     return frames
 
 
 def acquisition(attrs: dict) -> dict[str, float | None]:
     """``{"frame_time_s": ..., "dose_e_per_A2_per_frame": ...}`` from a Dataset's attrs (None: unknown)."""
-    return {name: _given(attrs.get(name)) for name in ACQUISITION}
+    return {name: table_number(attrs.get(name), name, ACQUISITION_UNITS[name], positive=True)
+            for name in ACQUISITION}
 
 
 def truth_variables(frames: xr.Dataset) -> list[str]:

@@ -62,11 +62,6 @@ def simulator_overrides(text, sample: str) -> dict:
     return value
 
 
-def _given(value) -> bool:
-    """Whether a table cell holds a value (not None, not NaN: pandas' empty number)."""
-    return value is not None and value == value
-
-
 def simulator_settings(sample: str, modality: str, section: dict, section_schema: dict, text="",
                        acquisition: dict | None = None) -> dict:
     """A simulated sample's simulator settings: the config's ``section`` (``simulate_stem`` or
@@ -75,7 +70,11 @@ def simulator_settings(sample: str, modality: str, section: dict, section_schema
     the section's schema. ValueError naming the sample and the key."""
     import jsonschema
 
-    changes = {k: v for k, v in (acquisition or {}).items() if k in ACQUISITION_KEYS[modality] and _given(v)}
+    from .errors import table_number  # numpy: not at parse time
+    from .vocabulary import ACQUISITION_UNITS
+
+    changes = {k: v for k, v in (acquisition or {}).items()
+               if k in ACQUISITION_KEYS[modality] and table_number(v, k, ACQUISITION_UNITS[k], positive=True) is not None}
     changes.update(simulator_overrides(text, sample))
     settings = {**section, **changes}
     validator = jsonschema.validators.validator_for(section_schema)(section_schema)

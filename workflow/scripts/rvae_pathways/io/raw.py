@@ -204,41 +204,6 @@ def dose_e_per_A2(beam_current_nA: float, time_s: float, area_nm2: float) -> flo
     return electrons / (area_nm2 * 100.0)
 
 
-def table_number(value: Any, name: str, unit: str, positive: bool = False) -> float | None:
-    """A samples-table value as a float, or None where not given (None, NaN or an empty cell).
-
-    Parameters
-    ----------
-    value : Any
-        The value as the table reads (a number, a numeric string, None, NaN).
-    name, unit : str
-        The column and its unit, for the message.
-    positive : bool
-        Also refuse zero, negative and infinite values.
-
-    Raises
-    ------
-    InputError
-        If ``value`` is not a number (or not a positive finite one when ``positive``).
-    """
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(
-            f"{name} must be a number of {unit}, got {value!r}; fix it in the samples table"
-        ) from None
-    if math.isnan(number):
-        return None
-    if positive and not (math.isfinite(number) and number > 0):
-        raise InputError(
-            f"{name} must be a positive number of {unit}, got {value!r}; fix it in the "
-            "samples table (or leave the cell empty to use the file's)"
-        )
-    return number
-
-
 # Relative difference above which y and x pixel sizes count as different.
 _SQUARE_TOLERANCE = 1e-3
 
@@ -378,7 +343,7 @@ def settle_exposure(
     frame_shape : (int, int)
         Pixels of one frame, (y, x).
     frame_time_s, dose_e_per_A2_per_frame : float or None
-        From the samples table (see :func:`table_number`); None where not given.
+        From the samples table (see :func:`~rvae_pathways.core.errors.table_number`); None where not given.
 
     Returns
     -------

@@ -56,11 +56,12 @@ import numpy as np
 import xarray as xr
 from xarray.core import indexing
 
-from ..core.errors import InputError
+from ..core.errors import InputError, table_number
+from ..core.vocabulary import ACQUISITION_UNITS
 from ..core.frames import MODALITIES, SKIP_BAD_FRAMES, checked_frames, make_frames, set_acquisition
 from .igor import read_ibw
 from .npy import MappedFrames, read_npy
-from .raw import RawImage, check_image_array, settle_exposure, settle_pixel_size, table_number
+from .raw import RawImage, check_image_array, settle_exposure, settle_pixel_size
 from .rsciio import read_dm, read_emd, read_hspy, read_mrc, read_prz, read_tia
 from .suffixes import SCAN_SUFFIXES, SUPPORTED_SUFFIXES
 from .tiff import read_tiff
@@ -142,12 +143,13 @@ def read_frames(
             "piezoresponse (the load_frames rule does so for samples of modality pfm)"
         )
     pixel_size_nm = _table_pixel_size(pixel_size_nm)
-    frame_time_s = table_number(frame_time_s, "frame_time_s", "seconds", positive=True)
-    dose = table_number(dose_e_per_A2_per_frame, "dose_e_per_A2_per_frame", "e/Å²", positive=True)
+    frame_time_s = table_number(frame_time_s, "frame_time_s", ACQUISITION_UNITS["frame_time_s"], positive=True)
+    dose = table_number(dose_e_per_A2_per_frame, "dose_e_per_A2_per_frame", ACQUISITION_UNITS["dose_e_per_A2_per_frame"],
+                        positive=True)
 
     if suffix == ".zarr":
         frames = read_zarr(path_obj, str(path), pixel_size_nm, modality)
-        _override_exposure(frames, frame_time_s, dose)
+        set_acquisition(frames, "samples table", frame_time_s, dose)
     else:
         reader, format_name = _READERS[suffix]
         raw = _call_reader(reader, path_obj, str(path), format_name)
@@ -229,15 +231,6 @@ def _checked_path(path: str | Path) -> tuple[Path, str]:
 def _table_pixel_size(value: Any) -> float | None:
     """The ``pixel_size_nm`` argument as a float, or None where not given (None or NaN)."""
     return table_number(value, "pixel_size_nm", "nm")
-
-
-def _override_exposure(frames: xr.Dataset, frame_time_s: float | None, dose: float | None) -> None:
-    """Put the samples table's frame time and dose (where given) into a stored Dataset's attrs."""
-    set_acquisition(frames, "samples table", frame_time_s, dose)
-    if frame_time_s is not None:
-        frames.attrs.pop("frame_time_note", None)
-    if dose is not None:
-        frames.attrs.pop("dose_note", None)
 
 
 def _call_reader(
