@@ -92,7 +92,9 @@ def test_only_the_gpu_rules_were_given_a_gpu(two_runs):
 def test_a_group_of_twenty_movies_trains_once_on_the_gpu_and_encodes_each_movie_in_its_own_job(two_runs):
     group = two_runs.group
     print("sacct of the group run:\n" + "\n".join("|".join(row.values()) for row in group.jobs))
-    assert group.run.returncode == 0, group.run.stdout[-4000:]
+    failed = [path.read_text()[-3000:] for path in (group.workdir / ".snakemake" / "slurm_logs").rglob("*.log")
+              if "Error" in path.read_text()]
+    assert group.run.returncode == 0, group.run.stdout[group.run.stdout.find("Error in"):][:3000] + "\n".join(failed)
     rules = [rule_of(row) for row in group.jobs]
     assert rules.count("train_group_model") == 1 and "train_model" not in rules
     encoded = sorted(row["Comment"].split("_wildcards_")[1] for row in group.jobs if rule_of(row) == "encode_patches")
