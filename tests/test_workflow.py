@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -195,6 +196,14 @@ def test_a_second_seeds_model_is_trained_and_its_units_compared_in_the_rate_scor
             assert (i, j) == (0, 1) and -1 <= ari <= 1 and agreement[kind]["mean"] == ari
             assert agreement[kind]["n_observations"] == first.sizes["patch"]
         assert json.loads((out / model / "rate_scores.json").read_text())["seeds"] == agreement
+
+
+def test_the_seeds_models_share_no_independent_start(tmp_path):
+    # three starts per training (seeds s, s + 1, s + 2): the models' seeds are 0, 3 and 6
+    write_config(tmp_path, [SIM], models=["rvae"], rvae={"seeds": 3, "hyper": {"restarts": 3}})
+    out = snakemake(tmp_path, "--dry-run", "results/tiny/rvae/seed_agreement.json").stdout
+    trained = sorted(set(re.findall(r"results/tiny/rvae/seeds/(\d+)/model.pt", out)))
+    assert trained == ["3", "6"], out[-3000:]
 
 
 def test_a_second_run_does_nothing(tiny_run):

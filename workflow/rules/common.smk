@@ -276,10 +276,13 @@ def group_analyses(wildcards):
 
 
 def training_seeds():
-    """The seeds of a sample's models (rvae.seeds of them from rvae.seed): the first is the model
-    every figure and table uses, the others are trained only to compare their structural units.
+    """The seeds of a sample's models (rvae.seeds of them): seed, seed + r, seed + 2 r, ... with r the
+    independent starts per training (rvae.hyper.restarts), whose seeds are the model's seed and the
+    r - 1 after it, so no two models share a start. The first is the model every figure and table
+    uses; the others are trained only to compare their structural units.
     """
-    return [config["rvae"]["seed"] + k for k in range(config["rvae"]["seeds"])]
+    step = config["rvae"]["hyper"]["restarts"]
+    return [config["rvae"]["seed"] + k * step for k in range(config["rvae"]["seeds"])]
 
 
 def seed_latents(wildcards):
