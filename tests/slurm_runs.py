@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,7 +18,7 @@ import yaml
 
 from apt import can_install, install
 from slurm_cluster import LOW_PRIORITY, PACKAGES, SYSTEM_CONF, ThrowawaySlurm, missing_programs
-from workflow_runs import ROOT, one_thread_per_job, write_config
+from workflow_runs import ROOT, one_thread_per_job, snakemake, write_config
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 HOW_TO_RUN = (
@@ -26,12 +26,10 @@ HOW_TO_RUN = (
     "mariadb-server), or install those packages yourself"
 )
 FIELDS = ("JobID", "JobName", "Partition", "AllocTRES", "State", "ExitCode", "Start", "Elapsed", "Comment")
-# The group run: tiny movies sharing one model (issue #18, point 5: at least 20), prepared in SLURM
-# jobs of MOVIES_PER_JOB movies each; its jobs' names begin with GROUP_PREFIX
+# The group run: tiny movies sharing one model (issue #18, point 5: at least 20); its jobs' names begin
+# with GROUP_PREFIX
 GROUP_MOVIES = 20
-MOVIES_PER_JOB = 1
 GROUP_PREFIX = "group"
-PREPARE_RULES = ("load_frames", "prepare_frames", "find_atoms", "extract_patches")
 
 
 def _unavailable(reason: str):
@@ -40,13 +38,18 @@ def _unavailable(reason: str):
     pytest.skip(f"{reason}; to run it, {HOW_TO_RUN}")
 
 
-def start_cluster(background, folder: Path) -> ThrowawaySlurm:
-    """Install the packages where needed and start the cluster; it stops when the session ends."""
+def check_cluster_possible() -> None:
+    """Skip (fail in CI) where the throwaway cluster cannot be had."""
     if SYSTEM_CONF.exists() or SYSTEM_CONF.is_symlink():
         _unavailable(f"{SYSTEM_CONF} exists (a SLURM is configured on this machine; the test will not touch it)")
+    if missing_programs() and not can_install():
+        _unavailable(f"SLURM programs missing ({', '.join(missing_programs())}) and no root/apt to install them")
+
+
+def start_cluster(background, folder: Path) -> ThrowawaySlurm:
+    """Install the packages where needed and start the cluster; it stops when the session ends."""
+    check_cluster_possible()
     if missing_programs():
-        if not can_install():
-            _unavailable(f"SLURM programs missing ({', '.join(missing_programs())}) and no root/apt to install them")
         install(PACKAGES, folder / "apt.log")
     slurm = ThrowawaySlurm(folder / "cluster").__enter__()
     background.on_exit(slurm.stop)
@@ -76,14 +79,16 @@ def run_through_slurm(slurm: ThrowawaySlurm, workdir, timeout: float = 900, targ
     return subprocess.CompletedProcess(command, process.returncode, output, "")
 
 
-def group_through_slurm(slurm: ThrowawaySlurm, folder: Path) -> SimpleNamespace:
+def group_through_slurm(cluster: Future, folder: Path) -> SimpleNamespace:
     """:data:`GROUP_MOVIES` tiny movies of one group (two 96 x 96 px frames of simulated graphene each,
-    one flake, a seed each, as .npy files) through the workflow up to the group's model and every
-    movie's latents, as a user with many small movies would run them: each movie's preparation
-    (load, prepare, atoms, patches: seconds each) in SLURM jobs of :data:`MOVIES_PER_JOB` movies
-    (Snakemake's job groups), the group's training in one job, every movie's encoding in a job of its
-    own, all in the low-priority partitions; with ``sacct``'s rows of these jobs only (their names begin
-    with :data:`GROUP_PREFIX`)."""
+    one flake, a seed each, as .npy files) up to the group's model and every movie's latents.
+
+    Each movie's preparation (load, prepare, atoms, patches: about a second of work each, which the
+    first run already sends through SLURM rule by rule) runs here, with the default profile, while the
+    cluster starts; then, through SLURM (``cluster``: the cluster, once started), the group's
+    training in one job and every movie's encoding in a job of its own, in the low-priority partitions
+    (the first runs' chain of jobs goes first). With ``sacct``'s rows of these jobs only (their names
+    begin with :data:`GROUP_PREFIX`)."""
     from rvae_pathways.sim.stem import simulate_stem_movie
 
     workdir = folder / "group"
@@ -96,11 +101,10 @@ def group_through_slurm(slurm: ThrowawaySlurm, folder: Path) -> SimpleNamespace:
                      "spacing_nm": 0.142, "group": "many"})
     write_config(workdir, rows, models=["rvae"], rvae={"epochs": 1, "hyper": {"restarts": 1}},
                  groups={"movie_outputs": False})
-    targets = ["results/groups/many/rvae/model.pt", *(f"results/{row['sample']}/rvae/latents.zarr" for row in rows)]
-    options = ["--slurm-jobname-prefix", GROUP_PREFIX, "--groups", *(f"{rule}=prepare_movies" for rule in PREPARE_RULES),
-               "--group-components", f"prepare_movies={MOVIES_PER_JOB}"]
-    # the shipped profile, edited as README says: the low-priority partitions (the first runs' chain of jobs
-    # goes first), and less memory for the GPU jobs of tiny movies, so that the test node runs two at a time
+    prepared = snakemake(workdir, *(f"results/{row['sample']}/patches.zarr" for row in rows), *one_thread_per_job())
+    assert prepared.returncode == 0, prepared.stderr[-3000:]
+    # the shipped profile, edited as README says: the low-priority partitions, and less memory for the GPU
+    # jobs of tiny movies, so that the test node runs two at a time
     profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
     profile["default-resources"]["slurm_partition"] = LOW_PRIORITY["cpu"]
     for rule, settings in profile["set-resources"].items():
@@ -109,7 +113,10 @@ def group_through_slurm(slurm: ThrowawaySlurm, folder: Path) -> SimpleNamespace:
         profile["set-resources"][rule]["mem_mb"] = 1500
     (workdir / "profile").mkdir()
     (workdir / "profile" / "config.yaml").write_text(yaml.safe_dump(profile))
-    run = run_through_slurm(slurm, workdir, targets=targets, options=options, profile=workdir / "profile")
+    targets = ["results/groups/many/rvae/model.pt", *(f"results/{row['sample']}/rvae/latents.zarr" for row in rows)]
+    slurm = cluster.result()
+    run = run_through_slurm(slurm, workdir, targets=targets, options=["--slurm-jobname-prefix", GROUP_PREFIX],
+                            profile=workdir / "profile")
     jobs = [row for row in slurm.sacct(FIELDS) if row["JobName"].startswith(GROUP_PREFIX)]
     return SimpleNamespace(workdir=workdir, run=run, jobs=jobs, movies=[row["sample"] for row in rows])
 
@@ -117,19 +124,25 @@ def group_through_slurm(slurm: ThrowawaySlurm, folder: Path) -> SimpleNamespace:
 def slurm_workflow(background, folder: Path) -> SimpleNamespace:
     """A tiny STEM movie, a tiny PFM sequence (one window size) and a bad file through the workflow
     twice (the second run resumes), with ``sacct``'s rows after each; and at the same time a group of
-    :data:`GROUP_MOVIES` tiny movies (:func:`group_through_slurm`), whose many short jobs fill the
-    waits of the first runs' chain of jobs."""
-    slurm = start_cluster(background, folder)
-    workdir = folder / "run"
-    workdir.mkdir()
-    np.save(workdir / "broken.npy", np.array([{"not": "an image"}], dtype=object), allow_pickle=True)
-    samples = [{"sample": "tiny", "path": "simulate", "modality": "stem", "spacing_nm": 0.142},
-               {"sample": "tinypfm", "path": "simulate", "modality": "pfm"},
-               {"sample": "broken", "path": "broken.npy", "modality": "stem", "pixel_size_nm": 0.01,
-                "spacing_nm": 0.142}]
-    write_config(workdir, samples, models=["rvae"], pfm={"windows_px": [8]})
+    :data:`GROUP_MOVIES` tiny movies (:func:`group_through_slurm`)."""
+    check_cluster_possible()
     with ThreadPoolExecutor(1, thread_name_prefix="slurm-group") as pool:
-        group = pool.submit(group_through_slurm, slurm, folder)
+        cluster = Future()
+        group = pool.submit(group_through_slurm, cluster, folder)
+        try:
+            slurm = start_cluster(background, folder)
+        except BaseException as error:
+            cluster.set_exception(error)
+            raise
+        cluster.set_result(slurm)
+        workdir = folder / "run"
+        workdir.mkdir()
+        np.save(workdir / "broken.npy", np.array([{"not": "an image"}], dtype=object), allow_pickle=True)
+        samples = [{"sample": "tiny", "path": "simulate", "modality": "stem", "spacing_nm": 0.142},
+                   {"sample": "tinypfm", "path": "simulate", "modality": "pfm"},
+                   {"sample": "broken", "path": "broken.npy", "modality": "stem", "pixel_size_nm": 0.01,
+                    "spacing_nm": 0.142}]
+        write_config(workdir, samples, models=["rvae"], pfm={"windows_px": [8]})
         first = run_through_slurm(slurm, workdir)
         first_jobs = _not_group(slurm.sacct(FIELDS))
         second = run_through_slurm(slurm, workdir)
