@@ -103,7 +103,7 @@ def open_page(driver, path: Path, timeout: float = 60.0) -> float:
     return time.perf_counter() - start_time
 
 
-def wait_for(driver, script: str, timeout: float = 10.0, *args):
+def wait_for(driver, script: str, timeout: float = 60.0, *args):
     """Poll ``script`` until it returns something truthy; return that."""
     end = time.monotonic() + timeout
     while True:

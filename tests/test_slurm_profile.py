@@ -12,10 +12,10 @@ workflow twice:
    (``--keep-going``) everything else, both branches to the last figure, completes;
 2. the same command again resumes: it submits only the job that failed and redoes nothing that
    finished;
-3. at the same time, a group of 20 tiny movies (issue #18, point 5), prepared outside SLURM while
-   the cluster starts, goes through the low-priority partitions (the chain of 1. goes first) to
-   the group's model and every movie's latents: one training job on the GPU partition for the
-   whole group, one encode job per movie.
+3. at the same time, a group of 20 tiny movies (issue #18, point 5; one movie under 20 names,
+   prepared outside SLURM while the cluster starts) goes through the low-priority partitions (the
+   chain of 1. goes first) to the group's model and every movie's latents: one training job on
+   the GPU partition for the whole group, one encode job per movie.
 
 Then ``sacct`` must show every rule of the workflow as a SLURM job, the training and encoding
 jobs with a GPU in their allocation on the GPU partition, and no other job with one.
