@@ -1,7 +1,7 @@
 """The slow end-to-end runs, started in the background as soon as the tests are collected.
 
-The tiny workflow run (``test_workflow``) and the run through a throwaway SLURM cluster
-(``test_slurm_profile``) spend much of their time waiting: on Snakemake starting a Python per
+The tiny workflow run (``test_workflow``), the tiny group's run (``test_groups``) and the run
+through a throwaway SLURM cluster (``test_slurm_profile``) spend much of their time waiting: on Snakemake starting a Python per
 job, on apt, on SLURM's status checks. Started when the session's tests are collected, with one
 thread per job, they run while the unit tests do, and a test that needs one waits for its
 result. The tiny run, which keeps the cores busy, runs at the lowest CPU priority, so it fills

@@ -11,7 +11,7 @@ import torch
 import browser
 from background import BACKGROUND
 from slurm_runs import slurm_workflow
-from workflow_runs import tiny_workflow
+from workflow_runs import tiny_group_workflow, tiny_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA = ROOT.parent / "shared" / "data" / "real"
@@ -24,6 +24,7 @@ torch.set_num_threads(1)
 
 # The slow end-to-end runs, by the name of the fixture that waits for them (see background.py).
 BACKGROUND.register("tiny_run", tiny_workflow)
+BACKGROUND.register("tiny_group_run", tiny_group_workflow)
 BACKGROUND.register("two_runs", slurm_workflow, nice=0)
 # Debian's chromium for the explorer's browser tests: apt, in the background (one apt at a time: apt.py)
 BACKGROUND.register("chromium", lambda background, folder: browser.chromium(folder / "apt.log"), nice=0)

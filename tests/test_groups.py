@@ -27,6 +27,7 @@ from rvae_pathways.pathways.groups import (assign_classes, comparison_axis, fit_
 from rvae_pathways.pathways.kinetics import fit_classes
 from rvae_pathways.rvae.stores import PatchStores
 from rvae_pathways.rvae.train import estimate_noise_std, fit, training_set
+from background import BACKGROUND
 from workflow_runs import ROOT, SIM, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
@@ -282,14 +283,17 @@ def test_the_group_demo_table_plans_one_model_for_four_movies_at_four_doses(tmp_
 # ---- a tiny real run ---------------------------------------------------------------------------------
 
 
-def test_a_tiny_group_runs_through_snakemake_to_its_comparison(tmp_path):
-    rows = [grouped("lo", "pair", dose_e_per_A2_per_frame=2e5, simulate="{seed: 2, n_frames: 2}"),
-            grouped("hi", "pair", dose_e_per_A2_per_frame=8e5, simulate="{seed: 3, hop_probability: 0.5}")]
-    write_config(tmp_path, rows, models=["rvae"], rvae={"epochs": 1, "hyper": {"restarts": 1}},
-                 groups={"movie_outputs": False})
-    result = snakemake(tmp_path)
+@pytest.fixture(scope="module")
+def tiny_group_run():
+    """Two movies of their own seeds, frame counts and doses (``workflow_runs.tiny_group_workflow``)
+    through Snakemake, started in the background when the tests were collected."""
+    workdir, result = BACKGROUND.result("tiny_group_run")
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    results = tmp_path / "results"
+    return workdir
+
+
+def test_a_tiny_group_runs_through_snakemake_to_its_comparison(tiny_group_run):
+    results = tiny_group_run / "results"
     assert not (results / "lo" / "rvae" / "model.pt").exists() and not (results / "hi" / "rvae" / "model.pt").exists()
     # each movie's own simulator settings and dose; one model, with each movie's weight
     lo, hi = (xr.open_zarr(results / name / "frames.zarr") for name in ("lo", "hi"))

@@ -75,3 +75,15 @@ def tiny_workflow(background, folder: Path) -> tuple[Path, subprocess.CompletedP
     # two seeds: the second model of each kind is trained and encoded only to compare its units (rvae.seeds)
     write_config(folder, [SIM, PFM_SIM, PFM_REAL], rvae={"seeds": 2})
     return folder, snakemake(folder, *one_thread_per_job())
+
+
+def tiny_group_workflow(background, folder: Path) -> tuple[Path, subprocess.CompletedProcess]:
+    """A group of two tiny simulated movies (their own seeds, frame counts and doses) through the
+    whole DAG to the group's comparison, in ``folder`` (run in the background: ``background.py``)."""
+    rows = [{**SIM, "sample": "lo", "group": "pair", "dose_e_per_A2_per_frame": 2e5, "simulate": "{seed: 2, n_frames: 2}"},
+            {**SIM, "sample": "hi", "group": "pair", "dose_e_per_A2_per_frame": 8e5,
+             "simulate": "{seed: 3, hop_probability: 0.5}"}]
+    write_config(folder, rows, models=["rvae"], rvae={"epochs": 1, "hyper": {"restarts": 1}},
+                 groups={"movie_outputs": False})
+    return folder, snakemake(folder, *one_thread_per_job())
+
