@@ -1,15 +1,14 @@
 """The slow end-to-end runs, started in the background as soon as the tests are collected.
 
 The tiny workflow run (``test_workflow``), the tiny group's run (``test_groups``) and the run
-through a throwaway SLURM cluster (``test_slurm_profile``) spend much of their time waiting: on Snakemake starting a Python per
-job, on apt, on SLURM's status checks. Started when the session's tests are collected, with one
+through a throwaway SLURM cluster (``test_slurm_profile``) spend much of their time waiting: on
+Snakemake starting a Python per job, on apt, on SLURM's status checks. Started when the session's tests are collected, with one
 thread per job, they run while the unit tests do, and a test that needs one waits for its
 result. The tiny run, which keeps the cores busy, runs at the lowest CPU priority, so it fills
-what the unit tests leave idle. The SLURM runs are the session's critical path (their chain of
-jobs, each a Snakemake start, a short script and a wait for the cluster's status check, takes
-about 220 s alone on 2 cores; more CPUs for the node or shorter status checks did not shorten
-it); they run at normal priority. A run whose fixture no
-collected test uses is not started. Temporary folders and the cluster are removed when the
+what the unit tests leave idle (so does the group's run). The SLURM runs, with a group of 20 movies
+beside the first runs' chain of jobs (each a Snakemake start, a short script and a wait for the
+cluster's status check), take about 260 s alone on 2 cores and run at normal priority. A run whose
+fixture no collected test uses is not started. Temporary folders and the cluster are removed when the
 session ends.
 """
 
