@@ -8,7 +8,7 @@
 - the comparison of a group's movies (``rvae_pathways.pathways.groups``, ``figures.groups``);
 - the DAG: one training job per group and model, one encode job per movie, the per-sample
   training never run for a grouped movie, the group's outputs and clear refusals;
-- a tiny real run of a group of two simulated movies through Snakemake.
+- (a tiny real run of a group of two simulated movies through Snakemake: test_workflow_groups.py).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from rvae_pathways.pathways.groups import (assign_classes, comparison_axis, fit_
 from rvae_pathways.pathways.kinetics import fit_classes
 from rvae_pathways.rvae.stores import PatchStores
 from rvae_pathways.rvae.train import estimate_noise_std, fit, training_set
-from background import BACKGROUND
 from workflow_runs import ROOT, SIM, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
@@ -281,38 +280,6 @@ def test_the_group_demo_table_plans_one_model_for_four_movies_at_four_doses(tmp_
 
 
 # ---- a tiny real run ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tiny_group_run():
-    """Two movies of their own seeds, frame counts and doses (``workflow_runs.tiny_group_workflow``)
-    through Snakemake, started in the background when the tests were collected."""
-    workdir, result = BACKGROUND.result("tiny_group_run")
-    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    return workdir
-
-
-def test_a_tiny_group_runs_through_snakemake_to_its_comparison(tiny_group_run):
-    results = tiny_group_run / "results"
-    assert not (results / "lo" / "rvae" / "model.pt").exists() and not (results / "hi" / "rvae" / "model.pt").exists()
-    # each movie's own simulator settings and dose; one model, with each movie's weight
-    lo, hi = (xr.open_zarr(results / name / "frames.zarr") for name in ("lo", "hi"))
-    assert lo.sizes["frame"] == 2 and hi.sizes["frame"] == 3
-    assert lo.attrs["dose_e_per_A2_per_frame"] == 2e5 and hi.attrs["dose_e_per_A2_per_frame"] == 8e5
-    weights = (results / "groups" / "pair" / "rvae" / "movies.tsv").read_text().splitlines()
-    assert weights[0].split("\t") == ["sample", "patches", "per_epoch", "share", "patch_weight"]
-    assert [line.split("\t")[0] for line in weights[1:]] == ["lo", "hi"]
-    scale = torch.load(results / "groups" / "pair" / "rvae" / "model.pt", weights_only=True)["hyper"]["input_scale"]
-    for name in ("lo", "hi"):
-        assert xr.open_zarr(results / name / "rvae" / "latents.zarr").attrs["model"] == "rvae"
-    assert scale > 0
-    comparison = json.loads((results / "groups" / "pair" / "rvae" / "comparison.json").read_text())
-    assert comparison["movies"] == ["lo", "hi"] and comparison["axis"]["values"] == [2e5, 8e5]
-    assert [m["sample"] for m in comparison["per_movie"]] == ["lo", "hi"]
-    assert (results / "groups" / "pair" / "figures" / "rvae_comparison.png").stat().st_size > 10_000
-    for log in ("train_group_model/pair_rvae.log", "compare_group/pair_rvae.log", "plot_group/pair_rvae.log"):
-        assert (results / "logs" / log).is_file()
-    assert (results / "benchmarks" / "train_group_model" / "pair_rvae.tsv").is_file()
 
 
 def test_movies_of_one_flake_share_its_lattice_orientation_whatever_their_seed():
