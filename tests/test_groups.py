@@ -22,9 +22,10 @@ import xarray as xr
 
 from rvae_pathways.core.samples import group_members, simulator_overrides, simulator_settings
 from rvae_pathways.figures.groups import group_comparison_figure
-from rvae_pathways.pathways.groups import (assign_classes, comparison_axis, fit_rows, fit_shared_classes,
+from rvae_pathways.pathways.groups import (assign_classes, comparison_axis, fit_rows,
                                            latent_density, latent_edges, movie_comparison)
 from rvae_pathways.pathways.kinetics import fit_classes
+from rvae_pathways.pathways.units import fit_units
 from rvae_pathways.rvae.stores import PatchStores
 from rvae_pathways.rvae.train import estimate_noise_std, fit, training_set
 from workflow_runs import ROOT, SIM, planned_jobs, snakemake, write_config
@@ -179,7 +180,7 @@ def test_shared_classes_assign_every_movie_alike_and_count_its_changes():
     movies = [synthetic_movie(i, share, dose=dose) for i, (share, dose) in enumerate(((0.1, 1e5), (0.5, 4e5)))]
     z = np.concatenate([m["z"][fit_rows(len(m["z"]), i, 2, total=400)] for i, m in enumerate(movies)])
     assert len(z) == 400 and len(fit_rows(90, 0, 1000)) == 90  # 200 of each movie; all of a short one
-    info, unit_of_class, merge = fit_shared_classes(z, None, n_classes=2, bic_range=(2, 2), seed=0, min_overlap=0.2)
+    _, info, unit_of_class, merge = fit_units(z, None, n_classes=2, bic_range=(2, 2), seed=0, min_overlap=0.2)
     labels, _ = fit_classes(z, 2, (2, 2), seed=0)
     assert np.mean(assign_classes(z, info) == labels) > 0.99  # the mixture's own posterior
     edges = latent_edges([m["z"].min(0) for m in movies], [m["z"].max(0) for m in movies], bins=20)
@@ -203,8 +204,8 @@ def test_shared_classes_assign_every_movie_alike_and_count_its_changes():
 def test_the_comparison_figure_draws_every_panel_against_dose_or_movie():
     movies = [synthetic_movie(i, share, dose=dose) for i, (share, dose) in enumerate(((0.1, 1e5), (0.3, 2e5),
                                                                                        (0.5, 4e5)))]
-    info, unit_of_class, merge = fit_shared_classes(np.concatenate([m["z"] for m in movies]), None, n_classes=2,
-                                                    bic_range=(2, 2), seed=0, min_overlap=0.2)
+    _, info, unit_of_class, merge = fit_units(np.concatenate([m["z"] for m in movies]), None, n_classes=2,
+                                              bic_range=(2, 2), seed=0, min_overlap=0.2)
     names = [f"unit {u}" for u in range(int(unit_of_class.max()) + 1)]
     edges = latent_edges([m["z"].min(0) for m in movies], [m["z"].max(0) for m in movies])
     per_movie = [{"sample": f"m{i}", **movie_comparison(m, info, unit_of_class, edges, names, min_persist=2,

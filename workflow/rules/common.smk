@@ -303,11 +303,14 @@ def seed_agreement_of_several(wildcards):
 
 
 def pathway_scores_of_simulated(wildcards):
-    """A simulated sample's pathway scores, whose class_structure names every class by the true
-    structure it mostly holds (the figures read it; only the scores read the truth)."""
+    """A simulated sample's pathway and rate scores: the first's class_structure names every class
+    by the true structure it mostly holds, the second's units are the classes so named (the
+    figures draw them; only the scores read the truth)."""
     if is_simulated(wildcards.sample):
+        folder = f"results/{wildcards.sample}/{wildcards.model}"
         return {
-            "scores": f"results/{wildcards.sample}/{wildcards.model}/pathway_scores.json"
+            "scores": f"{folder}/pathway_scores.json",
+            "rate_scores": f"{folder}/rate_scores.json",
         }
     return {}
 

@@ -118,17 +118,6 @@ rule plot_pathways:
     along tracks, and the Gaussian classes' kinetics and graph (detail)."""
     input:
         unpack(pathway_scores_of_simulated),
-        # a simulated sample's rate scores: their units are the classes named by the truth's majority
-        # structure (the figures draw them; only the scores read the truth)
-        unpack(
-            lambda wildcards: (
-                {
-                    "rate_scores": f"results/{wildcards.sample}/{wildcards.model}/rate_scores.json"
-                }
-                if is_simulated(wildcards.sample)
-                else {}
-            )
-        ),
         patches="results/{sample}/patches.zarr",
         latents="results/{sample}/{model}/latents.zarr",
         trajectories="results/{sample}/{model}/trajectories.zarr",

@@ -7,11 +7,11 @@ import xarray as xr
 
 from rvae_pathways.core.frames import acquisition
 from rvae_pathways.core.runner import run
-from rvae_pathways.pathways.kinetics import (RATE_UNITS, class_fractions, coordination_groups, find_events, fit_classes,
+from rvae_pathways.pathways.kinetics import (RATE_UNITS, class_fractions, coordination_groups, find_events,
                                              physical_rates, transitions)
 from rvae_pathways.pathways.rates import dwell_times, markov_model
 from rvae_pathways.pathways.tracking import latent_trajectories
-from rvae_pathways.pathways.units import merge_classes, unit_labels
+from rvae_pathways.pathways.units import fit_units, unit_labels
 
 
 def rates_summary(steps, n_events, source_frame, acq):
@@ -26,10 +26,9 @@ def rates_summary(steps, n_events, source_frame, acq):
     }
 
 
-def units_summary(labels, info, track, frame, source_frame, n_frames, overlap, acq, log):
-    """The structural units without a truth (Gaussian classes merged by overlap), their fractions per
-    frame, Markov model with 95 % intervals and dwell times."""
-    unit_of_class, merge = merge_classes(info["means"], info["covariances"], info["weights"], info["group"], overlap)
+def units_summary(labels, unit_of_class, merge, track, frame, source_frame, n_frames, overlap, acq, log):
+    """The structural units without a truth (Gaussian classes merged by overlap: ``fit_units``), their
+    fractions per frame, Markov model with 95 % intervals and dwell times."""
     n_units = int(unit_of_class.max()) + 1
     units = unit_labels(labels, unit_of_class)
     names = [f"unit {u}" for u in range(n_units)]
@@ -64,7 +63,8 @@ def main(snakemake, log):
         groups = coordination_groups(neighbours[latents["atom"].values])
         log.info("classes fitted apart for %d lattice patches (3+ neighbours) and %d under-coordinated ones",
                  int((groups == 0).sum()), int((groups == 1).sum()))
-    labels, info = fit_classes(z, params.n_classes, tuple(params.bic_range), seed=params.seed, groups=groups)
+    labels, info, unit_of_class, merge = fit_units(z, groups, n_classes=params.n_classes, bic_range=params.bic_range,
+                                                   seed=params.seed, min_overlap=params.unit_overlap)
     k = int(info["k"])
     log.info("%d structural classes (%s); patches per class %s", k, info["chosen_by"], info["counts"])
     fractions = class_fractions(labels, frame, n_frames, k)
@@ -96,7 +96,8 @@ def main(snakemake, log):
         "min_persist_frames": params.min_persist_frames, "swap_radius_px": swap_px,
         "source_frame": source_frame.tolist(), "skipped_frames": list(frames.attrs.get("skipped_frames", [])),
         "rates": rates_summary(steps, len(events), source_frame, acq),
-        "units": units_summary(labels, info, track, frame, source_frame, n_frames, params.unit_overlap, acq, log),
+        "units": units_summary(labels, unit_of_class, merge, track, frame, source_frame, n_frames, params.unit_overlap,
+                               acq, log),
     }
     log.info("frame time %s s, dose %s e-/A^2 per frame (%s)", acq["frame_time_s"], acq["dose_e_per_A2_per_frame"],
              "rates per second and per dose in kinetics.json" if any(acq.values()) else "rates per frame only")

@@ -14,9 +14,9 @@ import xarray as xr
 
 from rvae_pathways.core.frames import acquisition
 from rvae_pathways.core.runner import run
-from rvae_pathways.pathways.groups import (FIT_ROWS, comparison_axis, fit_rows, fit_shared_classes,
-                                           latent_edges, movie_comparison)
+from rvae_pathways.pathways.groups import FIT_ROWS, comparison_axis, fit_rows, latent_edges, movie_comparison
 from rvae_pathways.pathways.kinetics import coordination_groups
+from rvae_pathways.pathways.units import fit_units
 
 
 def read_movie(inputs, i: int, split: bool) -> dict:
@@ -60,7 +60,7 @@ def main(snakemake, log):
         low.append(np.percentile(movie["z"], 0.5, axis=0))
         high.append(np.percentile(movie["z"], 99.5, axis=0))
         log.info("%s: %d patches, %d of them fit the shared classes", name, len(movie["z"]), len(rows))
-    info, unit_of_class, merge = fit_shared_classes(
+    _, info, unit_of_class, merge = fit_units(
         np.concatenate(z_fit), None if not split else np.concatenate(groups_fit), n_classes=params.n_classes,
         bic_range=params.bic_range, seed=params.seed, min_overlap=params.unit_overlap)
     names = [f"unit {u}" for u in range(int(unit_of_class.max()) + 1)]

@@ -5,10 +5,10 @@ their latents are comparable, but each movie's own analysis (``kinetics.json``) 
 its own: its class 3 and another movie's class 3 need not be one structure. The comparison
 therefore cuts the shared latent space once for the whole group:
 
-1. :func:`fit_shared_classes`: one Gaussian mixture (``fit_classes``, the workflow's settings:
-   BIC, classes apart by coordination) on the latents of all movies, at most :data:`FIT_ROWS`
-   rows in all, spread evenly over the movies (:func:`fit_rows`, drawn with the seed), so every
-   movie speaks, a long movie does not drown the others and 1,000 movies fit as fast as 20; the
+1. ``units.fit_units``: one Gaussian mixture (``fit_classes``, the workflow's settings: BIC,
+   classes apart by coordination) on the latents of all movies, at most :data:`FIT_ROWS` rows
+   in all, spread evenly over the movies (:func:`fit_rows`, drawn with the seed), so every movie
+   speaks, a long movie does not drown the others and 1,000 movies fit as fast as 20; the
    classes merged into structural units by their overlap (``merge_classes``,
    ``pathways.unit_overlap``).
 2. :func:`assign_classes`: every observation of every movie gets the class of highest posterior
@@ -27,9 +27,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.errors import InputError
-from .kinetics import class_fractions, find_events, fit_classes, physical_rates
+from .kinetics import class_fractions, find_events, physical_rates
 from .rates import markov_model, poisson_rate
-from .units import merge_classes, unit_labels
+from .units import unit_labels
 
 # Rows the shared mixture is fitted on, in all: FIT_ROWS // n_movies of each movie (all of a shorter one).
 FIT_ROWS = 100_000
@@ -48,17 +48,6 @@ def fit_rows(n: int, seed: int, n_movies: int = 1, total: int = FIT_ROWS) -> np.
     if n <= cap:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, cap, replace=False))
-
-
-def fit_shared_classes(z, groups, *, n_classes, bic_range, seed, min_overlap) -> tuple[dict, np.ndarray, dict]:
-    """The group's classes and units: ``fit_classes`` on ``z`` (the fitting rows of every movie)
-    and ``groups`` (their coordination groups, or None), merged by ``merge_classes``.
-
-    Returns the mixture's info (``fit_classes``), ``unit_of_class`` and the merge's info."""
-    _, info = fit_classes(z, n_classes, tuple(bic_range), seed=seed, groups=groups)
-    unit_of_class, merge = merge_classes(info["means"], info["covariances"], info["weights"], info["group"],
-                                         min_overlap)
-    return info, unit_of_class, merge
 
 
 def assign_classes(z, info: dict, groups=None) -> np.ndarray:

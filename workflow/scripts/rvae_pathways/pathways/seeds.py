@@ -4,8 +4,8 @@ An rVAE trained twice on the same patches with different seeds gives two latent 
 differ by more than a rotation or a relabelling: its optimisation is not convex. What a
 scientist reads from a movie (which atoms share a structure, how often they change it) should
 not depend on that draw. :func:`seed_agreement` cuts each seed's latents into classes and units
-exactly as ``analyse_pathways`` does (:func:`~rvae_pathways.pathways.kinetics.fit_classes`, then
-:func:`~rvae_pathways.pathways.units.merge_classes`, with the same mixture seed for every model,
+exactly as ``analyse_pathways`` does (:func:`~rvae_pathways.pathways.units.fit_units`, with the
+same mixture seed for every model,
 so the model's seed is the only thing that differs) and compares the assignments of the same
 patches with the adjusted Rand index (ARI: 1 for the same partition under any relabelling, about
 0 for chance agreement, see :func:`~rvae_pathways.pathways.units.unit_agreement`).
@@ -17,8 +17,7 @@ import numpy as np
 
 from ..core.config import defaults
 from ..core.errors import InputError
-from .kinetics import fit_classes
-from .units import merge_classes, unit_agreement, unit_labels
+from .units import fit_units, unit_agreement, unit_labels
 
 __all__ = ["seed_agreement"]
 
@@ -57,9 +56,8 @@ def seed_agreement(latent_sets, seeds, groups=None, n_classes=PATHWAYS["n_classe
                          f"{[len(z) for z in latent_sets]} rows")
     classes, units, n_units = [], [], []
     for z in latent_sets:
-        labels, info = fit_classes(np.asarray(z, float), n_classes, tuple(bic_range), seed=class_seed, groups=groups)
-        unit_of_class, _ = merge_classes(info["means"], info["covariances"], info["weights"], info["group"],
-                                         min_overlap)
+        labels, _, unit_of_class, _ = fit_units(np.asarray(z, float), groups, n_classes=n_classes,
+                                                bic_range=bic_range, seed=class_seed, min_overlap=min_overlap)
         classes.append(labels)
         units.append(unit_labels(labels, unit_of_class))
         n_units.append(int(unit_of_class.max()) + 1)

@@ -35,9 +35,10 @@ import numpy as np
 
 from ..core.config import defaults
 from ..core.errors import InputError, check_int_array, check_number
+from .kinetics import fit_classes
 
-__all__ = ["bhattacharyya_coefficient", "changed_tracks", "merge_classes", "unit_agreement", "unit_labels",
-           "unit_means", "units_from_names"]
+__all__ = ["bhattacharyya_coefficient", "changed_tracks", "fit_units", "merge_classes", "unit_agreement",
+           "unit_labels", "unit_means", "units_from_names"]
 
 PATHWAYS = defaults("pathways")
 
@@ -123,6 +124,20 @@ def merge_classes(means, covariances, weights, group=None, min_overlap=PATHWAYS[
         "merges": merges,
     }
     return unit_of_class, info
+
+
+def fit_units(z, groups=None, *, n_classes=PATHWAYS["n_classes"], bic_range=tuple(PATHWAYS["bic_range"]), seed=0,
+              min_overlap=PATHWAYS["unit_overlap"]):
+    """The classes and structural units of latents without a truth: ``fit_classes`` on ``z``
+    (within the coordination ``groups``, or None), its classes merged by overlap (:func:`merge_classes`).
+
+    Returns ``labels`` (the class of each row), ``info`` (``fit_classes``'), ``unit_of_class`` and
+    the merge's info; ``unit_labels(labels, unit_of_class)`` gives each row's unit.
+    """
+    labels, info = fit_classes(z, n_classes, tuple(bic_range), seed=seed, groups=groups)
+    unit_of_class, merge = merge_classes(info["means"], info["covariances"], info["weights"], info["group"],
+                                         min_overlap)
+    return labels, info, unit_of_class, merge
 
 
 def units_from_names(class_names, order=None):
