@@ -5,7 +5,7 @@ import json
 import numpy as np
 import xarray as xr
 
-from rvae_pathways.core.frames import acquisition
+from rvae_pathways.core.frames import acquisition, source_frames
 from rvae_pathways.core.runner import run
 from rvae_pathways.pathways.kinetics import (RATE_UNITS, class_fractions, coordination_groups, find_events,
                                              physical_rates, transitions)
@@ -54,8 +54,7 @@ def main(snakemake, log):
     frames = xr.open_zarr(snakemake.input.frames)
     acq = acquisition(frames.attrs)
     # each frame's index in the file: rates count recorded frames, skipped ones included (prepare.skip_bad_frames)
-    source_frame = (frames["source_frame"].values if "source_frame" in frames.coords
-                    else np.arange(frames.sizes["frame"]))
+    source_frame = source_frames(frames)
 
     groups = None
     if params.split_by_coordination:

@@ -12,7 +12,7 @@ import json
 import numpy as np
 import xarray as xr
 
-from rvae_pathways.core.frames import acquisition
+from rvae_pathways.core.frames import acquisition, source_frames
 from rvae_pathways.core.runner import run
 from rvae_pathways.pathways.groups import FIT_ROWS, comparison_axis, fit_rows, latent_edges, movie_comparison
 from rvae_pathways.pathways.kinetics import coordination_groups
@@ -25,8 +25,7 @@ def read_movie(inputs, i: int, split: bool) -> dict:
     atom = latents["atom"].values
     tracks = xr.open_zarr(inputs.tracks[i])
     frames = xr.open_zarr(inputs.frames[i])
-    source_frame = (frames["source_frame"].values if "source_frame" in frames.coords
-                    else np.arange(frames.sizes["frame"]))
+    source_frame = source_frames(frames)
     neighbours = xr.open_zarr(inputs.atoms[i])["neighbours"].values[atom] if split else None
     return {
         "z": latents["z_mean"].values, "frame": latents["frame"].values, "y": latents["y"].values,

@@ -158,6 +158,14 @@ def check_frames(frames: xr.Dataset, min_size: int = 8) -> None:
             )
 
 
+def source_frames(frames: xr.Dataset) -> np.ndarray:
+    """Each frame's index in the file it was read from: the ``source_frame`` coordinate where
+    frames were skipped (``drop_bad_frames``), else 0, 1, 2, ..."""
+    if "source_frame" in frames.coords:
+        return np.asarray(frames["source_frame"].values)
+    return np.arange(frames.sizes["frame"])
+
+
 def drop_bad_frames(frames: xr.Dataset) -> xr.Dataset:
     """The frames without the unusable ones (:func:`bad_frames`), numbered honestly.
 
@@ -173,8 +181,7 @@ def drop_bad_frames(frames: xr.Dataset) -> xr.Dataset:
     """
     bad = bad_frames(frames)
     n = frames.sizes["frame"]
-    source = (frames["source_frame"].values if "source_frame" in frames.coords
-              else np.arange(n))
+    source = source_frames(frames)
     kept = [i for i in range(n) if i not in bad]
     if not kept:
         first = next(iter(bad.items()))
